@@ -1,0 +1,27 @@
+import type { GrantInput, GrantProvider, GrantResult } from '../ports/grant-provider.js';
+import type { Store } from '../ports/store.js';
+
+/**
+ * Lockbox's own grant store: a row per request, carrying its end time. The access check denies after `endsAt`
+ * even if the revoke never ran (defence in depth), and a second grant of the same request returns the first.
+ */
+export function createBuiltinGrantProvider(store: Store, clock: () => Date = () => new Date()): GrantProvider {
+  return {
+    async grant(input: GrantInput): Promise<GrantResult> {
+      const grantedAt = clock();
+      const stored = await store.putGrant({
+        requestId: input.requestId,
+        tenant: input.tenant,
+        resource: input.resource,
+        principal: input.principal,
+        grantedAt: grantedAt.toISOString(),
+        endsAt: new Date(grantedAt.getTime() + input.durationMs).toISOString(),
+        revokedAt: null,
+      });
+      return { grantedAt: stored.grantedAt, endsAt: stored.endsAt };
+    },
+    async revoke({ requestId, revokedAt }): Promise<void> {
+      await store.revokeGrant(requestId, revokedAt);
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import Database from 'better-sqlite3';
+import type {
+  GrantRecord,
+  IdempotencyReservation,
+  NotificationRecord,
+  Store,
+} from '../ports/store.js';
+
+/**
+ * Tables are created with IF NOT EXISTS inside one IMMEDIATE transaction, so an API process and a worker process
+ * opening the same file at once both succeed and neither sees half a schema.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  principal   TEXT NOT NULL,
+  key         TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  request_id  TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  PRIMARY KEY (principal, key)
+);
+CREATE TABLE IF NOT EXISTS grants (
+  request_id TEXT PRIMARY KEY,
+  tenant     TEXT NOT NULL,
+  resource   TEXT NOT NULL,
+  principal  TEXT NOT NULL,
+  granted_at TEXT NOT NULL,
+  ends_at    TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS grants_principal_tenant_resource ON grants (principal, tenant, resource);
+CREATE TABLE IF NOT EXISTS notifications (
+  id         TEXT PRIMARY KEY,
+  recipient  TEXT NOT NULL,
+  tenant     TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  kind       TEXT NOT NULL,
+  subject    TEXT NOT NULL,
+  body       TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_recipient_created ON notifications (recipient, created_at);
+`;
+
+interface GrantRow {
+  request_id: string;
+  tenant: string;
+  resource: string;
+  principal: string;
+  granted_at: string;
+  ends_at: string;
+  revoked_at: string | null;
+}
+
+interface NotificationRow {
+  id: string;
+  recipient: string;
+  tenant: string;
+  request_id: string;
+  kind: string;
+  subject: string;
+  body: string;
+  created_at: string;
+}
+
+interface ReservationRow {
+  principal: string;
+  key: string;
+  fingerprint: string;
+  request_id: string;
+}
+
+/**
+ * Times are stored as text, so they must all share one format for `<` and ORDER BY to be chronological:
+ * `toISOString()` always gives `YYYY-MM-DDTHH:mm:ss.sssZ`, except outside years 0000-9999 where it grows a sign
+ * and would sort wrongly, hence the length check.
+ */
+function isoUtc(value: string, field: string): string {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new RangeError(`${field} is not a valid ISO-8601 time`);
+  const iso = d.toISOString();
+  if (iso.length !== 24) throw new RangeError(`${field} is outside the years 0000-9999`);
+  return iso;
+}
+
+function toGrant(row: GrantRow): GrantRecord {
+  return {
+    requestId: row.request_id,
+    tenant: row.tenant,
+    resource: row.resource,
+    principal: row.principal,
+    grantedAt: row.granted_at,
+    endsAt: row.ends_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function toNotification(row: NotificationRow): NotificationRecord {
+  return {
+    id: row.id,
+    recipient: row.recipient,
+    tenant: row.tenant,
+    requestId: row.request_id,
+    kind: row.kind,
+    subject: row.subject,
+    body: row.body,
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * Opens (creating if missing) the SQLite store at `file`: the embedded default for a single machine.
+ * Several processes may open the same file; WAL lets readers run beside the one writer and `busy_timeout` makes
+ * a writer wait for the other process instead of failing.
+ */
+export function openSqliteStore(file: string): Store {
+  const db = new Database(file);
+  try {
+    // busy_timeout first: switching to WAL needs a lock another process may hold right now.
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode loses at most the last commits on power loss, never corrupts; a process crash loses nothing.
+    db.pragma('synchronous = NORMAL');
+    db.transaction(() => db.exec(SCHEMA)).immediate();
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const insertReservation = db.prepare(
+    `INSERT INTO idempotency_keys (principal, key, fingerprint, request_id, created_at)
+     VALUES (?, ?, ?, ?, ?) ON CONFLICT (principal, key) DO NOTHING`,
+  );
+  const selectReservation = db.prepare<[string, string], ReservationRow>(
+    `SELECT principal, key, fingerprint, request_id FROM idempotency_keys WHERE principal = ? AND key = ?`,
+  );
+  const insertGrant = db.prepare(
+    `INSERT INTO grants (request_id, tenant, resource, principal, granted_at, ends_at, revoked_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
+  );
+  const selectGrant = db.prepare<[string], GrantRow>(`SELECT * FROM grants WHERE request_id = ?`);
+  const updateRevoked = db.prepare(
+    `UPDATE grants SET revoked_at = ? WHERE request_id = ? AND revoked_at IS NULL`,
+  );
+  const selectActive = db.prepare<[string, string, string, string], GrantRow>(
+    `SELECT * FROM grants
+     WHERE principal = ? AND tenant = ? AND resource = ? AND revoked_at IS NULL AND ends_at > ?
+     ORDER BY ends_at DESC, request_id`,
+  );
+  const insertNotification = db.prepare(
+    `INSERT INTO notifications (id, recipient, tenant, request_id, kind, subject, body, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+  );
+  const selectNotifications = db.prepare<[string, number], NotificationRow>(
+    `SELECT * FROM notifications WHERE recipient = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+  );
+
+  // IMMEDIATE takes the write lock up front: a deferred transaction that upgrades from read to write in WAL mode
+  // gets SQLITE_BUSY at once, without the busy timeout, when another process committed in between.
+  const reserve = db.transaction((r: IdempotencyReservation) => {
+    const { changes } = insertReservation.run(r.principal, r.key, r.fingerprint, r.requestId, new Date().toISOString());
+    const row = selectReservation.get(r.principal, r.key);
+    if (!row) throw new Error('idempotency key vanished after insert');
+    return { principal: row.principal, key: row.key, fingerprint: row.fingerprint, requestId: row.request_id, created: changes === 1 };
+  });
+  const put = db.transaction((g: GrantRecord) => {
+    insertGrant.run(
+      g.requestId,
+      g.tenant,
+      g.resource,
+      g.principal,
+      isoUtc(g.grantedAt, 'grantedAt'),
+      isoUtc(g.endsAt, 'endsAt'),
+      g.revokedAt === null ? null : isoUtc(g.revokedAt, 'revokedAt'),
+    );
+    const row = selectGrant.get(g.requestId);
+    if (!row) throw new Error('grant vanished after insert');
+    return toGrant(row);
+  });
+
+  return {
+    async reserveIdempotencyKey(r) {
+      return reserve.immediate(r);
+    },
+    async putGrant(g) {
+      return put.immediate(g);
+    },
+    async getGrant(requestId) {
+      const row = selectGrant.get(requestId);
+      return row ? toGrant(row) : null;
+    },
+    async revokeGrant(requestId, revokedAt) {
+      updateRevoked.run(isoUtc(revokedAt, 'revokedAt'), requestId);
+    },
+    async findActiveGrants(q) {
+      return selectActive.all(q.principal, q.tenant, q.resource, isoUtc(q.now, 'now')).map(toGrant);
+    },
+    async addNotification(n) {
+      insertNotification.run(n.id, n.recipient, n.tenant, n.requestId, n.kind, n.subject, n.body, isoUtc(n.createdAt, 'createdAt'));
+    },
+    async listNotifications(q) {
+      return selectNotifications.all(q.recipient, checkLimit(q.limit)).map(toNotification);
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+function checkLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError('limit must be a non-negative integer');
+  return limit;
+}

@@ -1,0 +1,44 @@
+import express, { type RequestHandler } from 'express';
+import { requireAuth } from './auth.js';
+import type { ApiDeps } from './deps.js';
+import { errorHandler, Problem, problems } from './problem.js';
+import { accessRoutes, notificationRoutes } from './routes/access.js';
+import { requestRoutes } from './routes/requests.js';
+
+const BODY_LIMIT = '16kb';
+
+/** A body that is not JSON is refused before anything reads it. */
+const jsonOnly: RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.is(['application/json', 'application/*+json'])) {
+    return next(new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'send the body as application/json'));
+  }
+  next();
+};
+
+/** The HTTP API. Every error is problem+json; nothing reaches the client as a stack trace. */
+export function createApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const r = await deps.readiness();
+    res.status(r.ok ? 200 : 503).json({ status: r.ok ? 'ready' : 'not ready', checks: r.checks });
+  });
+
+  const v1 = express.Router();
+  v1.use(requireAuth(deps.auth));
+  v1.use(jsonOnly, express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  v1.use('/requests', requestRoutes(deps));
+  v1.use('/access', accessRoutes(deps));
+  v1.use('/notifications', notificationRoutes(deps));
+  app.use('/v1', v1);
+
+  app.use((req, _res, next) => next(problems.notFound(`no route ${req.method} ${req.path}`)));
+  app.use(errorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { Router, type Response } from 'express';
+import { ulid } from 'ulid';
+import type { z } from 'zod';
+import { DecisionRefusedError, RequestNotFoundError } from '../../client/errors.js';
+import { canSeeRequest, type Principal } from '../../domain/directory.js';
+import { formatDuration, parseDuration } from '../../domain/duration.js';
+import type { AccessRequest, DecisionAction, NewRequestInput } from '../../domain/request.js';
+import { principalOf } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { Problem, problems } from '../problem.js';
+import * as s from '../schemas.js';
+import { parse } from '../validate.js';
+
+const MIN_ACCESS_MS = 1_000;
+
+/** Create, read, list and decide access requests. */
+export function requestRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  const now = deps.clock ?? (() => new Date());
+
+  /** Loads a request the caller may see; others' requests are "not found", so their existence does not leak. */
+  async function load(id: unknown, p: Principal): Promise<AccessRequest> {
+    const requestId = s.RequestIdParam.safeParse(id);
+    if (!requestId.success) throw problems.notFound(`no request with id ${String(id).slice(0, 80)}`);
+    try {
+      const request = await deps.lockbox.get(requestId.data);
+      if (!canSeeRequest(p, request.tenant, request.requester)) throw new RequestNotFoundError(requestId.data);
+      return request;
+    } catch (err) {
+      if (err instanceof RequestNotFoundError) throw problems.notFound(`no request with id ${requestId.data}`);
+      throw err;
+    }
+  }
+
+  r.post('/', async (req, res) => {
+    const p = principalOf(res);
+    if (!p.roles.includes('engineer')) throw problems.forbidden('only engineers can request access');
+    const body = parse(s.CreateRequestBody, req.body ?? {});
+    const tenant = deps.tenants.get(body.tenant);
+    if (!tenant) {
+      const detail = `tenant ${body.tenant} is not a Lockbox tenant`;
+      throw problems.unprocessable(detail, [{ field: 'tenant', pointer: '#/tenant', message: detail }]);
+    }
+    const durationMs = parseDuration(body.duration) ?? 0;
+    if (durationMs < MIN_ACCESS_MS || durationMs > deps.config.maxAccessMs) {
+      const message = `must be between 1s and ${formatDuration(deps.config.maxAccessMs)}`;
+      throw problems.validation([{ field: 'duration', pointer: '#/duration', message }]);
+    }
+
+    let id = `req-${tenant.id}-${ulid()}`;
+    let fresh = true;
+    const key = req.header('idempotency-key');
+    if (key !== undefined) {
+      const fingerprint = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+      const stored = await deps.store.reserveIdempotencyKey({
+        principal: p.id,
+        key: parse(s.IdempotencyKeyHeader, key, 'Idempotency-Key'),
+        fingerprint,
+        requestId: id,
+      });
+      if (stored.fingerprint !== fingerprint) {
+        throw problems.unprocessable('this Idempotency-Key was already used with a different request body');
+      }
+      id = stored.requestId;
+      fresh = stored.created;
+    }
+    const input: NewRequestInput = {
+      id,
+      tenant: tenant.id,
+      resource: body.resource,
+      requester: p.id,
+      reason: body.reason,
+      ticket: body.ticket ?? null,
+      durationMs,
+      requestTtlMs: deps.config.requestTtlMs,
+      createdAt: now().toISOString(),
+      policy: tenant.policy,
+    };
+    const request = await deps.lockbox.start(input, fresh);
+    if (!fresh) res.setHeader('Idempotent-Replayed', 'true');
+    res.status(201).location(`/v1/requests/${request.id}`).json(request);
+  });
+
+  r.get('/', async (req, res) => {
+    const p = principalOf(res);
+    const q = parse(s.ListRequestsQuery, req.query);
+    const requests = await deps.lockbox.list({ ...q, scopeTenants: p.tenants, scopeRequester: p.id });
+    res.json({ requests });
+  });
+
+  r.get('/:id', async (req, res) => {
+    res.json(await load(req.params.id, principalOf(res)));
+  });
+
+  r.get('/:id/audit', async (req, res) => {
+    const request = await load(req.params.id, principalOf(res));
+    res.json({ events: await deps.lockbox.audit(request.id) });
+  });
+
+  const decision = (action: DecisionAction, schema: z.ZodType<Record<string, string | undefined>>, noteField: string) =>
+    r.post(`/:id/${action}`, async (req, res: Response) => {
+      const p = principalOf(res);
+      const body = parse(schema, req.body ?? {});
+      const request = await load(req.params.id, p);
+      try {
+        res.json(await deps.lockbox.decide(request.id, action, { actor: p.id, note: body[noteField] ?? null }));
+      } catch (err) {
+        if (err instanceof DecisionRefusedError) {
+          throw err.kind === 'forbidden' ? new Problem(403, err.code, 'Not allowed', err.message) : problems.conflict(err.message, err.code);
+        }
+        throw err;
+      }
+    });
+  decision('approve', s.ApproveBody, 'comment');
+  decision('reject', s.RejectBody, 'reason');
+  decision('revoke', s.RevokeBody, 'reason');
+  decision('cancel', s.CancelBody, 'reason');
+
+  return r;
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.js';
+import { RequestStatus } from '../domain/request.js';
+
+/** One zod schema per endpoint: the single source of validation (and later of the OpenAPI document). */
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+
+export const TenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a tenant id: lowercase letters, digits and -');
+/** Resources are `kind:name`, e.g. `mailbox:bob@contoso.com` or `db:crm`. */
+export const ResourceId = z
+  .string()
+  .max(256, 'must be at most 256 characters')
+  .regex(/^[a-z][a-z0-9-]*:[\w.@:/+-]+$/, 'must look like kind:name, e.g. mailbox:bob@contoso.com');
+const UserId = z.string().regex(/^[\w.+-]+@[\w.-]+$/, 'must be a user id like eve@lockbox.dev');
+
+export const DurationText = z
+  .string()
+  .max(32)
+  .refine((s) => parseDuration(s) !== null, 'must be a duration like 45s, 30m, 4h or PT4H');
+
+export const CreateRequestBody = z.strictObject({
+  tenant: TenantId,
+  resource: ResourceId,
+  reason: text(2000),
+  ticket: text(128).optional(),
+  duration: DurationText,
+});
+export type CreateRequestBody = z.infer<typeof CreateRequestBody>;
+
+export const ApproveBody = z.strictObject({ comment: text(2000).optional() });
+export const RejectBody = z.strictObject({ reason: text(2000) });
+export const RevokeBody = z.strictObject({ reason: text(2000).optional() });
+export const CancelBody = z.strictObject({ reason: text(2000).optional() });
+
+export const RequestIdParam = z.string().regex(/^req-[a-z0-9-]+-[0-9A-HJKMNP-TV-Z]{26}$/, 'is not a request id');
+
+export const ListRequestsQuery = z.strictObject({
+  tenant: TenantId.optional(),
+  status: z.enum(Object.values(RequestStatus) as [RequestStatus, ...RequestStatus[]]).optional(),
+  requester: UserId.optional(),
+  resource: ResourceId.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export const AccessCheckQuery = z.strictObject({ tenant: TenantId, resource: ResourceId });
+
+export const IdempotencyKeyHeader = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters');

@@ -1,0 +1,17 @@
+/** Typed outcomes of client calls that the API maps to problem+json. */
+export class RequestNotFoundError extends Error {
+  constructor(readonly requestId: string) {
+    super(`request ${requestId} not found`);
+  }
+}
+
+/** The decision was refused by the request's rules: `conflict` -> 409, `forbidden` -> 403. */
+export class DecisionRefusedError extends Error {
+  constructor(
+    readonly kind: 'conflict' | 'forbidden',
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

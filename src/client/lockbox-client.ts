@@ -1,0 +1,183 @@
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { AuditEvent } from '../domain/audit.js';
+import { createRequest } from '../domain/decide.js';
+import type { AccessRequest, DecisionAction, NewRequestInput, RequestStatus } from '../domain/request.js';
+import * as defs from '../workflows/definitions.js';
+import { DecisionRefusedError, RequestNotFoundError } from './errors.js';
+
+/** What a listing shows of a request: visibility data only (decisions and access come with `get`). */
+export interface RequestSummary {
+  id: string;
+  tenant: string;
+  resource: string;
+  requester: string;
+  reason: string;
+  ticket: string | null;
+  duration: string;
+  status: RequestStatus;
+  createdAt: string;
+  expiresAt: string;
+  closedAt: string | null;
+}
+
+export interface ListFilter {
+  /** Restrict to these tenants (OR-ed with `requesterAny`) — the caller's scope. */
+  scopeTenants?: string[];
+  /** Also include requests made by this person regardless of tenant. */
+  scopeRequester?: string;
+  tenant?: string;
+  status?: RequestStatus;
+  requester?: string;
+  resource?: string;
+  limit: number;
+}
+
+const UPDATES = {
+  approve: defs.approveUpdate,
+  reject: defs.rejectUpdate,
+  revoke: defs.revokeUpdate,
+  cancel: defs.cancelUpdate,
+} as const;
+
+/** Typed Temporal calls shared by the API and the CLI: start, decide, read, list. */
+export function createLockboxClient(client: Client, taskQueue: string) {
+  const handle = (id: string) => client.workflow.getHandle(id);
+
+  async function get(id: string): Promise<AccessRequest> {
+    try {
+      return await handle(id).query(defs.getRequestQuery);
+    } catch (err) {
+      throw mapNotFound(err, id);
+    }
+  }
+
+  return {
+    /**
+     * Starts the request's workflow, or attaches to it when it already exists (an idempotent retry, `fresh` false).
+     * A fresh request is answered from the same pure function the workflow runs, without a round trip.
+     */
+    async start(input: NewRequestInput, fresh: boolean): Promise<AccessRequest> {
+      const created = createRequest(input).state;
+      await client.workflow.start('accessRequestWorkflow', {
+        workflowId: input.id,
+        taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        typedSearchAttributes: [
+          { key: defs.SearchAttributes.tenant, value: input.tenant },
+          { key: defs.SearchAttributes.status, value: created.status },
+          { key: defs.SearchAttributes.requester, value: input.requester },
+          { key: defs.SearchAttributes.resource, value: input.resource },
+        ],
+        memo: {
+          reason: created.reason,
+          ticket: created.ticket,
+          duration: created.duration,
+          createdAt: created.createdAt,
+          expiresAt: created.expiresAt,
+        },
+      });
+      return fresh ? created : await get(input.id);
+    },
+
+    get,
+
+    async audit(id: string): Promise<AuditEvent[]> {
+      try {
+        return await handle(id).query(defs.getAuditQuery);
+      } catch (err) {
+        throw mapNotFound(err, id);
+      }
+    },
+
+    /** Sends a decision as an Update; answers with the request after it took effect, or a typed refusal. */
+    async decide(id: string, action: DecisionAction, args: defs.DecisionArgs): Promise<AccessRequest> {
+      try {
+        return await handle(id).executeUpdate(UPDATES[action], { args: [args] });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+          const kind = err.cause.type === defs.FailureType.forbidden ? 'forbidden' : 'conflict';
+          const code = typeof err.cause.details?.[0] === 'string' ? err.cause.details[0] : kind;
+          throw new DecisionRefusedError(kind, code, err.cause.message);
+        }
+        if (isNotFound(err)) {
+          // A closed workflow takes no updates: the request is over, so this is a conflict, not a missing request.
+          const current = await get(id);
+          throw new DecisionRefusedError('conflict', 'not_pending', `request is ${current.status}`);
+        }
+        throw err;
+      }
+    },
+
+    async list(filter: ListFilter): Promise<RequestSummary[]> {
+      const query = buildListQuery(filter);
+      const out: RequestSummary[] = [];
+      for await (const info of client.workflow.list({ query, pageSize: Math.min(filter.limit, 1000) })) {
+        out.push(toSummary(info));
+        if (out.length >= filter.limit) break;
+      }
+      return out;
+    },
+  };
+}
+
+export type LockboxClient = ReturnType<typeof createLockboxClient>;
+
+/** Values reaching the visibility query are validated by the API (no quotes); this guards again. */
+function quote(value: string): string {
+  if (!/^[\w.@:/+-]*$/.test(value)) throw new Error('unsafe value in visibility query');
+  return `'${value}'`;
+}
+
+function buildListQuery(f: ListFilter): string {
+  const clauses = [`WorkflowType = 'accessRequestWorkflow'`];
+  const scope: string[] = [];
+  if (f.scopeTenants && f.scopeTenants.length > 0) {
+    scope.push(`${defs.SearchAttributes.tenant.name} IN (${f.scopeTenants.map(quote).join(', ')})`);
+  }
+  if (f.scopeRequester) scope.push(`${defs.SearchAttributes.requester.name} = ${quote(f.scopeRequester)}`);
+  if (f.scopeTenants !== undefined || f.scopeRequester !== undefined) {
+    clauses.push(scope.length > 0 ? `(${scope.join(' OR ')})` : `WorkflowId = ''`);
+  }
+  if (f.tenant) clauses.push(`${defs.SearchAttributes.tenant.name} = ${quote(f.tenant)}`);
+  if (f.status) clauses.push(`${defs.SearchAttributes.status.name} = ${quote(f.status)}`);
+  if (f.requester) clauses.push(`${defs.SearchAttributes.requester.name} = ${quote(f.requester)}`);
+  if (f.resource) clauses.push(`${defs.SearchAttributes.resource.name} = ${quote(f.resource)}`);
+  // No ORDER BY: SQL visibility (the dev server) refuses it; every store lists newest first by default.
+  return clauses.join(' AND ');
+}
+
+function toSummary(info: WorkflowExecutionInfo): RequestSummary {
+  const sa = info.typedSearchAttributes;
+  const memo = (info.memo ?? {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  return {
+    id: info.workflowId,
+    tenant: sa.get(defs.SearchAttributes.tenant) ?? '',
+    resource: sa.get(defs.SearchAttributes.resource) ?? '',
+    requester: sa.get(defs.SearchAttributes.requester) ?? '',
+    reason: str(memo.reason),
+    ticket: typeof memo.ticket === 'string' ? memo.ticket : null,
+    duration: str(memo.duration),
+    status: (sa.get(defs.SearchAttributes.status) ?? 'pending') as RequestStatus,
+    createdAt: str(memo.createdAt),
+    expiresAt: str(memo.expiresAt),
+    closedAt: info.closeTime ? info.closeTime.toISOString() : null,
+  };
+}
+
+function isNotFound(err: unknown): boolean {
+  if (err instanceof WorkflowNotFoundError) return true;
+  const code = (err as { code?: number } | null)?.code;
+  return code === 5; // gRPC NOT_FOUND
+}
+
+function mapNotFound(err: unknown, id: string): unknown {
+  return isNotFound(err) ? new RequestNotFoundError(id) : err;
+}

@@ -1,0 +1,74 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.js';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (write 45s, 30m, 4h or PT4H)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+/** Every environment variable Lockbox reads; all optional. */
+const EnvSchema = z.object({
+  LOCKBOX_MODE: z.enum(['embedded', 'production']).default('embedded'),
+  LOCKBOX_PORT: port(3000),
+  LOCKBOX_HOST: z.string().default('127.0.0.1'),
+  LOCKBOX_DATA_DIR: z.string().min(1).default('./.lockbox'),
+  LOCKBOX_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional(),
+  LOCKBOX_TEMPORAL_PORT: port(7233),
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('lockbox'),
+  LOCKBOX_TASK_QUEUE: z.string().min(1).default('lockbox'),
+  LOCKBOX_REQUEST_TTL: duration('12h'),
+  LOCKBOX_MAX_ACCESS: duration('8h'),
+});
+
+export interface Config {
+  mode: 'embedded' | 'production';
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  temporalPort: number;
+  /** Set when Lockbox uses an existing Temporal server instead of starting its own. */
+  temporalAddress: string | undefined;
+  namespace: string;
+  taskQueue: string;
+  requestTtlMs: number;
+  maxAccessMs: number;
+}
+
+/** Thrown at start-up; the message names each bad variable. Never includes a value that could be a secret. */
+export class ConfigError extends Error {}
+
+/** Parses the environment once per process; fails fast with a message naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    mode: e.LOCKBOX_MODE,
+    port: e.LOCKBOX_PORT,
+    host: e.LOCKBOX_HOST,
+    dataDir: resolve(e.LOCKBOX_DATA_DIR),
+    databaseUrl: e.LOCKBOX_DATABASE_URL,
+    temporalPort: e.LOCKBOX_TEMPORAL_PORT,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.LOCKBOX_TASK_QUEUE,
+    requestTtlMs: e.LOCKBOX_REQUEST_TTL,
+    maxAccessMs: e.LOCKBOX_MAX_ACCESS,
+  };
+}

@@ -1,0 +1,52 @@
+/** Audit event types: one per step of a request, exported exactly once to every sink. */
+export const AuditEventType = {
+  requestCreated: 'request.created',
+  approversNotified: 'approvers.notified',
+  requestApproved: 'request.approved',
+  requestRejected: 'request.rejected',
+  requestExpired: 'request.expired',
+  requestCancelled: 'request.cancelled',
+  accessGranted: 'access.granted',
+  accessRevoked: 'access.revoked',
+  accessGrantFailed: 'access.grant_failed',
+  notificationFailed: 'notification.failed',
+} as const;
+export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
+
+/**
+ * One audit event. `id` is `<requestId>:<seq>`: deterministic, so a retried export is de-duplicated by the sink.
+ * `actor` is the person (or `system` for timers), never a service account.
+ */
+export interface AuditEvent {
+  id: string;
+  seq: number;
+  /** ISO-8601 UTC, workflow time. */
+  time: string;
+  type: AuditEventType;
+  tenant: string;
+  requestId: string;
+  actor: string;
+  details: Record<string, unknown>;
+}
+
+/** Builds the next event of a request; `seq` starts at 1. */
+export function buildAuditEvent(input: {
+  requestId: string;
+  tenant: string;
+  seq: number;
+  time: Date;
+  type: AuditEventType;
+  actor: string;
+  details?: Record<string, unknown>;
+}): AuditEvent {
+  return {
+    id: `${input.requestId}:${input.seq}`,
+    seq: input.seq,
+    time: input.time.toISOString(),
+    type: input.type,
+    tenant: input.tenant,
+    requestId: input.requestId,
+    actor: input.actor,
+    details: input.details ?? {},
+  };
+}

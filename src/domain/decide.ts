@@ -1,0 +1,266 @@
+import { formatDuration } from './duration.js';
+import { AuditEventType } from './audit.js';
+import {
+  approvalsOf,
+  DecisionAction,
+  isTerminal,
+  RequestStatus,
+  type Access,
+  type AccessRequest,
+  type NewRequestInput,
+} from './request.js';
+
+/**
+ * The request state machine as pure functions: `(state, input, now) -> new state + audit drafts | rejection`.
+ * The workflow calls these from update validators (to refuse early) and from handlers (to apply), so the API,
+ * signals and timers all go through the same rules.
+ */
+
+/** An audit event before the workflow gives it a seq number and time. */
+export interface AuditDraft {
+  type: AuditEventType;
+  actor: string;
+  details: Record<string, unknown>;
+}
+
+export const RejectionCode = {
+  notPending: 'not_pending',
+  notActive: 'not_active',
+  expired: 'request_expired',
+  alreadyDecided: 'already_decided',
+  notEligible: 'not_eligible',
+  selfApproval: 'self_approval',
+} as const;
+export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
+
+/** A typed refusal; `conflict` codes map to 409, the others to 403. */
+export interface Rejection {
+  code: RejectionCode;
+  message: string;
+}
+
+export function isConflict(code: RejectionCode): boolean {
+  return code !== RejectionCode.notEligible && code !== RejectionCode.selfApproval;
+}
+
+export type Outcome = { ok: true; state: AccessRequest; audit: AuditDraft[] } | { ok: false; rejection: Rejection };
+
+export interface DecisionCommand {
+  action: DecisionAction;
+  actor: string;
+  note: string | null;
+}
+
+const SYSTEM = 'system';
+
+/** The state of a request that was just filed; pure in its input, so the API and the workflow agree on it. */
+export function createRequest(input: NewRequestInput): { state: AccessRequest; audit: AuditDraft[] } {
+  const now = new Date(input.createdAt);
+  const state: AccessRequest = {
+    id: input.id,
+    tenant: input.tenant,
+    resource: input.resource,
+    requester: input.requester,
+    reason: input.reason,
+    ticket: input.ticket,
+    duration: formatDuration(input.durationMs),
+    durationMs: input.durationMs,
+    status: RequestStatus.pending,
+    createdAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + input.requestTtlMs).toISOString(),
+    decisions: [],
+    access: null,
+    policy: input.policy,
+    approvedAt: null,
+    endedAt: null,
+    failure: null,
+  };
+  const details = {
+    resource: state.resource,
+    reason: state.reason,
+    ticket: state.ticket,
+    duration: state.duration,
+    expiresAt: state.expiresAt,
+    policy: state.policy,
+  };
+  return { state, audit: [{ type: AuditEventType.requestCreated, actor: input.requester, details }] };
+}
+
+/** Applies a person's decision, or says why it is refused. */
+export function decide(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome {
+  switch (cmd.action) {
+    case DecisionAction.approve:
+    case DecisionAction.reject:
+      return review(state, cmd, now);
+    case DecisionAction.cancel:
+      return cancel(state, cmd, now);
+    case DecisionAction.revoke:
+      return revoke(state, cmd, now);
+  }
+}
+
+function refuse(code: RejectionCode, message: string): Outcome {
+  return { ok: false, rejection: { code, message } };
+}
+
+/** Whether the request still takes approve / reject / cancel: pending, not yet approved, not past its lifetime. */
+function checkOpen(state: AccessRequest, now: Date): Outcome | null {
+  if (state.status !== RequestStatus.pending) {
+    return refuse(RejectionCode.notPending, `request is ${state.status}, not pending`);
+  }
+  if (state.approvedAt !== null) return refuse(RejectionCode.notPending, 'request is already approved');
+  if (now.getTime() >= Date.parse(state.expiresAt)) {
+    return refuse(RejectionCode.expired, `request expired at ${state.expiresAt}`);
+  }
+  return null;
+}
+
+function review(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome {
+  const closed = checkOpen(state, now);
+  if (closed) return closed;
+  if (cmd.actor === state.requester) {
+    return refuse(RejectionCode.selfApproval, 'the requester cannot decide their own request');
+  }
+  if (!state.policy.approvers.includes(cmd.actor)) {
+    return refuse(RejectionCode.notEligible, `${cmd.actor} is not an approver of tenant ${state.tenant}`);
+  }
+  if (state.decisions.some((d) => d.actor === cmd.actor && d.action === DecisionAction.approve)) {
+    return refuse(RejectionCode.alreadyDecided, `${cmd.actor} has already approved this request`);
+  }
+  const at = now.toISOString();
+  const decisions = [...state.decisions, { action: cmd.action, actor: cmd.actor, at, note: cmd.note }];
+  if (cmd.action === DecisionAction.reject) {
+    const next = { ...state, decisions, status: RequestStatus.rejected, endedAt: at };
+    return {
+      ok: true,
+      state: next,
+      audit: [{ type: AuditEventType.requestRejected, actor: cmd.actor, details: { reason: cmd.note } }],
+    };
+  }
+  const approvals = approvalsOf({ ...state, decisions }).length;
+  const approvedAt = approvals >= state.policy.quorum ? at : null;
+  return {
+    ok: true,
+    state: { ...state, decisions, approvedAt },
+    audit: [
+      {
+        type: AuditEventType.requestApproved,
+        actor: cmd.actor,
+        details: { comment: cmd.note, approvals, quorum: state.policy.quorum, final: approvedAt !== null },
+      },
+    ],
+  };
+}
+
+function cancel(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome {
+  if (cmd.actor !== state.requester) {
+    return refuse(RejectionCode.notEligible, 'only the requester can cancel a request');
+  }
+  const closed = checkOpen(state, now);
+  if (closed) return closed;
+  const at = now.toISOString();
+  return {
+    ok: true,
+    state: {
+      ...state,
+      decisions: [...state.decisions, { action: cmd.action, actor: cmd.actor, at, note: cmd.note }],
+      status: RequestStatus.cancelled,
+      endedAt: at,
+    },
+    audit: [{ type: AuditEventType.requestCancelled, actor: cmd.actor, details: { reason: cmd.note } }],
+  };
+}
+
+/** Early revoke by an approver or by the requester giving access up; the revoke itself is the workflow's job. */
+function revoke(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome {
+  if (cmd.actor !== state.requester && !state.policy.approvers.includes(cmd.actor)) {
+    return refuse(RejectionCode.notEligible, `${cmd.actor} may not revoke this request`);
+  }
+  if (state.status !== RequestStatus.active || state.access === null) {
+    return refuse(RejectionCode.notActive, `request is ${state.status}, not active`);
+  }
+  if (state.decisions.some((d) => d.action === DecisionAction.revoke)) {
+    return refuse(RejectionCode.notActive, 'request is already being revoked');
+  }
+  const at = now.toISOString();
+  return {
+    ok: true,
+    state: { ...state, decisions: [...state.decisions, { action: cmd.action, actor: cmd.actor, at, note: cmd.note }] },
+    audit: [],
+  };
+}
+
+/** Whether an early revoke has been asked for. */
+export function revokeRequested(state: AccessRequest): boolean {
+  return state.decisions.some((d) => d.action === DecisionAction.revoke);
+}
+
+/** The lifetime ran out with no decision. */
+export function expire(state: AccessRequest, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
+  if (state.status !== RequestStatus.pending || state.approvedAt !== null) return { state, audit: [] };
+  const at = now.toISOString();
+  return {
+    state: { ...state, status: RequestStatus.expired, endedAt: at },
+    audit: [{ type: AuditEventType.requestExpired, actor: SYSTEM, details: { expiresAt: state.expiresAt } }],
+  };
+}
+
+/** Temporal cancelled the workflow (an operator in the Temporal UI) while it was pending. */
+export function cancelByOperator(state: AccessRequest, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
+  if (isTerminal(state.status) || state.status !== RequestStatus.pending) return { state, audit: [] };
+  const at = now.toISOString();
+  return {
+    state: { ...state, status: RequestStatus.cancelled, endedAt: at },
+    audit: [
+      { type: AuditEventType.requestCancelled, actor: SYSTEM, details: { reason: 'workflow cancelled in Temporal' } },
+    ],
+  };
+}
+
+export function granted(state: AccessRequest, grant: { grantedAt: string; endsAt: string }): {
+  state: AccessRequest;
+  audit: AuditDraft[];
+} {
+  const access: Access = { grantedAt: grant.grantedAt, endsAt: grant.endsAt, revokedAt: null };
+  return {
+    state: { ...state, status: RequestStatus.active, access },
+    audit: [
+      {
+        type: AuditEventType.accessGranted,
+        actor: state.requester,
+        details: { resource: state.resource, grantedAt: grant.grantedAt, endsAt: grant.endsAt },
+      },
+    ],
+  };
+}
+
+export function grantFailed(state: AccessRequest, error: string, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
+  const at = now.toISOString();
+  return {
+    state: { ...state, status: RequestStatus.failed, endedAt: at, failure: error },
+    audit: [{ type: AuditEventType.accessGrantFailed, actor: SYSTEM, details: { error } }],
+  };
+}
+
+/**
+ * Access was removed at the target. `completed` when the window ran out, `revoked` when someone ended it early
+ * or the workflow was cancelled.
+ */
+export function revoked(state: AccessRequest, revokedAt: string, early: { by: string; reason: string | null } | null): {
+  state: AccessRequest;
+  audit: AuditDraft[];
+} {
+  if (state.access === null) return { state, audit: [] };
+  const access: Access = { ...state.access, revokedAt };
+  const status = early ? RequestStatus.revoked : RequestStatus.completed;
+  return {
+    state: { ...state, access, status, endedAt: revokedAt },
+    audit: [
+      {
+        type: AuditEventType.accessRevoked,
+        actor: early ? early.by : SYSTEM,
+        details: { cause: early ? 'revoked' : 'window_ended', reason: early?.reason ?? null, endsAt: state.access.endsAt },
+      },
+    ],
+  };
+}

@@ -1,0 +1,49 @@
+import type { AccessRequest } from './request.js';
+
+/**
+ * Notification texts: what an approver needs to decide, never a secret or customer content.
+ * Ids are deterministic so a retried activity delivers once.
+ */
+export interface Message {
+  id: string;
+  recipient: string;
+  tenant: string;
+  requestId: string;
+  kind: 'approval_needed' | 'outcome';
+  subject: string;
+  body: string;
+  createdAt: string;
+}
+
+export function approvalNeeded(r: AccessRequest, recipients: readonly string[], now: Date): Message[] {
+  const body = [
+    `${r.requester} asks for access to ${r.resource} in tenant ${r.tenant} for ${r.duration}.`,
+    `Reason: ${r.reason}`,
+    `Ticket: ${r.ticket ?? '(none)'}`,
+    `The request expires unanswered at ${r.expiresAt}.`,
+    `Approve or reject: POST /v1/requests/${r.id}/approve or /reject`,
+  ].join('\n');
+  return recipients.map((recipient) => ({
+    id: `${r.id}:approval_needed:${recipient}`,
+    recipient,
+    tenant: r.tenant,
+    requestId: r.id,
+    kind: 'approval_needed' as const,
+    subject: `[Lockbox] ${r.requester} requests access to ${r.resource}`,
+    body,
+    createdAt: now.toISOString(),
+  }));
+}
+
+export function outcome(r: AccessRequest, now: Date): Message {
+  return {
+    id: `${r.id}:outcome:${r.status}`,
+    recipient: r.requester,
+    tenant: r.tenant,
+    requestId: r.id,
+    kind: 'outcome',
+    subject: `[Lockbox] Your request for ${r.resource} is ${r.status}`,
+    body: `Request ${r.id} for ${r.resource} in tenant ${r.tenant} is ${r.status}.`,
+    createdAt: now.toISOString(),
+  };
+}

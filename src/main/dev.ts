@@ -1,0 +1,53 @@
+/**
+ * `npm start`: the whole system on its embedded default — the Temporal dev server (unless TEMPORAL_ADDRESS is
+ * set), the worker and the HTTP API, in one command.
+ */
+import { ConfigError, loadConfig } from '../config/index.js';
+import { DEMO_TOKENS } from '../config/demo.js';
+import { createLogger } from '../config/logger.js';
+import { startApi } from './start-api.js';
+import { onShutdown, openAdapters } from './stack.js';
+import { provideTemporal } from './temporal.js';
+import { createWorker } from './worker.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger('lockbox');
+  const temporal = await provideTemporal(config, log);
+  const adapters = await openAdapters(config, log);
+  const { worker, connection } = await createWorker(config, temporal.address, adapters.activityDeps);
+  const running = worker.run();
+  const api = await startApi(config, temporal.address, adapters.store, log);
+
+  onShutdown(log, async () => {
+    await api.stop();
+    worker.shutdown();
+    await running;
+    await connection.close();
+    await adapters.close();
+    await temporal.stop();
+  });
+  running.catch((err) => {
+    log.error('worker stopped', { error: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  });
+
+  const lines = [
+    '',
+    'Lockbox is running.',
+    `  API          ${api.url}`,
+    `  Temporal     ${temporal.address} (namespace ${config.namespace})`,
+    ...(temporal.uiUrl ? [`  Temporal UI  ${temporal.uiUrl}/namespaces/${config.namespace}/workflows`] : []),
+    `  Data         ${config.dataDir}`,
+    ...(config.mode === 'embedded'
+      ? ['  Demo identities (Authorization: Bearer <token>):', ...Object.entries(DEMO_TOKENS).map(([t, p]) => `    ${t.padEnd(16)} ${p.id} (${p.roles.join(', ')}${p.tenants.length ? ` of ${p.tenants.join(', ')}` : ''})`)]
+      : []),
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : `lockbox failed to start: ${err instanceof Error ? err.message : String(err)}`}\n`);
+  process.exit(1);
+});

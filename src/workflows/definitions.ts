@@ -1,0 +1,42 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { AuditEvent } from '../domain/audit.js';
+import type { AccessRequest } from '../domain/request.js';
+
+/** Names shared by the workflow, the client and anyone using `temporal workflow signal|update`. */
+export const TASK_QUEUE = 'lockbox';
+
+/** A decision as sent to the workflow: who decided (authenticated by the API) and their comment or reason. */
+export interface DecisionArgs {
+  actor: string;
+  note?: string | null;
+}
+
+export const approveUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('approve');
+export const rejectUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('reject');
+export const revokeUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('revoke');
+export const cancelUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('cancel');
+
+export const approveSignal = defineSignal<[DecisionArgs]>('approve');
+export const rejectSignal = defineSignal<[DecisionArgs]>('reject');
+export const revokeSignal = defineSignal<[DecisionArgs]>('revoke');
+export const cancelSignal = defineSignal<[DecisionArgs]>('cancel');
+
+export const getRequestQuery = defineQuery<AccessRequest>('getRequest');
+export const getAuditQuery = defineQuery<AuditEvent[]>('getAudit');
+
+export const SearchAttributes = {
+  tenant: defineSearchAttributeKey('LockboxTenant', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('LockboxStatus', SearchAttributeType.KEYWORD),
+  requester: defineSearchAttributeKey('LockboxRequester', SearchAttributeType.KEYWORD),
+  resource: defineSearchAttributeKey('LockboxResource', SearchAttributeType.KEYWORD),
+} as const;
+
+/** Name -> type, for registering them on a server. */
+export const SEARCH_ATTRIBUTE_NAMES = Object.values(SearchAttributes).map((k) => k.name);
+
+/** Application failure types the API maps to HTTP statuses. */
+export const FailureType = {
+  conflict: 'LockboxConflict',
+  forbidden: 'LockboxForbidden',
+} as const;

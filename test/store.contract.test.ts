@@ -1,0 +1,366 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../src/adapters/open-store.js';
+import { openPostgresStore } from '../src/adapters/postgres-store.js';
+import { openSqliteStore } from '../src/adapters/sqlite-store.js';
+import type { GrantRecord, NotificationRecord, Store } from '../src/ports/store.js';
+
+/** The machine's PostgreSQL (trust auth); each run works in its own schema, dropped afterwards. */
+const PG_BASE_URL = process.env.LOCKBOX_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The way the app isolates itself too: libpq's `options` parameter sets search_path for every connection. */
+function withSearchPath(base: string, schema: string): string {
+  const u = new URL(base);
+  u.searchParams.set('options', `-csearch_path=${schema}`);
+  return u.toString();
+}
+
+const T0 = '2030-01-01T09:00:00.000Z';
+const at = (minutes: number): string => new Date(Date.parse(T0) + minutes * 60_000).toISOString();
+
+/** Unique per call, so tests sharing one database never see each other's rows. */
+const uid = (prefix: string): string => `${prefix}-${randomBytes(6).toString('hex')}`;
+
+function grant(over: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    requestId: uid('req-contoso'),
+    tenant: 'contoso',
+    resource: 'mailbox/alice',
+    principal: uid('eve'),
+    grantedAt: at(0),
+    endsAt: at(60),
+    revokedAt: null,
+    ...over,
+  };
+}
+
+function notification(over: Partial<NotificationRecord> = {}): NotificationRecord {
+  const requestId = uid('req-contoso');
+  return {
+    id: `${requestId}:notify:1:alice`,
+    recipient: 'alice',
+    tenant: 'contoso',
+    requestId,
+    kind: 'approval-requested',
+    subject: 'eve asks for access',
+    body: 'ticket INC-1',
+    createdAt: at(0),
+    ...over,
+  };
+}
+
+/**
+ * The Store port's contract: every adapter must pass it. `open` returns a new connection to the same underlying
+ * storage each time it is called (like a second process would), so persistence and cross-connection races are tested.
+ */
+function storeContract(name: string, open: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    const opened: Store[] = [];
+    const connect = async (): Promise<Store> => {
+      const s = await open();
+      opened.push(s);
+      return s;
+    };
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    describe('reserveIdempotencyKey', () => {
+      it('stores the first reservation and returns it on every retry', async () => {
+        const store = await connect();
+        const r = { principal: uid('eve'), key: uid('key'), fingerprint: 'sha256:a', requestId: uid('req') };
+        expect(await store.reserveIdempotencyKey(r)).toEqual({ ...r, created: true });
+        const retry = await store.reserveIdempotencyKey({ ...r, requestId: uid('req') });
+        expect(retry).toEqual({ ...r, created: false });
+      });
+
+      it('keeps the same key of another principal independent', async () => {
+        const store = await connect();
+        const key = uid('key');
+        const eve = await store.reserveIdempotencyKey({ principal: uid('eve'), key, fingerprint: 'f', requestId: 'r1' });
+        const bob = await store.reserveIdempotencyKey({ principal: uid('bob'), key, fingerprint: 'f', requestId: 'r2' });
+        expect([eve.created, bob.created]).toEqual([true, true]);
+        expect(bob.requestId).toBe('r2');
+      });
+
+      it('returns the stored fingerprint when the same key comes with another body', async () => {
+        const store = await connect();
+        const r = { principal: uid('eve'), key: uid('key'), fingerprint: 'sha256:first', requestId: uid('req') };
+        await store.reserveIdempotencyKey(r);
+        const other = await store.reserveIdempotencyKey({ ...r, fingerprint: 'sha256:second', requestId: uid('req') });
+        expect(other).toMatchObject({ created: false, fingerprint: 'sha256:first', requestId: r.requestId });
+      });
+
+      it('creates exactly once under concurrent reservations from two connections', async () => {
+        const [a, b] = [await connect(), await connect()];
+        const principal = uid('eve');
+        const key = uid('key');
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            (i % 2 ? a : b).reserveIdempotencyKey({ principal, key, fingerprint: 'f', requestId: `req-${i}` }),
+          ),
+        );
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        expect(new Set(results.map((r) => r.requestId)).size).toBe(1);
+      });
+    });
+
+    describe('grants', () => {
+      it('putGrant twice returns the first grant; getGrant reads it back', async () => {
+        const store = await connect();
+        const g = grant();
+        expect(await store.putGrant(g)).toEqual(g);
+        expect(await store.putGrant({ ...g, endsAt: at(600), principal: 'mallory' })).toEqual(g);
+        expect(await store.getGrant(g.requestId)).toEqual(g);
+        expect(await store.getGrant(uid('req-unknown'))).toBeNull();
+      });
+
+      it('normalises times to ISO-8601 UTC with milliseconds', async () => {
+        const store = await connect();
+        const g = grant({ grantedAt: '2030-01-01T10:00:00+01:00', endsAt: '2030-01-01T10:00:00.5Z' });
+        const stored = await store.putGrant(g);
+        expect(stored).toMatchObject({ grantedAt: '2030-01-01T09:00:00.000Z', endsAt: '2030-01-01T10:00:00.500Z' });
+        await expect(store.putGrant(grant({ endsAt: 'tomorrow-ish' }))).rejects.toThrow(/endsAt/);
+      });
+
+      it('findActiveGrants honours revokedAt and endsAt, even when revoke never ran', async () => {
+        const store = await connect();
+        const principal = uid('eve');
+        const expired = await store.putGrant(grant({ principal, endsAt: at(10) }));
+        const live = await store.putGrant(grant({ principal, endsAt: at(60) }));
+        const find = (now: string) =>
+          store.findActiveGrants({ tenant: 'contoso', resource: 'mailbox/alice', principal, now });
+        expect(await find(at(5))).toEqual([live, expired]); // latest-ending first
+        expect(await find(at(10))).toEqual([live]); // endsAt is exclusive: denied from that instant on
+        expect(await find(at(60))).toEqual([]);
+        await store.revokeGrant(live.requestId, at(6));
+        expect(await find(at(5))).toEqual([expired]);
+      });
+
+      it('findActiveGrants is scoped to principal, tenant and resource', async () => {
+        const store = await connect();
+        const principal = uid('eve');
+        const g = await store.putGrant(grant({ principal }));
+        await store.putGrant(grant({ principal: uid('ian') }));
+        await store.putGrant(grant({ principal, tenant: 'fabrikam' }));
+        await store.putGrant(grant({ principal, resource: 'mailbox/bob' }));
+        const q = { tenant: 'contoso', resource: 'mailbox/alice', now: at(1) };
+        expect(await store.findActiveGrants({ ...q, principal })).toEqual([g]);
+        expect(await store.findActiveGrants({ ...q, principal, tenant: 'northwind' })).toEqual([]);
+      });
+
+      it('counts two overlapping grants; revoking one leaves the other', async () => {
+        const store = await connect();
+        const principal = uid('eve');
+        const first = await store.putGrant(grant({ principal, grantedAt: at(0), endsAt: at(60) }));
+        const second = await store.putGrant(grant({ principal, grantedAt: at(30), endsAt: at(90) }));
+        const q = { tenant: 'contoso', resource: 'mailbox/alice', principal, now: at(45) };
+        expect(await store.findActiveGrants(q)).toEqual([second, first]);
+        await store.revokeGrant(second.requestId, at(46));
+        expect(await store.findActiveGrants({ ...q, now: at(47) })).toEqual([first]);
+      });
+
+      it('revoking twice keeps the first revokedAt; revoking an unknown grant succeeds', async () => {
+        const store = await connect();
+        const g = await store.putGrant(grant());
+        await store.revokeGrant(g.requestId, at(5));
+        await store.revokeGrant(g.requestId, at(9));
+        expect((await store.getGrant(g.requestId))?.revokedAt).toBe(at(5));
+        await expect(store.revokeGrant(uid('req-unknown'), at(5))).resolves.toBeUndefined();
+        expect(await store.getGrant(uid('req-unknown'))).toBeNull();
+      });
+
+      it('concurrent putGrant of one id from two connections stores one row', async () => {
+        const [a, b] = [await connect(), await connect()];
+        const principal = uid('eve');
+        const requestId = uid('req-contoso');
+        const variants = Array.from({ length: 10 }, (_, i) => grant({ requestId, principal, endsAt: at(60 + i) }));
+        const results = await Promise.all(variants.map((g, i) => (i % 2 ? a : b).putGrant(g)));
+        expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+        const active = await a.findActiveGrants({ tenant: 'contoso', resource: 'mailbox/alice', principal, now: at(1) });
+        expect(active).toEqual([results[0]]);
+      });
+    });
+
+    describe('notifications', () => {
+      it('stores a notification once per id', async () => {
+        const store = await connect();
+        const recipient = uid('alice');
+        const n = notification({ recipient });
+        await store.addNotification(n);
+        await store.addNotification({ ...n, subject: 'changed' });
+        expect(await store.listNotifications({ recipient, limit: 10 })).toEqual([n]);
+      });
+
+      it('lists a recipient’s notifications newest first, up to the limit', async () => {
+        const store = await connect();
+        const recipient = uid('alice');
+        const ns = [3, 1, 4, 2].map((m) => notification({ recipient, createdAt: at(m) }));
+        await Promise.all(ns.map((n) => store.addNotification(n)));
+        await store.addNotification(notification({ recipient: uid('bob'), createdAt: at(9) }));
+        const listed = await store.listNotifications({ recipient, limit: 3 });
+        expect(listed.map((n) => n.createdAt)).toEqual([at(4), at(3), at(2)]);
+        expect(await store.listNotifications({ recipient, limit: 0 })).toEqual([]);
+      });
+    });
+
+    it('keeps its state across close and reopen', async () => {
+      const first = await open();
+      const g = grant();
+      const n = notification({ recipient: uid('alice') });
+      const r = { principal: uid('eve'), key: uid('key'), fingerprint: 'f', requestId: g.requestId };
+      await first.putGrant(g);
+      await first.revokeGrant(g.requestId, at(7));
+      await first.addNotification(n);
+      await first.reserveIdempotencyKey(r);
+      await first.close();
+      await first.close(); // idempotent
+
+      const second = await connect();
+      expect(await second.getGrant(g.requestId)).toEqual({ ...g, revokedAt: at(7) });
+      expect(await second.listNotifications({ recipient: n.recipient, limit: 5 })).toEqual([n]);
+      expect(await second.reserveIdempotencyKey({ ...r, requestId: 'other' })).toEqual({ ...r, created: false });
+    });
+  });
+}
+
+describe('SQLite', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lockbox-store-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  storeContract('SQLite', async () => openSqliteStore(join(dir, 'lockbox.db')));
+
+  it('serves three processes writing the same file at once', async () => {
+    // Real separate processes: in-process calls are synchronous and would never contend for the file lock.
+    const file = join(dir, 'multi-process.db');
+    const startAt = Date.now() + 2_000; // a shared start instant, despite tsx's varying start-up time
+    const script = `
+      const { openSqliteStore } = await import(${JSON.stringify(join(PROJECT_ROOT, 'src/adapters/sqlite-store.ts'))});
+      const store = openSqliteStore(${JSON.stringify(file)});
+      await new Promise((r) => setTimeout(r, Math.max(0, ${startAt} - Date.now())));
+      let created = 0;
+      for (let i = 0; i < 200; i++) {
+        const r = await store.reserveIdempotencyKey({ principal: 'eve', key: 'k' + i, fingerprint: 'f', requestId: 'req-' + process.pid });
+        if (r.created) created++;
+        await store.putGrant({ requestId: 'req-' + i, tenant: 'contoso', resource: 'db', principal: 'eve',
+          grantedAt: '2030-01-01T09:00:00Z', endsAt: '2030-01-01T10:00:00Z', revokedAt: null });
+      }
+      await store.close();
+      console.log(created);
+    `;
+    const run = promisify(execFile);
+    const outputs = await Promise.all(
+      [1, 2, 3].map(() => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PROJECT_ROOT })),
+    );
+    const created = outputs.map((o) => Number(o.stdout.trim()));
+    expect(created.reduce((a, b) => a + b, 0)).toBe(200);
+    const store = openSqliteStore(file);
+    try {
+      const active = await store.findActiveGrants({ tenant: 'contoso', resource: 'db', principal: 'eve', now: at(1) });
+      expect(active).toHaveLength(200);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
+
+describe('PostgreSQL', () => {
+  const schema = `lockbox_test_${randomBytes(6).toString('hex')}`;
+  const url = withSearchPath(PG_BASE_URL, schema);
+  const admin = (): pg.Client => new pg.Client({ connectionString: PG_BASE_URL });
+
+  beforeAll(async () => {
+    const c = admin();
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA ${schema}`);
+    } finally {
+      await c.end();
+    }
+  });
+  afterAll(async () => {
+    const c = admin();
+    await c.connect();
+    try {
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    } finally {
+      await c.end();
+    }
+  });
+
+  storeContract('PostgreSQL', () => openPostgresStore(url));
+
+  it('creates its tables in the schema named by the URL, safely when several processes start at once', async () => {
+    const fresh = `${schema}_race`;
+    const c = admin();
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA ${fresh}`);
+      const freshUrl = withSearchPath(PG_BASE_URL, fresh);
+      const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(freshUrl)));
+      await Promise.all(stores.map((s) => s.close()));
+      const { rows } = await c.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+        [fresh],
+      );
+      expect(rows.map((r) => r.table_name)).toEqual(['lockbox_grants', 'lockbox_idempotency_keys', 'lockbox_notifications']);
+    } finally {
+      await c.query(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
+      await c.end();
+    }
+  });
+
+  it('never puts the password from the URL into an error', async () => {
+    const err: unknown = await openPostgresStore('postgres://postgres:s3cret-pw@127.0.0.1:1/test').catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(`${String(err)} ${(err as Error).stack} ${JSON.stringify(err)}`).not.toContain('s3cret-pw');
+  });
+});
+
+describe('openStore', () => {
+  it('uses SQLite at <dataDir>/lockbox.db, creating the data dir', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lockbox-open-'));
+    const dataDir = join(root, 'nested', 'data');
+    try {
+      const store = await openStore({ dataDir });
+      await store.close();
+      expect(existsSync(join(dataDir, 'lockbox.db'))).toBe(true);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('uses PostgreSQL when a database URL is given', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lockbox-open-'));
+    const schema = `lockbox_test_${randomBytes(6).toString('hex')}`;
+    const c = new pg.Client({ connectionString: PG_BASE_URL });
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA ${schema}`);
+      const databaseUrl = withSearchPath(PG_BASE_URL, schema);
+      const store = await openStore({ dataDir: join(root, 'unused'), databaseUrl });
+      await store.close();
+      const { rowCount } = await c.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1`, [schema]);
+      expect(rowCount).toBe(3);
+      expect(existsSync(join(root, 'unused'))).toBe(false);
+    } finally {
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
