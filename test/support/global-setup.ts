@@ -1,0 +1,69 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { ensureTemporalCli } from '../../src/dev/temporal-cli.js';
+import { findFreePort } from '../../src/dev/dev-server.js';
+import { startProc, waitForHttp, type Proc } from './process.js';
+
+/** What tests get through `inject('stack')`. */
+export interface StackInfo {
+  /** The full embedded stack (dev server, worker, API), default request lifetime. */
+  apiUrl: string;
+  /** A second API + worker process on the same Temporal and data dir, with a 3 s request lifetime. */
+  shortTtlApiUrl: string;
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  dataDir: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackInfo;
+  }
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+/**
+ * Starts the real system once for the whole run, the way `npm start` does, on free ports and a fresh data dir:
+ * process A runs the embedded dev server, a worker and the API; process B joins A's Temporal (TEMPORAL_ADDRESS)
+ * with its own worker and API, sharing the data dir, with a short request lifetime for expiry tests.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Build (or find) the CLI first, outside any timeout, and say so: the first build takes minutes.
+  await ensureTemporalCli({ log: (line) => process.stderr.write(`[setup] ${line}\n`) });
+  const dataDir = await mkdtemp(join(tmpdir(), 'lockbox-test-'));
+  const [apiPort, shortPort, temporalPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+  const namespace = 'lockbox';
+  const taskQueue = 'lockbox-test';
+  const base = { ...process.env, LOCKBOX_DATA_DIR: dataDir, LOCKBOX_TASK_QUEUE: taskQueue, TEMPORAL_NAMESPACE: namespace };
+  const procs: Proc[] = [];
+  const stopAll = async () => {
+    for (const p of procs.reverse()) await p.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const a = startProc(TSX, ['src/main/dev.ts'], { ...base, LOCKBOX_PORT: String(apiPort), LOCKBOX_TEMPORAL_PORT: String(temporalPort) }, ROOT);
+    procs.push(a);
+    await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`, a, 120_000);
+    const temporalAddress = `127.0.0.1:${temporalPort}`;
+    const b = startProc(TSX, ['src/main/dev.ts'], { ...base, LOCKBOX_PORT: String(shortPort), TEMPORAL_ADDRESS: temporalAddress, LOCKBOX_REQUEST_TTL: '3s' }, ROOT);
+    procs.push(b);
+    await waitForHttp(`http://127.0.0.1:${shortPort}/readyz`, b, 120_000);
+    project.provide('stack', {
+      apiUrl: `http://127.0.0.1:${apiPort}`,
+      shortTtlApiUrl: `http://127.0.0.1:${shortPort}`,
+      temporalAddress,
+      namespace,
+      taskQueue,
+      dataDir,
+    });
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return stopAll;
+}
