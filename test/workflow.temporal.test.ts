@@ -1,0 +1,128 @@
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SearchAttributes } from '../src/workflows/definitions.js';
+import { api, eventually, requestBody } from './support/api.js';
+
+const stack = inject('stack');
+const http = api();
+const eve = http.as('eve');
+const alice = http.as('alice');
+let client: Client;
+let connection: Connection;
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address: stack.temporalAddress });
+  client = new Client({ connection, namespace: stack.namespace });
+});
+afterAll(async () => {
+  await connection?.close();
+});
+
+async function create(resource: string) {
+  const res = await eve.post('/v1/requests', requestBody({ resource }));
+  expect(res.status).toBe(201);
+  return res.body.id as string;
+}
+const check = (resource: string) => eve.get(`/v1/access/check?tenant=contoso&resource=${encodeURIComponent(resource)}`);
+
+describe('the request as a Temporal workflow', () => {
+  it('is one workflow per request with tenant, status, requester and resource search attributes', async () => {
+    const id = await create('mailbox:sa@contoso.com');
+    const d = await client.workflow.getHandle(id).describe();
+    expect(d.type).toBe('accessRequestWorkflow');
+    expect(d.taskQueue).toBe(stack.taskQueue);
+    expect(d.typedSearchAttributes.get(SearchAttributes.tenant)).toBe('contoso');
+    expect(d.typedSearchAttributes.get(SearchAttributes.requester)).toBe('eve@lockbox.dev');
+    expect(d.typedSearchAttributes.get(SearchAttributes.resource)).toBe('mailbox:sa@contoso.com');
+    await alice.post(`/v1/requests/${id}/approve`, {});
+    const after = await client.workflow.getHandle(id).describe();
+    expect(after.typedSearchAttributes.get(SearchAttributes.status)).toBe('active');
+    const found = await eventually(
+      async () => {
+        const ids: string[] = [];
+        for await (const w of client.workflow.list({ query: `LockboxStatus = 'active' AND LockboxResource = 'mailbox:sa@contoso.com'` })) ids.push(w.workflowId);
+        return ids;
+      },
+      (ids) => ids.includes(id),
+    );
+    expect(found).toContain(id);
+  });
+
+  it('takes decisions as signals too, under the same rules', async () => {
+    const resource = 'mailbox:signal@contoso.com';
+    const id = await create(resource);
+    const h = client.workflow.getHandle(id);
+    await h.signal('approve', { actor: 'mallory@evil.example' });
+    await h.signal('approve', { actor: 'eve@lockbox.dev' });
+    // A refused signal changes nothing.
+    expect((await eve.get(`/v1/requests/${id}`)).body.status).toBe('pending');
+    await h.signal('approve', { actor: 'bob@contoso.com', note: 'via temporal workflow signal' });
+    const active = await eventually(() => eve.get(`/v1/requests/${id}`), (r) => r.body.status === 'active');
+    expect(active.body.decisions).toEqual([expect.objectContaining({ actor: 'bob@contoso.com', action: 'approve' })]);
+    expect((await check(resource)).body.allowed).toBe(true);
+  });
+
+  it('answers a refused update with a definite failure and no state change', async () => {
+    const id = await create('mailbox:update@contoso.com');
+    const h = client.workflow.getHandle(id);
+    await expect(h.executeUpdate('approve', { args: [{ actor: 'eve@lockbox.dev' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(h.executeUpdate('revoke', { args: [{ actor: 'alice@contoso.com' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((await eve.get(`/v1/requests/${id}`)).body.decisions).toEqual([]);
+  });
+
+  it('revokes access when an operator cancels an active request in Temporal', async () => {
+    const resource = 'mailbox:tcancel@contoso.com';
+    const id = await create(resource);
+    await alice.post(`/v1/requests/${id}/approve`, {});
+    expect((await check(resource)).body.allowed).toBe(true);
+    await client.workflow.getHandle(id).cancel();
+    const r = await eventually(() => eve.get(`/v1/requests/${id}`), (x) => x.body.status === 'revoked');
+    expect(r.body.status).toBe('revoked');
+    expect((await check(resource)).body.allowed).toBe(false);
+    const audit = await eve.get(`/v1/requests/${id}/audit`);
+    expect(audit.body.events.at(-1)).toMatchObject({ type: 'access.revoked', details: { reason: 'workflow cancelled in Temporal' } });
+  });
+
+  it('ends a pending request as cancelled when an operator cancels it in Temporal', async () => {
+    const id = await create('mailbox:tcancel2@contoso.com');
+    await client.workflow.getHandle(id).cancel();
+    const r = await eventually(() => eve.get(`/v1/requests/${id}`), (x) => x.body.status === 'cancelled');
+    expect(r.body.status).toBe('cancelled');
+    expect((await alice.post(`/v1/requests/${id}/approve`, {})).status).toBe(409);
+  });
+
+  it('maps a retried create with the same Idempotency-Key onto the same request', async () => {
+    const key = `retry-${Date.now()}`;
+    const body = requestBody({ resource: 'mailbox:idem@contoso.com' });
+    const first = await eve.post('/v1/requests', body, { 'idempotency-key': key });
+    const second = await eve.post('/v1/requests', body, { 'idempotency-key': key });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    const runs: string[] = [];
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${first.body.id}'` })) runs.push(w.runId);
+    expect(runs).toHaveLength(1);
+    // Another person's identical key is their own.
+    const other = await http.call('POST', '/v1/requests', { token: 'eve-dev-token', body: { ...body, reason: 'different' }, headers: { 'idempotency-key': `${key}-other` } });
+    expect(other.body.id).not.toBe(first.body.id);
+  });
+
+  it('lists requests from visibility, scoped to what the caller may see', async () => {
+    const id = await create('mailbox:list@contoso.com');
+    const forAlice = await eventually(() => alice.get('/v1/requests?tenant=contoso&status=pending'), (r) => r.body.requests.some((x: any) => x.id === id));
+    const item = forAlice.body.requests.find((x: any) => x.id === id);
+    expect(item).toMatchObject({ tenant: 'contoso', requester: 'eve@lockbox.dev', status: 'pending', resource: 'mailbox:list@contoso.com', duration: '4h' });
+    expect(forAlice.body.requests.every((x: any) => x.status === 'pending' && x.tenant === 'contoso')).toBe(true);
+    const forEve = await eve.get('/v1/requests');
+    expect(forEve.body.requests.length).toBeGreaterThan(0);
+    expect(forEve.body.requests.every((x: any) => x.requester === 'eve@lockbox.dev')).toBe(true);
+  });
+
+  it('is ready only when Temporal and a worker answer', async () => {
+    const r = await http.call('GET', '/readyz');
+    expect(r.status).toBe(200);
+    expect(r.body.checks).toEqual({ temporal: 'ok', worker: 'ok' });
+    expect((await http.call('GET', '/healthz')).status).toBe(200);
+  });
+});
