@@ -1,0 +1,66 @@
+/**
+ * Records workflow histories for the replay test (test/replay.test.ts) from a running stack.
+ * Run it BEFORE changing workflow code, against the old code, so the replay test proves that running requests
+ * survive the change:  LOCKBOX_URL=http://127.0.0.1:3000 TEMPORAL_ADDRESS=127.0.0.1:7233 npx tsx scripts/record-histories.ts
+ * The stack should run with LOCKBOX_REQUEST_TTL=3s so the expiry scenario finishes quickly.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+
+const url = process.env.LOCKBOX_URL ?? 'http://127.0.0.1:3000';
+const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+const namespace = process.env.TEMPORAL_NAMESPACE ?? 'lockbox';
+const out = new URL('../test/histories/', import.meta.url);
+
+async function call(token: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<{ id: string; status: string }>;
+}
+const create = (resource: string, duration = '2s') =>
+  call('eve-dev-token', 'POST', '/v1/requests', { tenant: 'contoso', resource, reason: 'replay fixture', ticket: 'SUP-1', duration });
+
+const client = new Client({ connection: await Connection.connect({ address }), namespace });
+const scenarios: Record<string, () => Promise<string>> = {
+  completed: async () => {
+    const r = await create('mailbox:replay1@contoso.com');
+    await call('alice-dev-token', 'POST', `/v1/requests/${r.id}/approve`, { comment: 'ok' });
+    return r.id;
+  },
+  revoked: async () => {
+    const r = await create('mailbox:replay2@contoso.com', '1h');
+    await call('alice-dev-token', 'POST', `/v1/requests/${r.id}/approve`, {});
+    await call('bob-dev-token', 'POST', `/v1/requests/${r.id}/revoke`, { reason: 'done' });
+    return r.id;
+  },
+  rejected: async () => {
+    const r = await create('mailbox:replay3@contoso.com');
+    await call('bob-dev-token', 'POST', `/v1/requests/${r.id}/reject`, { reason: 'no' });
+    return r.id;
+  },
+  expired: async () => (await create('mailbox:replay4@contoso.com')).id,
+  'cancelled-in-temporal': async () => {
+    const r = await create('mailbox:replay5@contoso.com', '1h');
+    await call('alice-dev-token', 'POST', `/v1/requests/${r.id}/approve`, {});
+    await client.workflow.getHandle(r.id).cancel();
+    return r.id;
+  },
+  'signal-approved': async () => {
+    const r = await create('mailbox:replay6@contoso.com');
+    await client.workflow.getHandle(r.id).signal('approve', { actor: 'bob@contoso.com' });
+    return r.id;
+  },
+};
+
+for (const [name, run] of Object.entries(scenarios)) {
+  const id = await run();
+  await client.workflow.getHandle(id).result();
+  const history = await client.workflow.getHandle(id).fetchHistory();
+  await writeFile(new URL(`${name}.json`, out), JSON.stringify(history));
+  process.stdout.write(`recorded ${name}: ${id}\n`);
+}
+process.exit(0);

@@ -1,0 +1,459 @@
+/**
+ * The request state machine as scenario tables, in the style of Teleport's `TestReviewThresholds`
+ * (gravitational/teleport lib/services/access_request_test.go): each scenario is a policy and a sequence of steps,
+ * each step says who does what, when, and the state the request must be in afterwards.
+ *
+ * Personas: eve (engineer, always the requester), alice and bob (contoso approvers), ian (a Lockbox insider who is
+ * not a contoso approver).
+ */
+import { describe, expect, it } from 'vitest';
+import { AuditEventType } from '../src/domain/audit.js';
+import {
+  RejectionCode,
+  cancelByOperator,
+  createRequest,
+  decide,
+  expire,
+  grantFailed,
+  granted,
+  isConflict,
+  revokeRequested,
+  revoked,
+  type AuditDraft,
+  type Rejection,
+} from '../src/domain/decide.js';
+import {
+  DecisionAction,
+  RequestStatus,
+  TERMINAL_STATUSES,
+  isTerminal,
+  type AccessRequest,
+  type ApprovalPolicy,
+} from '../src/domain/request.js';
+
+const EVE = 'eve@lockbox.dev';
+const ALICE = 'alice@contoso.com';
+const BOB = 'bob@contoso.com';
+const IAN = 'ian@lockbox.dev';
+const SYSTEM = 'system';
+const PEOPLE = [EVE, ALICE, BOB, IAN] as const;
+
+const CREATED_AT = '2025-03-03T09:00:00.000Z';
+const T0 = Date.parse(CREATED_AT);
+const MINUTE = 60_000;
+/** The request lifetime: it expires unanswered 12 h (720 min) after filing. */
+const TTL_MIN = 12 * 60;
+const ACCESS_MS = 4 * 60 * MINUTE;
+
+const minutes = (m: number) => new Date(T0 + m * MINUTE);
+const iso = (m: number) => minutes(m).toISOString();
+
+const CONTOSO: ApprovalPolicy = { tenant: 'contoso', customerApproval: true, approvers: [ALICE, BOB], quorum: 1 };
+
+function file(policy: Partial<ApprovalPolicy> = {}) {
+  return createRequest({
+    id: 'req-contoso-01JNQ3V8Z6K9W2X4Y5A7B8C9D0',
+    tenant: 'contoso',
+    resource: 'mailbox:bob@contoso.com',
+    requester: EVE,
+    reason: 'INC-4711: mail flow to bob is broken',
+    ticket: 'INC-4711',
+    durationMs: ACCESS_MS,
+    requestTtlMs: TTL_MIN * MINUTE,
+    createdAt: CREATED_AT,
+    policy: { ...CONTOSO, ...policy },
+  });
+}
+
+// ---- what can happen to a request -------------------------------------------------------------------------------
+
+type Event =
+  | { kind: 'decide'; action: DecisionAction; by: string; note: string | null }
+  /** The lifetime timer fired (possibly late). */
+  | { kind: 'expire' }
+  /** An operator cancelled the workflow in the Temporal UI. */
+  | { kind: 'operatorCancel' }
+  /** The grant activity succeeded: access from the step's time for ACCESS_MS. */
+  | { kind: 'granted' }
+  | { kind: 'grantFailed'; error: string }
+  /** Access was removed at the target, at the step's time; `early` null means the window ran out. */
+  | { kind: 'revoked'; early: { by: string; reason: string | null } | null };
+
+const approve = (by: string, note: string | null = null): Event => ({ kind: 'decide', action: 'approve', by, note });
+const reject = (by: string, note: string | null = 'not during the freeze'): Event => ({ kind: 'decide', action: 'reject', by, note });
+const cancel = (by: string, note: string | null = null): Event => ({ kind: 'decide', action: 'cancel', by, note });
+const revoke = (by: string, note: string | null = null): Event => ({ kind: 'decide', action: 'revoke', by, note });
+const timerFires: Event = { kind: 'expire' };
+const operatorCancels: Event = { kind: 'operatorCancel' };
+const grantSucceeds: Event = { kind: 'granted' };
+const grantFails = (error: string): Event => ({ kind: 'grantFailed', error });
+const accessRemoved = (early: { by: string; reason: string | null } | null): Event => ({ kind: 'revoked', early });
+
+type Result = { ok: true; state: AccessRequest; audit: AuditDraft[] } | { ok: false; rejection: Rejection };
+
+function apply(state: AccessRequest, event: Event, now: Date): Result {
+  switch (event.kind) {
+    case 'decide':
+      return decide(state, { action: event.action, actor: event.by, note: event.note }, now);
+    case 'expire':
+      return { ok: true, ...expire(state, now) };
+    case 'operatorCancel':
+      return { ok: true, ...cancelByOperator(state, now) };
+    case 'granted':
+      return {
+        ok: true,
+        ...granted(state, { grantedAt: now.toISOString(), endsAt: new Date(now.getTime() + ACCESS_MS).toISOString() }),
+      };
+    case 'grantFailed':
+      return { ok: true, ...grantFailed(state, event.error, now) };
+    case 'revoked':
+      return { ok: true, ...revoked(state, now.toISOString(), event.early) };
+  }
+}
+
+// ---- the table ------------------------------------------------------------------------------------------------
+
+interface Expect {
+  status: RequestStatus;
+  /** The step must be refused with this code, and change nothing. */
+  refused?: RejectionCode;
+  /** Whether quorum has been reached (`approvedAt` set). */
+  approved?: boolean;
+  /** Exactly the audit drafts of the step, as [type, actor, details subset?]; default none. */
+  audit?: Array<[AuditEventType, string, Record<string, unknown>?]>;
+  access?: { grantedAt: number; endsAt: number; revokedAt: number | null } | null;
+  revokeRequested?: boolean;
+  failure?: string | null;
+}
+
+interface Step {
+  /** Minutes after filing. */
+  at: number;
+  event: Event;
+  expect: Expect;
+}
+
+interface Scenario {
+  name: string;
+  policy?: Partial<ApprovalPolicy>;
+  steps: Step[];
+}
+
+const { pending, active, completed, rejected, expired, cancelled, failed } = RequestStatus;
+const R = RejectionCode;
+const A = AuditEventType;
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'one approval of quorum 1 approves; the request stays pending until access is granted',
+    steps: [
+      { at: 5, event: approve(ALICE, 'ok, go ahead'), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE, { comment: 'ok, go ahead', approvals: 1, quorum: 1, final: true }]] } },
+      { at: 5, event: grantSucceeds, expect: { status: active, approved: true, audit: [[A.accessGranted, EVE, { grantedAt: iso(5), endsAt: iso(5 + 240) }]], access: { grantedAt: 5, endsAt: 245, revokedAt: null } } },
+      { at: 245, event: accessRemoved(null), expect: { status: completed, audit: [[A.accessRevoked, SYSTEM, { cause: 'window_ended', reason: null }]], access: { grantedAt: 5, endsAt: 245, revokedAt: 245 } } },
+    ],
+  },
+  {
+    name: 'a rejection ends the request and nothing is decided after it',
+    steps: [
+      { at: 3, event: reject(BOB, 'not during the freeze'), expect: { status: rejected, approved: false, audit: [[A.requestRejected, BOB, { reason: 'not during the freeze' }]] } },
+      { at: 4, event: approve(ALICE), expect: { status: rejected, refused: R.notPending } },
+      { at: 4, event: cancel(EVE), expect: { status: rejected, refused: R.notPending } },
+      { at: 4, event: timerFires, expect: { status: rejected, audit: [] } },
+    ],
+  },
+  {
+    name: 'quorum 2 needs two distinct approvers; the same approver twice is refused',
+    policy: { quorum: 2 },
+    steps: [
+      { at: 1, event: approve(ALICE), expect: { status: pending, approved: false, audit: [[A.requestApproved, ALICE, { approvals: 1, quorum: 2, final: false }]] } },
+      { at: 2, event: approve(ALICE, 'really sure'), expect: { status: pending, approved: false, refused: R.alreadyDecided } },
+      { at: 3, event: approve(BOB), expect: { status: pending, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 2, final: true }]] } },
+      { at: 3, event: approve(ALICE), expect: { status: pending, refused: R.notPending } },
+      { at: 4, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]], access: { grantedAt: 4, endsAt: 244, revokedAt: null } } },
+    ],
+  },
+  {
+    name: 'the requester never decides their own request, even when listed as an approver',
+    policy: { approvers: [EVE, ALICE], quorum: 1 },
+    steps: [
+      { at: 1, event: approve(EVE), expect: { status: pending, approved: false, refused: R.selfApproval } },
+      { at: 1, event: reject(EVE), expect: { status: pending, refused: R.selfApproval } },
+      { at: 2, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE, { approvals: 1 }]] } },
+    ],
+  },
+  {
+    name: 'a requester listed as an approver does not count towards quorum 2',
+    policy: { approvers: [EVE, ALICE, BOB], quorum: 2 },
+    steps: [
+      { at: 1, event: approve(ALICE), expect: { status: pending, approved: false, audit: [[A.requestApproved, ALICE, { approvals: 1, final: false }]] } },
+      { at: 2, event: approve(EVE), expect: { status: pending, approved: false, refused: R.selfApproval } },
+      { at: 3, event: approve(BOB), expect: { status: pending, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, final: true }]] } },
+    ],
+  },
+  {
+    name: 'someone who is not an approver of the tenant is refused',
+    steps: [
+      { at: 1, event: approve(IAN), expect: { status: pending, approved: false, refused: R.notEligible } },
+      { at: 1, event: reject(IAN), expect: { status: pending, refused: R.notEligible } },
+      { at: 1, event: cancel(IAN), expect: { status: pending, refused: R.notEligible } },
+      { at: 1, event: revoke(IAN), expect: { status: pending, refused: R.notEligible } },
+      { at: 2, event: approve(BOB), expect: { status: pending, approved: true, audit: [[A.requestApproved, BOB]] } },
+    ],
+  },
+  {
+    name: 'decisions at or after the expiry time are refused even if the timer has not fired yet',
+    policy: { quorum: 2 },
+    steps: [
+      { at: 10, event: approve(ALICE), expect: { status: pending, approved: false, audit: [[A.requestApproved, ALICE]] } },
+      { at: TTL_MIN, event: approve(BOB), expect: { status: pending, approved: false, refused: R.expired } },
+      { at: TTL_MIN + 30, event: reject(BOB), expect: { status: pending, refused: R.expired } },
+      { at: TTL_MIN + 30, event: cancel(EVE), expect: { status: pending, refused: R.expired } },
+      { at: TTL_MIN + 31, event: timerFires, expect: { status: expired, approved: false, audit: [[A.requestExpired, SYSTEM, { expiresAt: iso(TTL_MIN) }]] } },
+      { at: TTL_MIN + 32, event: approve(BOB), expect: { status: expired, refused: R.notPending } },
+      { at: TTL_MIN + 32, event: timerFires, expect: { status: expired, audit: [] } },
+    ],
+  },
+  {
+    name: 'a decision a moment before the expiry time still counts',
+    steps: [
+      { at: TTL_MIN - 1 / MINUTE, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: TTL_MIN, event: timerFires, expect: { status: pending, approved: true, audit: [] } },
+    ],
+  },
+  {
+    name: 'only the requester cancels, and only while pending',
+    steps: [
+      { at: 1, event: cancel(ALICE), expect: { status: pending, refused: R.notEligible } },
+      { at: 2, event: cancel(EVE, 'fixed it myself'), expect: { status: cancelled, audit: [[A.requestCancelled, EVE, { reason: 'fixed it myself' }]] } },
+      { at: 3, event: cancel(EVE), expect: { status: cancelled, refused: R.notPending } },
+      { at: 3, event: approve(ALICE), expect: { status: cancelled, refused: R.notPending } },
+    ],
+  },
+  {
+    name: 'no cancel once approved: the grant is already on its way',
+    steps: [
+      { at: 1, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: 2, event: cancel(EVE), expect: { status: pending, approved: true, refused: R.notPending } },
+      { at: 2, event: reject(BOB), expect: { status: pending, approved: true, refused: R.notPending } },
+    ],
+  },
+  {
+    name: 'revoke only while active, by an approver; a second revoke is refused; the revoker is the actor',
+    steps: [
+      { at: 1, event: revoke(ALICE), expect: { status: pending, refused: R.notActive } },
+      { at: 2, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: 2, event: revoke(ALICE), expect: { status: pending, refused: R.notActive } },
+      { at: 3, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]], access: { grantedAt: 3, endsAt: 243, revokedAt: null } } },
+      { at: 60, event: revoke(IAN), expect: { status: active, refused: R.notEligible, revokeRequested: false } },
+      // The decision only asks; the workflow removes access and then records `revoked`.
+      { at: 60, event: revoke(BOB, 'done here'), expect: { status: active, audit: [], revokeRequested: true } },
+      { at: 61, event: revoke(ALICE), expect: { status: active, refused: R.notActive } },
+      { at: 61, event: accessRemoved({ by: BOB, reason: 'done here' }), expect: { status: RequestStatus.revoked, audit: [[A.accessRevoked, BOB, { cause: 'revoked', reason: 'done here', endsAt: iso(243) }]], access: { grantedAt: 3, endsAt: 243, revokedAt: 61 } } },
+      { at: 62, event: revoke(EVE), expect: { status: RequestStatus.revoked, refused: R.notActive } },
+    ],
+  },
+  {
+    name: 'the requester may give access up early',
+    steps: [
+      { at: 1, event: approve(BOB), expect: { status: pending, approved: true, audit: [[A.requestApproved, BOB]] } },
+      { at: 1, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]] } },
+      { at: 30, event: revoke(EVE, 'finished'), expect: { status: active, audit: [], revokeRequested: true } },
+      { at: 30, event: accessRemoved({ by: EVE, reason: 'finished' }), expect: { status: RequestStatus.revoked, audit: [[A.accessRevoked, EVE, { cause: 'revoked' }]], access: { grantedAt: 1, endsAt: 241, revokedAt: 30 } } },
+    ],
+  },
+  {
+    name: 'the expiry timer leaves an approved request that is not yet granted alone',
+    steps: [
+      { at: 10, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: TTL_MIN + 5, event: timerFires, expect: { status: pending, approved: true, audit: [], access: null } },
+      { at: TTL_MIN + 6, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]] } },
+      { at: TTL_MIN + 7, event: timerFires, expect: { status: active, audit: [] } },
+    ],
+  },
+  {
+    name: 'a failed grant fails the request with the error, and nothing is decided after it',
+    steps: [
+      { at: 1, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: 2, event: grantFails('mailbox service unavailable'), expect: { status: failed, failure: 'mailbox service unavailable', access: null, audit: [[A.accessGrantFailed, SYSTEM, { error: 'mailbox service unavailable' }]] } },
+      { at: 3, event: revoke(ALICE), expect: { status: failed, refused: R.notActive } },
+      { at: 3, event: approve(BOB), expect: { status: failed, refused: R.notPending } },
+    ],
+  },
+  {
+    name: 'an operator cancel ends a pending request, with system as the actor',
+    steps: [
+      { at: 1, event: operatorCancels, expect: { status: cancelled, audit: [[A.requestCancelled, SYSTEM, { reason: 'workflow cancelled in Temporal' }]] } },
+      { at: 2, event: approve(ALICE), expect: { status: cancelled, refused: R.notPending } },
+      { at: 2, event: operatorCancels, expect: { status: cancelled, audit: [] } },
+    ],
+  },
+  {
+    name: 'an operator cancel while access is held is a revoke by system, not a cancel',
+    steps: [
+      { at: 1, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: 1, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]] } },
+      { at: 20, event: operatorCancels, expect: { status: active, audit: [] } },
+      { at: 20, event: accessRemoved({ by: SYSTEM, reason: 'workflow cancelled in Temporal' }), expect: { status: RequestStatus.revoked, audit: [[A.accessRevoked, SYSTEM, { cause: 'revoked' }]] } },
+    ],
+  },
+  {
+    name: 'an approver who approved cannot take it back by rejecting',
+    policy: { quorum: 2 },
+    steps: [
+      { at: 1, event: approve(ALICE), expect: { status: pending, approved: false, audit: [[A.requestApproved, ALICE]] } },
+      { at: 2, event: reject(ALICE, 'changed my mind'), expect: { status: pending, approved: false, refused: R.alreadyDecided } },
+      { at: 3, event: reject(BOB), expect: { status: rejected, audit: [[A.requestRejected, BOB]] } },
+    ],
+  },
+];
+
+function run(scenario: Scenario): AccessRequest {
+  let state = file(scenario.policy).state;
+  scenario.steps.forEach((step, i) => {
+    const label = `step ${i + 1} (${JSON.stringify(step.event)} at +${step.at} min)`;
+    const before = structuredClone(state);
+    const out = apply(state, step.event, minutes(step.at));
+    const e = step.expect;
+    if (e.refused) {
+      expect(out.ok ? 'accepted' : out.rejection.code, label).toBe(e.refused);
+      // A refusal changes nothing, not even the object it was given.
+      expect(state, label).toStrictEqual(before);
+    } else {
+      if (!out.ok) throw new Error(`${label}: refused with ${out.rejection.code}: ${out.rejection.message}`);
+      state = out.state;
+      const wanted = e.audit ?? [];
+      expect(out.audit.map((d) => [d.type, d.actor]), label).toEqual(wanted.map(([type, actor]) => [type, actor]));
+      wanted.forEach(([, , details], j) => {
+        if (details) expect(out.audit[j]?.details, label).toMatchObject(details);
+      });
+    }
+    expect(state.status, label).toBe(e.status);
+    if (e.approved !== undefined) expect(state.approvedAt !== null, `${label}: approvedAt`).toBe(e.approved);
+    if (e.revokeRequested !== undefined) expect(revokeRequested(state), label).toBe(e.revokeRequested);
+    if (e.failure !== undefined) expect(state.failure, label).toBe(e.failure);
+    if (e.access !== undefined) {
+      const a = e.access;
+      expect(state.access, label).toEqual(
+        a && { grantedAt: iso(a.grantedAt), endsAt: iso(a.endsAt), revokedAt: a.revokedAt === null ? null : iso(a.revokedAt) },
+      );
+    }
+    // Every state: ended exactly when terminal; access only with quorum.
+    expect(state.endedAt !== null, `${label}: endedAt`).toBe(isTerminal(state.status));
+    if (state.access !== null) expect(state.approvedAt, `${label}: access without approval`).not.toBeNull();
+  });
+  return state;
+}
+
+describe('request state machine scenarios', () => {
+  it.each(SCENARIOS)('$name', (scenario) => {
+    run(scenario);
+  });
+});
+
+describe('createRequest', () => {
+  it('files a pending request that expires after its lifetime, audited as created by the requester', () => {
+    const { state, audit } = file();
+    expect(state).toMatchObject({
+      status: pending,
+      requester: EVE,
+      duration: '4h',
+      durationMs: ACCESS_MS,
+      createdAt: CREATED_AT,
+      expiresAt: iso(TTL_MIN),
+      decisions: [],
+      access: null,
+      approvedAt: null,
+      endedAt: null,
+      failure: null,
+    });
+    expect(audit).toEqual([
+      {
+        type: A.requestCreated,
+        actor: EVE,
+        details: {
+          resource: 'mailbox:bob@contoso.com',
+          reason: state.reason,
+          ticket: 'INC-4711',
+          duration: '4h',
+          expiresAt: iso(TTL_MIN),
+          policy: CONTOSO,
+        },
+      },
+    ]);
+  });
+
+  it('records decisions with the actor, the workflow time and the note', () => {
+    const out = decide(file().state, { action: 'approve', actor: ALICE, note: 'ok' }, minutes(7));
+    expect(out.ok && out.state.decisions).toEqual([{ action: 'approve', actor: ALICE, at: iso(7), note: 'ok' }]);
+  });
+});
+
+describe('every decision on a terminal request is refused', () => {
+  const terminalPaths: Array<[string, Array<[number, Event]>]> = [
+    ['rejected', [[1, reject(ALICE)]]],
+    ['expired', [[TTL_MIN, timerFires]]],
+    ['cancelled by the requester', [[1, cancel(EVE)]]],
+    ['cancelled by an operator', [[1, operatorCancels]]],
+    ['failed', [[1, approve(ALICE)], [1, grantFails('boom')]]],
+    ['completed', [[1, approve(ALICE)], [1, grantSucceeds], [241, accessRemoved(null)]]],
+    ['revoked', [[1, approve(ALICE)], [1, grantSucceeds], [2, revoke(BOB)], [2, accessRemoved({ by: BOB, reason: null })]]],
+  ];
+  const reached = new Set<RequestStatus>();
+
+  it.each(terminalPaths)('%s', (_name, path) => {
+    let state = file().state;
+    for (const [at, event] of path) {
+      const out = apply(state, event, minutes(at));
+      if (!out.ok) throw new Error(`setup refused: ${out.rejection.message}`);
+      state = out.state;
+    }
+    expect(isTerminal(state.status)).toBe(true);
+    reached.add(state.status);
+    const frozen = structuredClone(state);
+    // Before and after the lifetime, by everyone, every action: refused. Eligible actors get the state's code.
+    for (const at of [5, TTL_MIN + 5]) {
+      for (const action of Object.values(DecisionAction)) {
+        for (const actor of PEOPLE) {
+          const out = decide(state, { action, actor, note: null }, minutes(at));
+          expect(out.ok, `${action} by ${actor}`).toBe(false);
+          if (out.ok) continue;
+          const eligible =
+            action === 'cancel' ? actor === EVE : action === 'revoke' ? actor !== IAN : true;
+          if (eligible) {
+            expect(out.rejection.code, `${action} by ${actor}`).toBe(action === 'revoke' ? R.notActive : R.notPending);
+          } else {
+            expect(out.rejection.code, `${action} by ${actor}`).toBe(R.notEligible);
+          }
+        }
+      }
+    }
+    // Timers and operator cancels after the end change nothing either.
+    expect(expire(state, minutes(TTL_MIN + 5))).toEqual({ state: frozen, audit: [] });
+    expect(cancelByOperator(state, minutes(TTL_MIN + 5))).toEqual({ state: frozen, audit: [] });
+    expect(state).toStrictEqual(frozen);
+  });
+
+  it('covers every terminal status', () => {
+    expect([...reached].sort()).toEqual([...TERMINAL_STATUSES].sort());
+  });
+});
+
+describe('rejection codes map to HTTP classes', () => {
+  /** 409: the request's state is in the way; 403: this person may not do this. */
+  const CLASS: Record<RejectionCode, 409 | 403> = {
+    not_pending: 409,
+    not_active: 409,
+    request_expired: 409,
+    already_decided: 409,
+    not_eligible: 403,
+    self_approval: 403,
+  };
+
+  it('the table names every code', () => {
+    expect(Object.keys(CLASS).sort()).toEqual(Object.values(RejectionCode).sort());
+  });
+
+  it.each(Object.entries(CLASS) as Array<[RejectionCode, 409 | 403]>)('%s is %i', (code, status) => {
+    expect(isConflict(code)).toBe(status === 409);
+  });
+});
