@@ -94,39 +94,45 @@ const inputArb: fc.Arbitrary<NewRequestInput> = fc.record({
 
 const noteArb = fc.option(fc.string({ maxLength: 12 }), { nil: null });
 
+/** Approvals are the common case; ending a request (reject, cancel) is rarer, so that runs get as far as access. */
+const actionArb = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(DecisionAction.approve) },
+  { weight: 1, arbitrary: fc.constant(DecisionAction.reject) },
+  { weight: 1, arbitrary: fc.constant(DecisionAction.cancel) },
+  { weight: 2, arbitrary: fc.constant(DecisionAction.revoke) },
+);
+
 const eventArb: fc.Arbitrary<Ev> = fc.oneof(
   {
-    weight: 8,
-    arbitrary: fc.record({
-      kind: fc.constant('decide' as const),
-      action: fc.constantFrom(...Object.values(DecisionAction)),
-      actor: fc.constantFrom(...PEOPLE),
-      note: noteArb,
-    }),
+    weight: 20,
+    arbitrary: fc.record({ kind: fc.constant('decide' as const), action: actionArb, actor: fc.constantFrom(...PEOPLE), note: noteArb }),
   },
   {
-    weight: 3,
+    weight: 6,
     arbitrary: fc.record({
       kind: fc.constant('advance' as const),
-      ms: fc.oneof(fc.integer({ min: 0, max: 30 * MINUTE }), fc.integer({ min: 0, max: 30 * HOUR })),
+      ms: fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 0, max: 30 * MINUTE }) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 30 * HOUR }) },
+      ),
     }),
   },
   {
-    weight: 1,
+    weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('toDeadline' as const),
       which: fc.constantFrom('expiresAt' as const, 'endsAt' as const),
       offsetMs: fc.constantFrom(-1 as const, 0 as const, 1 as const),
     }),
   },
-  { weight: 1, arbitrary: fc.constant({ kind: 'expireTimer' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('grant' as const), windowMs: fc.integer({ min: 1, max: 8 * HOUR }) }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'expireTimer' as const }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('grant' as const), windowMs: fc.integer({ min: 1, max: 8 * HOUR }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('grantFailed' as const), error: fc.string({ maxLength: 12 }) }) },
-  { weight: 2, arbitrary: fc.constant({ kind: 'accessRemoved' as const }) },
+  { weight: 4, arbitrary: fc.constant({ kind: 'accessRemoved' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'operatorCancel' as const }) },
 );
 
-const runArb = fc.record({ input: inputArb, events: fc.array(eventArb, { maxLength: 40 }) });
+const runArb = fc.record({ input: inputArb, events: fc.array(eventArb, { maxLength: 40, size: 'max' }) });
 
 // ---- the model: what the workflow does with each event ----------------------------------------------------------
 
@@ -263,6 +269,8 @@ function checkState(w: World): void {
     );
   }
   must((s.endedAt !== null) === isTerminal(s.status), 'endedAt is set exactly in terminal states');
+  // Once quorum is reached the request ends in a grant (or a failed one), never by its lifetime.
+  must(!(s.status === RequestStatus.expired && s.approvedAt !== null), 'an approved request does not expire');
   must(s.decisions.filter((d) => d.action === DecisionAction.revoke).length <= 1, 'at most one revoke decision');
 }
 
@@ -295,9 +303,9 @@ function checkStep(before: AccessRequest, snapshot: AccessRequest, w: World, ev:
 
   if (ev.kind === 'decide') {
     must(changed, 'an accepted decision is recorded');
-    const now = Date.parse(after.decisions.at(-1)?.at ?? '');
+    must(after.decisions.at(-1)?.at === new Date(w.now).toISOString(), 'a decision is recorded at workflow time');
     if (ev.action !== DecisionAction.revoke) {
-      must(now < Date.parse(before.expiresAt), `${ev.action} accepted at or after expiresAt`);
+      must(w.now < Date.parse(before.expiresAt), `${ev.action} accepted at or after expiresAt`);
       must(before.status === RequestStatus.pending && before.approvedAt === null, `${ev.action} accepted when not open`);
     }
     if (ev.action === DecisionAction.approve || ev.action === DecisionAction.reject) {
@@ -344,7 +352,7 @@ describe('request state machine properties', () => {
       }),
       { numRuns: RUNS },
     );
-  });
+  }, Math.max(60_000, RUNS)); // ~0.2 ms a run; on-demand runs of 10^5 and more must not hit the default timeout
 
   it('the generator reaches every status and every refusal (so the property is not vacuous)', () => {
     const statuses = new Set<RequestStatus>();

@@ -38,7 +38,9 @@ export function parseDuration(text: string): number | null {
 function total(parts: Array<[string | undefined, number]>): number | null {
   let ms = 0;
   for (const [value, unit] of parts) if (value !== undefined) ms += Number(value) * unit;
-  return Number.isFinite(ms) && ms > 0 && Number.isSafeInteger(Math.round(ms)) ? Math.round(ms) : null;
+  // Round first: a fraction of a millisecond (`PT0.0001S`) is not a positive duration.
+  const rounded = Math.round(ms);
+  return Number.isSafeInteger(rounded) && rounded > 0 ? rounded : null;
 }
 
 /** Formats milliseconds compactly (`4h`, `1h30m`, `45s`); the inverse of parseDuration for whole units. */
