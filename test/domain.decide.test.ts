@@ -457,3 +457,30 @@ describe('rejection codes map to HTTP classes', () => {
     expect(isConflict(code)).toBe(status === 409);
   });
 });
+
+describe('guards at the edges of the window and of the lifecycle', () => {
+  const activeRequest = () => {
+    let s = file().state;
+    const approved = decide(s, { action: 'approve', actor: ALICE, note: null }, minutes(1));
+    if (!approved.ok) throw new Error('setup');
+    s = granted(approved.state, { grantedAt: iso(1), endsAt: iso(61) }).state;
+    return s;
+  };
+
+  it('refuses an early revoke once the window has run out, so the cause stays "window ended"', () => {
+    const s = activeRequest();
+    expect(decide(s, { action: 'revoke', actor: ALICE, note: null }, minutes(60)).ok).toBe(true);
+    const late = decide(s, { action: 'revoke', actor: ALICE, note: null }, minutes(61));
+    expect(late).toEqual({ ok: false, rejection: expect.objectContaining({ code: 'not_active' }) });
+  });
+
+  it('ignores grant, grant failure and revoke outcomes that arrive in the wrong state', () => {
+    const rejected = decide(file().state, { action: 'reject', actor: BOB, note: 'no' }, minutes(1));
+    if (!rejected.ok) throw new Error('setup');
+    expect(granted(rejected.state, { grantedAt: iso(2), endsAt: iso(3) }).state).toBe(rejected.state);
+    expect(grantFailed(rejected.state, 'x', minutes(2)).state).toBe(rejected.state);
+    const done = revoked(activeRequest(), iso(61), null).state;
+    expect(done.status).toBe('completed');
+    expect(revoked(done, iso(62), { by: ALICE, reason: null }).state).toBe(done);
+  });
+});

@@ -182,6 +182,10 @@ function revoke(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome 
   if (state.decisions.some((d) => d.action === DecisionAction.revoke)) {
     return refuse(RejectionCode.notActive, 'request is already being revoked');
   }
+  // The window has run out: the workflow is revoking it as `completed`; an early revoke now would misname the cause.
+  if (now.getTime() >= Date.parse(state.access.endsAt)) {
+    return refuse(RejectionCode.notActive, `access already ended at ${state.access.endsAt}`);
+  }
   const at = now.toISOString();
   return {
     ok: true,
@@ -221,6 +225,7 @@ export function granted(state: AccessRequest, grant: { grantedAt: string; endsAt
   state: AccessRequest;
   audit: AuditDraft[];
 } {
+  if (state.status !== RequestStatus.pending || state.approvedAt === null) return { state, audit: [] };
   const access: Access = { grantedAt: grant.grantedAt, endsAt: grant.endsAt, revokedAt: null };
   return {
     state: { ...state, status: RequestStatus.active, access },
@@ -235,6 +240,7 @@ export function granted(state: AccessRequest, grant: { grantedAt: string; endsAt
 }
 
 export function grantFailed(state: AccessRequest, error: string, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
+  if (state.status !== RequestStatus.pending || state.approvedAt === null) return { state, audit: [] };
   const at = now.toISOString();
   return {
     state: { ...state, status: RequestStatus.failed, endedAt: at, failure: error },
@@ -250,7 +256,7 @@ export function revoked(state: AccessRequest, revokedAt: string, early: { by: st
   state: AccessRequest;
   audit: AuditDraft[];
 } {
-  if (state.access === null) return { state, audit: [] };
+  if (state.access === null || state.status !== RequestStatus.active) return { state, audit: [] };
   const access: Access = { ...state.access, revokedAt };
   const status = early ? RequestStatus.revoked : RequestStatus.completed;
   return {
