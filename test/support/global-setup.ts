@@ -33,6 +33,8 @@ const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
  * with its own worker and API, sharing the data dir, with a short request lifetime for expiry tests.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // For iterating on tests that need no stack (domain, adapters): LOCKBOX_TEST_NO_STACK=1 npx vitest run test/x.test.ts
+  if (process.env.LOCKBOX_TEST_NO_STACK === '1') return async () => undefined;
   // Build (or find) the CLI first, outside any timeout, and say so: the first build takes minutes.
   await ensureTemporalCli({ log: (line) => process.stderr.write(`[setup] ${line}\n`) });
   const dataDir = await mkdtemp(join(tmpdir(), 'lockbox-test-'));
