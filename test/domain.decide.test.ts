@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AuditEventType } from '../src/domain/audit.js';
+import { normalizePolicy } from '../src/domain/policy.js';
 import {
   RejectionCode,
   cancelByOperator,
@@ -48,7 +49,7 @@ const ACCESS_MS = 4 * 60 * MINUTE;
 const minutes = (m: number) => new Date(T0 + m * MINUTE);
 const iso = (m: number) => minutes(m).toISOString();
 
-const CONTOSO: ApprovalPolicy = { tenant: 'contoso', customerApproval: true, approvers: [ALICE, BOB], quorum: 1 };
+const CONTOSO: ApprovalPolicy = normalizePolicy({ tenant: 'contoso', customerApproval: true, approvers: [ALICE, BOB], quorum: 1 });
 
 function file(policy: Partial<ApprovalPolicy> = {}) {
   return createRequest({
@@ -384,7 +385,7 @@ describe('createRequest', () => {
 
   it('records decisions with the actor, the workflow time and the note', () => {
     const out = decide(file().state, { action: 'approve', actor: ALICE, note: 'ok' }, minutes(7));
-    expect(out.ok && out.state.decisions).toEqual([{ action: 'approve', actor: ALICE, at: iso(7), note: 'ok' }]);
+    expect(out.ok && out.state.decisions).toEqual([{ action: 'approve', actor: ALICE, at: iso(7), note: 'ok', stage: 'customer', policyVersion: 0 }]);
   });
 });
 

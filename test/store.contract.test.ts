@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/adapters/open-store.js';
 import { openPostgresStore } from '../src/adapters/postgres-store.js';
 import { openSqliteStore } from '../src/adapters/sqlite-store.js';
-import type { GrantRecord, NotificationRecord, Store } from '../src/ports/store.js';
+import type { GrantRecord, NotificationRecord, Store, TenantSettings, UserRecord } from '../src/ports/store.js';
 
 /** The machine's PostgreSQL (trust auth); each run works in its own schema, dropped afterwards. */
 const PG_BASE_URL = process.env.LOCKBOX_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -56,6 +57,23 @@ function notification(over: Partial<NotificationRecord> = {}): NotificationRecor
     createdAt: at(0),
     ...over,
   };
+}
+
+function settings(over: Partial<TenantSettings> = {}): TenantSettings {
+  return {
+    customerApproval: true,
+    approvers: ['alice', 'bob', 'carol'],
+    quorum: 2,
+    requestTtlMs: 3_600_000,
+    maxAccessMs: 14_400_000,
+    requireTicket: false,
+    internalApproval: true,
+    ...over,
+  };
+}
+
+function user(over: Partial<UserRecord> = {}): UserRecord {
+  return { id: uid('alice'), tenants: ['contoso'], roles: ['tenant-approver'], lastSeenAt: at(0), ...over };
 }
 
 /**
@@ -213,6 +231,143 @@ function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe('tenant settings', () => {
+      const put = (store: Store, tenant: string, expectedVersion: number, over: Partial<TenantSettings> = {}, by = 'admin') =>
+        store.putTenantSettings({ tenant, settings: settings(over), expectedVersion, updatedAt: at(expectedVersion), updatedBy: by });
+
+      it('stores the first write as version 1 and each next one as expectedVersion + 1', async () => {
+        const store = await connect();
+        const tenant = uid('contoso');
+        const first = await store.putTenantSettings({
+          tenant,
+          settings: settings(),
+          expectedVersion: 0,
+          updatedAt: '2030-01-01T10:00:00+01:00',
+          updatedBy: 'alice',
+        });
+        const v1 = { tenant, version: 1, settings: settings(), updatedAt: T0, updatedBy: 'alice' };
+        expect(first).toEqual({ ok: true, record: v1 });
+        expect(await store.getTenantSettings(tenant)).toEqual(v1);
+
+        const second = await put(store, tenant, 1, { quorum: 3 }, 'bob');
+        const v2 = { tenant, version: 2, settings: settings({ quorum: 3 }), updatedAt: at(1), updatedBy: 'bob' };
+        expect(second).toEqual({ ok: true, record: v2 });
+        expect(await store.getTenantSettings(tenant)).toEqual(v2);
+      });
+
+      it('refuses a stale or unknown version, stores nothing and returns the current record', async () => {
+        const store = await connect();
+        const tenant = uid('contoso');
+        await put(store, tenant, 0);
+        const { record: v2 } = (await put(store, tenant, 1, { quorum: 1 })) as { ok: true; record: unknown };
+
+        expect(await put(store, tenant, 1, { quorum: 3 }, 'mallory')).toEqual({ ok: false, current: v2 });
+        expect(await put(store, tenant, 0, { quorum: 3 }, 'mallory')).toEqual({ ok: false, current: v2 });
+        expect(await put(store, tenant, 7, { quorum: 3 }, 'mallory')).toEqual({ ok: false, current: v2 }); // ahead
+        expect(await store.getTenantSettings(tenant)).toEqual(v2);
+
+        // No row yet: only expectedVersion 0 may create one, never "version expectedVersion + 1" out of nothing.
+        const fresh = uid('fabrikam');
+        expect(await put(store, fresh, 3)).toEqual({ ok: false, current: null });
+        expect(await store.getTenantSettings(fresh)).toBeNull();
+      });
+
+      it('rejects an expectedVersion that is not a non-negative integer', async () => {
+        const store = await connect();
+        const tenant = uid('contoso');
+        for (const expectedVersion of [-1, 0.5, Number.NaN]) {
+          const bad = { tenant, settings: settings(), expectedVersion, updatedAt: at(0), updatedBy: 'admin' };
+          await expect(store.putTenantSettings(bad)).rejects.toThrow(/expectedVersion/);
+        }
+        expect(await store.getTenantSettings(tenant)).toBeNull();
+      });
+
+      it('lets exactly one of concurrent writers with the same expectedVersion win, across two connections', async () => {
+        const [a, b] = [await connect(), await connect()];
+        const tenant = uid('contoso');
+        for (const expectedVersion of [0, 1]) {
+          const results = await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              (i % 2 ? a : b).putTenantSettings({
+                tenant,
+                settings: settings({ quorum: i }),
+                expectedVersion,
+                updatedAt: at(i),
+                updatedBy: `admin-${i}`,
+              }),
+            ),
+          );
+          const winners = results.flatMap((r) => (r.ok ? [r.record] : []));
+          expect(winners).toHaveLength(1);
+          expect(winners[0]?.version).toBe(expectedVersion + 1);
+          for (const r of results) if (!r.ok) expect(r.current).toEqual(winners[0]);
+          expect(await a.getTenantSettings(tenant)).toEqual(winners[0]);
+          expect(await b.getTenantSettings(tenant)).toEqual(winners[0]);
+        }
+      });
+
+      it('round-trips settings exactly: arrays, booleans, numbers', async () => {
+        const store = await connect();
+        const cases: TenantSettings[] = [
+          settings(),
+          settings({ customerApproval: false, approvers: [], quorum: 0, requireTicket: true, internalApproval: false }),
+          settings({ approvers: ['zoë', 'o\'brien', 'a "quoted" id', 'x,y', '{}', 'alice'], requestTtlMs: 1, maxAccessMs: 2 ** 40 }),
+        ];
+        for (const s of cases) {
+          const tenant = uid('contoso');
+          const r = await store.putTenantSettings({ tenant, settings: s, expectedVersion: 0, updatedAt: at(0), updatedBy: 'a' });
+          expect(r).toEqual({ ok: true, record: expect.objectContaining({ settings: s }) });
+          expect((await store.getTenantSettings(tenant))?.settings).toStrictEqual(s);
+        }
+      });
+
+      it('lists every tenant’s settings sorted by tenant id', async () => {
+        const store = await connect();
+        const p = uid('t');
+        // Written out of order; byte order puts digits before upper case before lower case, whatever the locale.
+        for (const t of ['b', 'a', '9', 'B', '10']) await put(store, `${p}-${t}`, 0, { quorum: t.length });
+        const listed = (await store.listTenantSettings()).filter((r) => r.tenant.startsWith(`${p}-`));
+        expect(listed.map((r) => r.tenant)).toEqual(['10', '9', 'B', 'a', 'b'].map((t) => `${p}-${t}`));
+        expect(listed[0]).toEqual(await store.getTenantSettings(`${p}-10`));
+        const all = (await store.listTenantSettings()).map((r) => r.tenant);
+        expect(all).toEqual([...all].sort());
+      });
+
+      it('returns null for a tenant with no settings', async () => {
+        const store = await connect();
+        expect(await store.getTenantSettings(uid('unknown'))).toBeNull();
+      });
+    });
+
+    describe('users', () => {
+      it('inserts a user and reads it back; an unknown id is null', async () => {
+        const store = await connect();
+        const u = user({ lastSeenAt: '2030-01-01T10:00:00+01:00' });
+        await store.upsertUser(u);
+        expect(await store.getUser(u.id)).toEqual({ ...u, lastSeenAt: T0 });
+        expect(await store.getUser(uid('nobody'))).toBeNull();
+      });
+
+      it('replaces tenants and roles on update; lastSeenAt never moves backwards', async () => {
+        const store = await connect();
+        const u = user({ tenants: ['contoso', 'fabrikam'], roles: ['tenant-admin', 'tenant-approver'], lastSeenAt: at(10) });
+        await store.upsertUser(u);
+        await store.upsertUser({ ...u, tenants: ['northwind'], roles: ['operator'], lastSeenAt: at(20) });
+        expect(await store.getUser(u.id)).toEqual({ ...u, tenants: ['northwind'], roles: ['operator'], lastSeenAt: at(20) });
+        await store.upsertUser({ ...u, tenants: [], roles: [], lastSeenAt: at(5) });
+        expect(await store.getUser(u.id)).toEqual({ ...u, tenants: [], roles: [], lastSeenAt: at(20) });
+        await expect(store.upsertUser({ ...u, lastSeenAt: 'yesterday-ish' })).rejects.toThrow(/lastSeenAt/);
+      });
+
+      it('keeps the latest lastSeenAt under concurrent upserts from two connections', async () => {
+        const [a, b] = [await connect(), await connect()];
+        const id = uid('alice');
+        const minutes = [3, 9, 1, 7, 5, 0, 8, 2, 6, 4];
+        await Promise.all(minutes.map((m, i) => (i % 2 ? a : b).upsertUser(user({ id, lastSeenAt: at(m) }))));
+        expect((await a.getUser(id))?.lastSeenAt).toBe(at(9));
+      });
+    });
+
     it('keeps its state across close and reopen', async () => {
       const first = await open();
       const g = grant();
@@ -222,6 +377,10 @@ function storeContract(name: string, open: () => Promise<Store>): void {
       await first.revokeGrant(g.requestId, at(7));
       await first.addNotification(n);
       await first.reserveIdempotencyKey(r);
+      const tenant = uid('contoso');
+      const saved = await first.putTenantSettings({ tenant, settings: settings(), expectedVersion: 0, updatedAt: at(1), updatedBy: 'a' });
+      const u = user();
+      await first.upsertUser(u);
       await first.close();
       await first.close(); // idempotent
 
@@ -229,6 +388,11 @@ function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await second.getGrant(g.requestId)).toEqual({ ...g, revokedAt: at(7) });
       expect(await second.listNotifications({ recipient: n.recipient, limit: 5 })).toEqual([n]);
       expect(await second.reserveIdempotencyKey({ ...r, requestId: 'other' })).toEqual({ ...r, created: false });
+      expect(saved.ok).toBe(true);
+      if (saved.ok) expect(await second.getTenantSettings(tenant)).toEqual(saved.record);
+      expect(await second.getUser(u.id)).toEqual(u);
+      expect(await second.putTenantSettings({ tenant, settings: settings(), expectedVersion: 0, updatedAt: at(2), updatedBy: 'b' }))
+        .toMatchObject({ ok: false, current: { version: 1 } });
     });
   });
 }
@@ -243,6 +407,64 @@ describe('SQLite', () => {
   });
 
   storeContract('SQLite', async () => openSqliteStore(join(dir, 'lockbox.db')));
+
+  it('adds the settings and user tables to a file created by the previous version', async () => {
+    const file = join(dir, 'previous-version.db');
+    const old = openSqliteStore(file);
+    const g = await old.putGrant(grant());
+    await old.close();
+    // What the previous version left behind: its tables only.
+    const raw = new Database(file);
+    raw.exec('DROP TABLE tenant_settings; DROP TABLE users;');
+    raw.close();
+
+    const store = openSqliteStore(file);
+    try {
+      expect(await store.getGrant(g.requestId)).toEqual(g);
+      expect(await store.listTenantSettings()).toEqual([]);
+      const r = await store.putTenantSettings({ tenant: 'contoso', settings: settings(), expectedVersion: 0, updatedAt: at(0), updatedBy: 'a' });
+      expect(r.ok).toBe(true);
+      await store.upsertUser(user({ id: 'alice' }));
+      expect(await store.getUser('alice')).toMatchObject({ id: 'alice' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('never loses a settings update when three processes read-modify-write the same tenant', async () => {
+    const file = join(dir, 'multi-process-settings.db');
+    const startAt = Date.now() + 2_000;
+    const script = `
+      const { openSqliteStore } = await import(${JSON.stringify(join(PROJECT_ROOT, 'src/adapters/sqlite-store.ts'))});
+      const store = openSqliteStore(${JSON.stringify(file)});
+      await new Promise((r) => setTimeout(r, Math.max(0, ${startAt} - Date.now())));
+      let wins = 0;
+      for (let i = 0; i < 150; i++) {
+        const current = await store.getTenantSettings('contoso');
+        await new Promise((r) => setTimeout(r, 1)); // an admin's think time: lets the others write in between
+        const r = await store.putTenantSettings({ tenant: 'contoso', expectedVersion: current ? current.version : 0,
+          settings: { customerApproval: true, approvers: [String(process.pid)], quorum: 1, requestTtlMs: 1, maxAccessMs: 1,
+            requireTicket: false, internalApproval: false },
+          updatedAt: '2030-01-01T09:00:00Z', updatedBy: String(process.pid) });
+        if (r.ok) wins++;
+        else if (!r.current || r.current.version <= (current ? current.version : 0)) throw new Error('conflict without a newer record');
+      }
+      await store.close();
+      console.log(wins);
+    `;
+    const run = promisify(execFile);
+    const outputs = await Promise.all(
+      [1, 2, 3].map(() => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PROJECT_ROOT })),
+    );
+    const wins = outputs.map((o) => Number(o.stdout.trim()));
+    const store = openSqliteStore(file);
+    try {
+      // Every successful write bumped the version by exactly one: no two writers both succeeded from one version.
+      expect((await store.getTenantSettings('contoso'))?.version).toBe(wins.reduce((a, b) => a + b, 0));
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
 
   it('serves three processes writing the same file at once', async () => {
     // Real separate processes: in-process calls are synchronous and would never contend for the file lock.
@@ -317,9 +539,45 @@ describe('PostgreSQL', () => {
         `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
         [fresh],
       );
-      expect(rows.map((r) => r.table_name)).toEqual(['lockbox_grants', 'lockbox_idempotency_keys', 'lockbox_notifications']);
+      expect(rows.map((r) => r.table_name)).toEqual([
+        'lockbox_grants',
+        'lockbox_idempotency_keys',
+        'lockbox_notifications',
+        'lockbox_tenant_settings',
+        'lockbox_users',
+      ]);
     } finally {
       await c.query(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
+      await c.end();
+    }
+  });
+
+  it('adds the settings and user tables to a database created by the previous version', async () => {
+    const previous = `${schema}_previous`;
+    const c = admin();
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA ${previous}`);
+      const previousUrl = withSearchPath(PG_BASE_URL, previous);
+      const old = await openPostgresStore(previousUrl);
+      const g = await old.putGrant(grant());
+      await old.close();
+      // What the previous version left behind: its tables only.
+      await c.query(`DROP TABLE ${previous}.lockbox_tenant_settings, ${previous}.lockbox_users`);
+
+      const store = await openPostgresStore(previousUrl);
+      try {
+        expect(await store.getGrant(g.requestId)).toEqual(g);
+        expect(await store.listTenantSettings()).toEqual([]);
+        const r = await store.putTenantSettings({ tenant: 'contoso', settings: settings(), expectedVersion: 0, updatedAt: at(0), updatedBy: 'a' });
+        expect(r.ok).toBe(true);
+        await store.upsertUser(user({ id: 'alice' }));
+        expect(await store.getUser('alice')).toMatchObject({ id: 'alice' });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await c.query(`DROP SCHEMA IF EXISTS ${previous} CASCADE`);
       await c.end();
     }
   });
@@ -355,7 +613,7 @@ describe('openStore', () => {
       const store = await openStore({ dataDir: join(root, 'unused'), databaseUrl });
       await store.close();
       const { rowCount } = await c.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1`, [schema]);
-      expect(rowCount).toBe(3);
+      expect(rowCount).toBe(5);
       expect(existsSync(join(root, 'unused'))).toBe(false);
     } finally {
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -15,6 +15,10 @@ import { createLockboxClient } from '../src/client/lockbox-client.js';
 import type { Logger } from '../src/config/logger.js';
 import type { GrantProvider } from '../src/ports/grant-provider.js';
 import type { Store } from '../src/ports/store.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { normalizePolicy } from '../src/domain/policy.js';
+import { publicKeyOf, signDecision, signRequest } from '../src/domain/signing.js';
 import { eventually } from './support/api.js';
 
 /**
@@ -32,6 +36,7 @@ let connection: Connection;
 let nativeConnection: NativeConnection;
 let worker: Worker;
 let running: Promise<void>;
+const key = { keyId: 'failures-test', secretKey: bytesToHex(ed25519.utils.randomSecretKey()) };
 const behaviour = { grantFails: false, revokeFailuresLeft: 0, revokeCalls: 0 };
 
 beforeAll(async () => {
@@ -59,7 +64,14 @@ beforeAll(async () => {
     namespace: stack.namespace,
     taskQueue: TASK_QUEUE,
     workflowsPath: fileURLToPath(new URL('../src/workflows/index.ts', import.meta.url)),
-    activities: createActivities({ grants: flaky, notifier: createStoreNotifier(store), audit, log: quiet }),
+    activities: createActivities({
+      store,
+      trustedKeys: { [key.keyId]: publicKeyOf(key.secretKey) },
+      grants: flaky,
+      notifier: createStoreNotifier(store),
+      audit,
+      log: quiet,
+    }),
   });
   running = worker.run();
   connection = await Connection.connect({ address: stack.temporalAddress });
@@ -75,8 +87,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** A request as the API files it: signed with the key this test's worker trusts. */
 function newRequest(durationMs: number) {
-  return {
+  const input = {
     id: `req-contoso-${ulid()}`,
     tenant: 'contoso',
     resource: 'mailbox:flaky@contoso.com',
@@ -86,9 +99,16 @@ function newRequest(durationMs: number) {
     durationMs,
     requestTtlMs: 3_600_000,
     createdAt: new Date().toISOString(),
-    policy: { tenant: 'contoso', customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 },
+    policy: normalizePolicy({ tenant: 'contoso', customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 }),
   };
+  return { ...input, proof: signRequest(input, key) };
 }
+
+const approve = (input: ReturnType<typeof newRequest>) =>
+  signDecision(
+    { requestId: input.id, action: 'approve', actor: 'alice@contoso.com', note: null, policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() },
+    key,
+  );
 
 describe('when the grant target misbehaves', () => {
   it('ends the request as failed after bounded retries, audits it, and leaves nothing granted', async () => {
@@ -96,7 +116,7 @@ describe('when the grant target misbehaves', () => {
     const lockbox = createLockboxClient(client, TASK_QUEUE);
     const input = newRequest(60_000);
     await lockbox.start(input, true);
-    const after = await lockbox.decide(input.id, 'approve', { actor: 'alice@contoso.com' });
+    const after = await lockbox.decide(input.id, 'approve', approve(input));
     expect(after.status).toBe('failed');
     expect(after.access).toBeNull();
     expect(after.failure).toContain('target unreachable');
@@ -115,7 +135,7 @@ describe('when the grant target misbehaves', () => {
     const lockbox = createLockboxClient(client, TASK_QUEUE);
     const input = newRequest(1_000);
     await lockbox.start(input, true);
-    const active = await lockbox.decide(input.id, 'approve', { actor: 'alice@contoso.com' });
+    const active = await lockbox.decide(input.id, 'approve', approve(input));
     expect(active.status).toBe('active');
     const endsAt = active.access?.endsAt ?? '';
     // While the revoke is still failing, the grant store already denies: the end time is enforced at the target.

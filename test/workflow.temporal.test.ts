@@ -1,5 +1,12 @@
 import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { ulid } from 'ulid';
+import { signDecision, type SigningKey } from '../src/domain/signing.js';
+import type { DecisionAction } from '../src/domain/request.js';
 import { SearchAttributes } from '../src/workflows/definitions.js';
 import { api, eventually, requestBody } from './support/api.js';
 
@@ -23,6 +30,17 @@ async function create(resource: string) {
   expect(res.status).toBe(201);
   return res.body.id as string;
 }
+/** The embedded API's key from the stack's data dir: signing with it is what the API does for an authorised decision. */
+const signingKey = async (): Promise<SigningKey> => JSON.parse(await readFile(join(stack.dataDir, 'signing-key.json'), 'utf8'));
+const claims = (requestId: string, action: DecisionAction, actor: string, policy: any, note: string | null = null) => ({
+  requestId,
+  action,
+  actor,
+  note,
+  policy,
+  issuedAt: new Date().toISOString(),
+  nonce: ulid(),
+});
 const check = (resource: string) => eve.get(`/v1/access/check?tenant=contoso&resource=${encodeURIComponent(resource)}`);
 
 describe('the request as a Temporal workflow', () => {
@@ -48,26 +66,101 @@ describe('the request as a Temporal workflow', () => {
     expect(found).toContain(id);
   });
 
-  it('takes decisions as signals too, under the same rules', async () => {
+  it('takes decisions signed by the API as signals too, under the same rules', async () => {
     const resource = 'mailbox:signal@contoso.com';
     const id = await create(resource);
     const h = client.workflow.getHandle(id);
-    await h.signal('approve', { actor: 'mallory@evil.example' });
-    await h.signal('approve', { actor: 'eve@lockbox.dev' });
-    // A refused signal changes nothing.
-    expect((await eve.get(`/v1/requests/${id}`)).body.status).toBe('pending');
-    await h.signal('approve', { actor: 'bob@contoso.com', note: 'via temporal workflow signal' });
+    const key = await signingKey();
+    const policy = (await eve.get(`/v1/requests/${id}`)).body.policy;
+    // Signed, but by someone who is not an approver: the request's rules refuse it.
+    await h.signal('approve', signDecision(claims(id, 'approve', 'mallory@evil.example', policy), key));
+    await h.signal('approve', signDecision(claims(id, 'approve', 'bob@contoso.com', policy, 'via temporal workflow signal'), key));
     const active = await eventually(() => eve.get(`/v1/requests/${id}`), (r) => r.body.status === 'active');
-    expect(active.body.decisions).toEqual([expect.objectContaining({ actor: 'bob@contoso.com', action: 'approve' })]);
+    expect(active.body.decisions).toEqual([expect.objectContaining({ actor: 'bob@contoso.com', action: 'approve', note: 'via temporal workflow signal' })]);
     expect((await check(resource)).body.allowed).toBe(true);
   });
 
-  it('answers a refused update with a definite failure and no state change', async () => {
+  it('answers a refused signed update with a definite failure and no state change', async () => {
     const id = await create('mailbox:update@contoso.com');
     const h = client.workflow.getHandle(id);
-    await expect(h.executeUpdate('approve', { args: [{ actor: 'eve@lockbox.dev' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
-    await expect(h.executeUpdate('revoke', { args: [{ actor: 'alice@contoso.com' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    const key = await signingKey();
+    const policy = (await eve.get(`/v1/requests/${id}`)).body.policy;
+    await expect(h.executeUpdate('approve', { args: [signDecision(claims(id, 'approve', 'eve@lockbox.dev', policy), key)] })).rejects.toBeInstanceOf(
+      WorkflowUpdateFailedError,
+    );
+    await expect(h.executeUpdate('revoke', { args: [signDecision(claims(id, 'revoke', 'alice@contoso.com', policy), key)] })).rejects.toBeInstanceOf(
+      WorkflowUpdateFailedError,
+    );
     expect((await eve.get(`/v1/requests/${id}`)).body.decisions).toEqual([]);
+  });
+
+  it('refuses and audits forged decisions: an unsigned or badly signed update or signal changes nothing', async () => {
+    const id = await create('mailbox:forged@contoso.com');
+    const h = client.workflow.getHandle(id);
+    const policy = (await eve.get(`/v1/requests/${id}`)).body.policy;
+    // Anyone with namespace access can name any actor...
+    await expect(h.executeUpdate('approve', { args: [{ actor: 'alice@contoso.com' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    // ...or sign with a key of their own.
+    const forger = { keyId: (await signingKey()).keyId, secretKey: bytesToHex(ed25519.utils.randomSecretKey()) };
+    await expect(h.executeUpdate('approve', { args: [signDecision(claims(id, 'approve', 'alice@contoso.com', policy), forger)] })).rejects.toBeInstanceOf(
+      WorkflowUpdateFailedError,
+    );
+    await h.signal('approve', { actor: 'bob@contoso.com' });
+    await h.signal('approve', signDecision(claims(id, 'approve', 'bob@contoso.com', policy), forger));
+    const audit = await eventually(
+      () => eve.get(`/v1/requests/${id}/audit`),
+      (r) => r.body.events.filter((e: any) => e.type === 'decision.rejected_unauthenticated').length === 4,
+    );
+    const forged = audit.body.events.filter((e: any) => e.type === 'decision.rejected_unauthenticated');
+    expect(forged.map((e: any) => [e.details.via, e.details.reason])).toEqual([
+      ['update', 'unsigned'],
+      ['update', 'bad_signature'],
+      ['signal', 'unsigned'],
+      ['signal', 'bad_signature'],
+    ]);
+    expect(forged.map((e: any) => e.details.claimedActor)).toEqual(['alice@contoso.com', 'alice@contoso.com', 'bob@contoso.com', 'bob@contoso.com']);
+    const after = await eve.get(`/v1/requests/${id}`);
+    expect(after.body.status).toBe('pending');
+    expect(after.body.decisions).toEqual([]);
+  });
+
+  it('refuses a signed decision replayed or sent to another request', async () => {
+    const resource = 'mailbox:replayed@contoso.com';
+    const [first, second] = [await create(resource), await create(resource)];
+    const key = await signingKey();
+    const policy = (await eve.get(`/v1/requests/${first}`)).body.policy;
+    const signed = signDecision(claims(first, 'approve', 'alice@contoso.com', policy), key);
+    await expect(client.workflow.getHandle(second).executeUpdate('approve', { args: [signed] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    const ok = await client.workflow.getHandle(first).executeUpdate('approve', { args: [signed] });
+    expect((ok as any).status).toBe('active');
+    // The same signed approval again is a replay: refused as unauthenticated, not applied twice.
+    await expect(client.workflow.getHandle(first).executeUpdate('approve', { args: [signed] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    const audit = await eve.get(`/v1/requests/${first}/audit`);
+    expect(audit.body.events.filter((e: any) => e.type === 'decision.rejected_unauthenticated').map((e: any) => e.details.reason)).toEqual(['replayed']);
+    await client.workflow.getHandle(first).executeUpdate('revoke', { args: [signDecision(claims(first, 'revoke', 'alice@contoso.com', policy), key)] });
+    expect((await eve.get(`/v1/requests/${second}`)).body.status).toBe('pending');
+  });
+
+  it('never grants a request that was not filed through the API', async () => {
+    const id = `req-contoso-${ulid()}`;
+    const input = {
+      id,
+      tenant: 'contoso',
+      resource: 'mailbox:backdoor@contoso.com',
+      requester: 'eve@lockbox.dev',
+      reason: 'started straight on Temporal',
+      ticket: null,
+      durationMs: 3_600_000,
+      requestTtlMs: 3_600_000,
+      createdAt: new Date().toISOString(),
+      policy: { tenant: 'contoso', customerApproval: true, approvers: ['eve-friend@contoso.com'], quorum: 1 },
+    };
+    const h = await client.workflow.start('accessRequestWorkflow', { workflowId: id, taskQueue: stack.taskQueue, args: [input] });
+    const result = (await h.result()) as { status: string; failure: string; access: unknown };
+    expect(result.status).toBe('failed');
+    expect(result.access).toBeNull();
+    const audit = (await h.query('getAudit')) as Array<{ type: string }>;
+    expect(audit.map((e) => e.type)).toEqual(['request.created', 'request.rejected_unauthenticated']);
   });
 
   it('revokes access when an operator cancels an active request in Temporal', async () => {

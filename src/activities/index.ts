@@ -3,10 +3,17 @@ import type { AuditSink } from '../ports/audit-sink.js';
 import type { GrantInput, GrantProvider, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
+import type { SettingsChange, SettingsChangeResult } from '../domain/settings.js';
+import type { TrustedKeys } from '../domain/signing.js';
+import type { Store } from '../ports/store.js';
 
 /** What the activities need, built once at worker start-up. */
 export interface ActivityDeps {
+  /** The API's own state (tenant settings here). */
+  store: Store;
   grants: GrantProvider;
+  /** The API's public decision-signing keys (key id -> hex). */
+  trustedKeys: TrustedKeys;
   notifier: Notifier;
   audit: AuditSink;
   log: Logger;
@@ -18,6 +25,11 @@ export interface ActivityDeps {
  */
 export function createActivities(deps: ActivityDeps) {
   return {
+    /** The keys come from the worker's configuration, so whoever starts a workflow cannot choose them. */
+    async trustedDecisionKeys(): Promise<TrustedKeys> {
+      return deps.trustedKeys;
+    },
+
     async sendNotifications(messages: Notification[]): Promise<void> {
       for (const m of messages) {
         await deps.notifier.notify(m);
@@ -42,6 +54,15 @@ export function createActivities(deps: ActivityDeps) {
       }
       deps.log.info('access revoked', { requestId: input.requestId, revokedAt });
       return { revokedAt };
+    },
+
+    /** Writes a settings change; a retry after our own successful write reports that write, not a conflict. */
+    async applyTenantSettings(change: SettingsChange): Promise<SettingsChangeResult> {
+      const result = await deps.store.putTenantSettings(change);
+      if (result.ok) return result;
+      const cur = result.current;
+      const ours = cur?.version === change.expectedVersion + 1 && cur.updatedAt === change.updatedAt && cur.updatedBy === change.updatedBy;
+      return ours && cur ? { ok: true, record: cur } : result;
     },
 
     async exportAudit(events: AuditEvent[]): Promise<void> {

@@ -5,6 +5,7 @@ import type {
   NotificationRecord,
   Store,
 } from '../ports/store.js';
+import { SETTINGS_USERS_SCHEMA, postgresSettingsAndUsers } from './store/postgres-settings-users.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS lockbox_idempotency_keys (
@@ -110,6 +111,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('lockbox:schema:' || coalesce(current_schema(), '')))`);
     await client.query(SCHEMA);
+    await client.query(SETTINGS_USERS_SCHEMA);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -138,6 +140,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
   let closed = false;
 
   return {
+    ...postgresSettingsAndUsers(pool),
     async reserveIdempotencyKey(r: IdempotencyReservation) {
       // ON CONFLICT DO NOTHING waits for a concurrent inserter of the same key to commit, so when no row comes
       // back, the stored row is visible to the next statement (READ COMMITTED takes a fresh snapshot per statement).

@@ -5,6 +5,8 @@ import type {
   NotificationRecord,
   Store,
 } from '../ports/store.js';
+import { SETTINGS_USERS_SCHEMA, sqliteSettingsAndUsers } from './store/sqlite-settings-users.js';
+import { isoUtc } from './store/sqlite-time.js';
 
 /**
  * Tables are created with IF NOT EXISTS inside one IMMEDIATE transaction, so an API process and a worker process
@@ -70,19 +72,6 @@ interface ReservationRow {
   request_id: string;
 }
 
-/**
- * Times are stored as text, so they must all share one format for `<` and ORDER BY to be chronological:
- * `toISOString()` always gives `YYYY-MM-DDTHH:mm:ss.sssZ`, except outside years 0000-9999 where it grows a sign
- * and would sort wrongly, hence the length check.
- */
-function isoUtc(value: string, field: string): string {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new RangeError(`${field} is not a valid ISO-8601 time`);
-  const iso = d.toISOString();
-  if (iso.length !== 24) throw new RangeError(`${field} is outside the years 0000-9999`);
-  return iso;
-}
-
 function toGrant(row: GrantRow): GrantRecord {
   return {
     requestId: row.request_id,
@@ -121,7 +110,10 @@ export function openSqliteStore(file: string): Store {
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode loses at most the last commits on power loss, never corrupts; a process crash loses nothing.
     db.pragma('synchronous = NORMAL');
-    db.transaction(() => db.exec(SCHEMA)).immediate();
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      db.exec(SETTINGS_USERS_SCHEMA);
+    }).immediate();
   } catch (err) {
     db.close();
     throw err;
@@ -179,6 +171,7 @@ export function openSqliteStore(file: string): Store {
   });
 
   return {
+    ...sqliteSettingsAndUsers(db),
     async reserveIdempotencyKey(r) {
       return reserve.immediate(r);
     },

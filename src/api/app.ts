@@ -1,9 +1,11 @@
 import express, { type RequestHandler } from 'express';
+import { publicKeyOf } from '../domain/signing.js';
 import { requireAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, Problem, problems } from './problem.js';
 import { accessRoutes, notificationRoutes } from './routes/access.js';
 import { requestRoutes } from './routes/requests.js';
+import { settingsRoutes } from './routes/settings.js';
 
 const BODY_LIMIT = '16kb';
 
@@ -30,12 +32,18 @@ export function createApp(deps: ApiDeps): express.Express {
     res.status(r.ok ? 200 : 503).json({ status: r.ok ? 'ready' : 'not ready', checks: r.checks });
   });
 
+  app.get('/v1/signing-keys', (_req, res) => {
+    // Public: lets a customer verify the signatures kept in audit events.
+    res.json({ keys: [{ keyId: deps.signer.keyId, alg: 'Ed25519', publicKey: publicKeyOf(deps.signer.secretKey) }] });
+  });
+
   const v1 = express.Router();
   v1.use(requireAuth(deps.auth));
   v1.use(jsonOnly, express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   v1.use('/requests', requestRoutes(deps));
   v1.use('/access', accessRoutes(deps));
   v1.use('/notifications', notificationRoutes(deps));
+  v1.use('/tenants', settingsRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => next(problems.notFound(`no route ${req.method} ${req.path}`)));

@@ -1,7 +1,7 @@
 import type { LockboxClient } from '../client/lockbox-client.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../config/logger.js';
-import type { Tenant } from '../domain/directory.js';
+import type { SigningKey } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
 import type { Authenticator } from './auth.js';
 
@@ -13,11 +13,14 @@ export interface Readiness {
 
 /** Everything the HTTP API needs, built once at start-up. */
 export interface ApiDeps {
-  config: Pick<Config, 'requestTtlMs' | 'maxAccessMs'>;
+  config: Pick<Config, 'maxAccessMs' | 'requestTtlMs'>;
   lockbox: LockboxClient;
   store: Store;
-  tenants: { get(id: string): Tenant | undefined };
   auth: Authenticator;
+  /** Signs what the API has authorised (requests and decisions); the worker trusts only this key. */
+  signer: SigningKey;
+  /** Provider-side internal approvers. */
+  internalApprovers: readonly string[];
   log: Logger;
   readiness: () => Promise<Readiness>;
   clock?: () => Date;

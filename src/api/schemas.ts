@@ -46,3 +46,16 @@ export const ListRequestsQuery = z.strictObject({
 export const AccessCheckQuery = z.strictObject({ tenant: TenantId, resource: ResourceId });
 
 export const IdempotencyKeyHeader = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters');
+
+export const SettingsBody = z.strictObject({
+  customerApproval: z.boolean(),
+  approvers: z.array(z.string().regex(/^[\w.+-]+@[\w.-]+$/, 'must be a user id like alice@contoso.com')).max(50),
+  quorum: z.number().int('must be a whole number').min(1, 'must be at least 1').max(50),
+  requestTtl: DurationText,
+  maxAccess: DurationText,
+  requireTicket: z.boolean(),
+  internalApproval: z.boolean(),
+});
+export type SettingsBody = z.infer<typeof SettingsBody>;
+
+export const TenantParam = TenantId;

@@ -8,6 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { AuditEvent } from '../domain/audit.js';
 import { createRequest } from '../domain/decide.js';
 import type { AccessRequest, DecisionAction, NewRequestInput, RequestStatus } from '../domain/request.js';
+import type { SettingsChange, SettingsChangeResult } from '../domain/settings.js';
+import type { SignedDecision } from '../domain/signing.js';
 import * as defs from '../workflows/definitions.js';
 import { DecisionRefusedError, RequestNotFoundError } from './errors.js';
 
@@ -97,7 +99,7 @@ export function createLockboxClient(client: Client, taskQueue: string) {
     },
 
     /** Sends a decision as an Update; answers with the request after it took effect, or a typed refusal. */
-    async decide(id: string, action: DecisionAction, args: defs.DecisionArgs): Promise<AccessRequest> {
+    async decide(id: string, action: DecisionAction, args: SignedDecision): Promise<AccessRequest> {
       try {
         return await handle(id).executeUpdate(UPDATES[action], { args: [args] });
       } catch (err) {
@@ -113,6 +115,16 @@ export function createLockboxClient(client: Client, taskQueue: string) {
         }
         throw err;
       }
+    },
+
+    /** Runs a tenant settings change (write + audit event) as its own workflow and waits for its result. */
+    async changeSettings(change: SettingsChange): Promise<SettingsChangeResult> {
+      return client.workflow.execute('tenantSettingsWorkflow', {
+        workflowId: change.changeId,
+        taskQueue,
+        args: [change],
+        typedSearchAttributes: [{ key: defs.SearchAttributes.tenant, value: change.tenant }],
+      });
     },
 
     async list(filter: ListFilter): Promise<RequestSummary[]> {

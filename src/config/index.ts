@@ -30,6 +30,18 @@ const EnvSchema = z.object({
   LOCKBOX_TASK_QUEUE: z.string().min(1).default('lockbox'),
   LOCKBOX_REQUEST_TTL: duration('12h'),
   LOCKBOX_MAX_ACCESS: duration('8h'),
+  /** API: `<keyId>:<64 hex>` Ed25519 secret key that signs requests and decisions. */
+  LOCKBOX_SIGNING_KEY: z
+    .string()
+    .regex(/^[\w.-]{1,64}:[0-9a-f]{64}$/, 'must be <keyId>:<64 hex characters> (an Ed25519 secret key)')
+    .optional(),
+  /** Worker: `<keyId>:<64 hex>[,...]` Ed25519 public keys of the API (several during a key rotation). */
+  LOCKBOX_TRUSTED_KEYS: z
+    .string()
+    .regex(/^[\w.-]{1,64}:[0-9a-f]{64}(,[\w.-]{1,64}:[0-9a-f]{64})*$/, 'must be <keyId>:<64 hex>[,<keyId>:<64 hex>...]')
+    .optional(),
+  /** Provider-side internal approvers (user ids, comma-separated). */
+  LOCKBOX_INTERNAL_APPROVERS: z.string().default(''),
 });
 
 export interface Config {
@@ -43,8 +55,14 @@ export interface Config {
   temporalAddress: string | undefined;
   namespace: string;
   taskQueue: string;
+  /** Lifetime given to tenants that opt in without choosing one (and to the demo tenants). */
   requestTtlMs: number;
+  /** The longest window any tenant may allow. */
   maxAccessMs: number;
+  /** Secret: never logged. */
+  signingKey: { keyId: string; secretKey: string } | undefined;
+  trustedKeys: Record<string, string> | undefined;
+  internalApprovers: string[];
 }
 
 /** Thrown at start-up; the message names each bad variable. Never includes a value that could be a secret. */
@@ -70,5 +88,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: e.LOCKBOX_TASK_QUEUE,
     requestTtlMs: e.LOCKBOX_REQUEST_TTL,
     maxAccessMs: e.LOCKBOX_MAX_ACCESS,
+    signingKey: e.LOCKBOX_SIGNING_KEY ? keyPair(e.LOCKBOX_SIGNING_KEY, 'secretKey') : undefined,
+    trustedKeys: e.LOCKBOX_TRUSTED_KEYS
+      ? Object.fromEntries(e.LOCKBOX_TRUSTED_KEYS.split(',').map((k) => Object.values(keyPair(k, 'publicKey'))))
+      : undefined,
+    internalApprovers: e.LOCKBOX_INTERNAL_APPROVERS.split(',').map((s) => s.trim()).filter(Boolean),
   };
+}
+
+function keyPair<K extends string>(text: string, field: K): { keyId: string } & Record<K, string> {
+  const i = text.indexOf(':');
+  return { keyId: text.slice(0, i), [field]: text.slice(i + 1) } as { keyId: string } & Record<K, string>;
 }

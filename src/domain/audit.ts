@@ -10,6 +10,10 @@ export const AuditEventType = {
   accessRevoked: 'access.revoked',
   accessGrantFailed: 'access.grant_failed',
   notificationFailed: 'notification.failed',
+  approversReminded: 'approvers.reminded',
+  decisionRejectedUnauthenticated: 'decision.rejected_unauthenticated',
+  requestRejectedUnauthenticated: 'request.rejected_unauthenticated',
+  tenantSettingsChanged: 'tenant.settings_changed',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 

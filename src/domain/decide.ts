@@ -1,4 +1,5 @@
 import { formatDuration } from './duration.js';
+import { normalizePolicy, Stage, stageRule, stagesFor, type ApprovalPolicy } from './policy.js';
 import { AuditEventType } from './audit.js';
 import {
   approvalsOf,
@@ -7,6 +8,7 @@ import {
   RequestStatus,
   type Access,
   type AccessRequest,
+  type DecisionProof,
   type NewRequestInput,
 } from './request.js';
 
@@ -49,6 +51,8 @@ export interface DecisionCommand {
   action: DecisionAction;
   actor: string;
   note: string | null;
+  /** The signature that authenticated the decision, recorded with it. */
+  proof?: DecisionProof | null;
 }
 
 const SYSTEM = 'system';
@@ -56,6 +60,8 @@ const SYSTEM = 'system';
 /** The state of a request that was just filed; pure in its input, so the API and the workflow agree on it. */
 export function createRequest(input: NewRequestInput): { state: AccessRequest; audit: AuditDraft[] } {
   const now = new Date(input.createdAt);
+  const policy = normalizePolicy(input.policy);
+  const stages = stagesFor(policy);
   const state: AccessRequest = {
     id: input.id,
     tenant: input.tenant,
@@ -70,7 +76,9 @@ export function createRequest(input: NewRequestInput): { state: AccessRequest; a
     expiresAt: new Date(now.getTime() + input.requestTtlMs).toISOString(),
     decisions: [],
     access: null,
-    policy: input.policy,
+    policy,
+    stages,
+    stage: stages[0] ?? null,
     approvedAt: null,
     endedAt: null,
     failure: null,
@@ -86,17 +94,24 @@ export function createRequest(input: NewRequestInput): { state: AccessRequest; a
   return { state, audit: [{ type: AuditEventType.requestCreated, actor: input.requester, details }] };
 }
 
-/** Applies a person's decision, or says why it is refused. */
-export function decide(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome {
+/**
+ * Applies a person's decision, or says why it is refused. `policy` is the one in force at decision time (current
+ * tenant settings); it defaults to the policy recorded when the request was filed.
+ */
+export function decide(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: ApprovalPolicy = state.policy): Outcome {
   switch (cmd.action) {
     case DecisionAction.approve:
     case DecisionAction.reject:
-      return review(state, cmd, now);
+      return review(state, cmd, now, normalizePolicy(policy));
     case DecisionAction.cancel:
       return cancel(state, cmd, now);
     case DecisionAction.revoke:
-      return revoke(state, cmd, now);
+      return revoke(state, cmd, now, normalizePolicy(policy));
   }
+}
+
+function record(cmd: DecisionCommand, at: string, extra: { stage?: Stage | null; policyVersion?: number } = {}) {
+  return { action: cmd.action, actor: cmd.actor, at, note: cmd.note, ...extra, ...(cmd.proof ? { proof: cmd.proof } : {}) };
 }
 
 function refuse(code: RejectionCode, message: string): Outcome {
@@ -115,41 +130,62 @@ function checkOpen(state: AccessRequest, now: Date): Outcome | null {
   return null;
 }
 
-function review(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome {
+function review(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: ApprovalPolicy): Outcome {
   const closed = checkOpen(state, now);
   if (closed) return closed;
   if (cmd.actor === state.requester) {
     return refuse(RejectionCode.selfApproval, 'the requester cannot decide their own request');
   }
-  if (!state.policy.approvers.includes(cmd.actor)) {
-    return refuse(RejectionCode.notEligible, `${cmd.actor} is not an approver of tenant ${state.tenant}`);
+  const stage = currentStage(state);
+  const rule = stageRule(policy, stage);
+  if (!rule.approvers.includes(cmd.actor)) {
+    const who = stage === Stage.internal ? 'an internal approver' : `an approver of tenant ${state.tenant}`;
+    return refuse(RejectionCode.notEligible, `${cmd.actor} is not ${who}`);
   }
   if (state.decisions.some((d) => d.actor === cmd.actor && d.action === DecisionAction.approve)) {
     return refuse(RejectionCode.alreadyDecided, `${cmd.actor} has already approved this request`);
   }
   const at = now.toISOString();
-  const decisions = [...state.decisions, { action: cmd.action, actor: cmd.actor, at, note: cmd.note }];
+  const decisions = [...state.decisions, record(cmd, at, { stage, policyVersion: policy.version })];
   if (cmd.action === DecisionAction.reject) {
-    const next = { ...state, decisions, status: RequestStatus.rejected, endedAt: at };
+    const next = { ...state, decisions, status: RequestStatus.rejected, stage: null, endedAt: at };
     return {
       ok: true,
       state: next,
-      audit: [{ type: AuditEventType.requestRejected, actor: cmd.actor, details: { reason: cmd.note } }],
+      audit: [{ type: AuditEventType.requestRejected, actor: cmd.actor, details: { reason: cmd.note, stage, ...proofOf(cmd) } }],
     };
   }
-  const approvals = approvalsOf({ ...state, decisions }).length;
-  const approvedAt = approvals >= state.policy.quorum ? at : null;
+  // Only approvals of this stage by people other than the requester count towards its quorum.
+  const approvals = new Set(
+    decisions.filter((d) => d.action === DecisionAction.approve && stageOf(d, state) === stage && d.actor !== state.requester).map((d) => d.actor),
+  ).size;
+  const stageDone = approvals >= rule.quorum;
+  const nextStage = stageDone ? (state.stages[state.stages.indexOf(stage) + 1] ?? null) : stage;
+  const approvedAt = stageDone && nextStage === null ? at : null;
   return {
     ok: true,
-    state: { ...state, decisions, approvedAt },
+    state: { ...state, decisions, stage: nextStage, approvedAt },
     audit: [
       {
         type: AuditEventType.requestApproved,
         actor: cmd.actor,
-        details: { comment: cmd.note, approvals, quorum: state.policy.quorum, final: approvedAt !== null },
+        details: { comment: cmd.note, stage, approvals, quorum: rule.quorum, final: approvedAt !== null, policyVersion: policy.version, ...proofOf(cmd) },
       },
     ],
   };
+}
+
+/** The stage waiting for decisions; requests recorded before stages existed had one customer stage. */
+function currentStage(state: AccessRequest): Stage {
+  return state.stage ?? state.stages?.[0] ?? Stage.customer;
+}
+
+function stageOf(d: { stage?: Stage | null }, state: AccessRequest): Stage {
+  return d.stage ?? state.stages?.[0] ?? Stage.customer;
+}
+
+function proofOf(cmd: DecisionCommand): Record<string, unknown> {
+  return cmd.proof ? { proof: cmd.proof } : {};
 }
 
 function cancel(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome {
@@ -163,17 +199,19 @@ function cancel(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome 
     ok: true,
     state: {
       ...state,
-      decisions: [...state.decisions, { action: cmd.action, actor: cmd.actor, at, note: cmd.note }],
+      decisions: [...state.decisions, record(cmd, at)],
       status: RequestStatus.cancelled,
+      stage: null,
       endedAt: at,
     },
-    audit: [{ type: AuditEventType.requestCancelled, actor: cmd.actor, details: { reason: cmd.note } }],
+    audit: [{ type: AuditEventType.requestCancelled, actor: cmd.actor, details: { reason: cmd.note, ...proofOf(cmd) } }],
   };
 }
 
 /** Early revoke by an approver or by the requester giving access up; the revoke itself is the workflow's job. */
-function revoke(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome {
-  if (cmd.actor !== state.requester && !state.policy.approvers.includes(cmd.actor)) {
+function revoke(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: ApprovalPolicy): Outcome {
+  const mayRevoke = cmd.actor === state.requester || policy.approvers.includes(cmd.actor) || policy.internalApprovers.includes(cmd.actor);
+  if (!mayRevoke) {
     return refuse(RejectionCode.notEligible, `${cmd.actor} may not revoke this request`);
   }
   if (state.status !== RequestStatus.active || state.access === null) {
@@ -189,7 +227,7 @@ function revoke(state: AccessRequest, cmd: DecisionCommand, now: Date): Outcome 
   const at = now.toISOString();
   return {
     ok: true,
-    state: { ...state, decisions: [...state.decisions, { action: cmd.action, actor: cmd.actor, at, note: cmd.note }] },
+    state: { ...state, decisions: [...state.decisions, record(cmd, at, { policyVersion: policy.version })] },
     audit: [],
   };
 }
@@ -204,7 +242,7 @@ export function expire(state: AccessRequest, now: Date): { state: AccessRequest;
   if (state.status !== RequestStatus.pending || state.approvedAt !== null) return { state, audit: [] };
   const at = now.toISOString();
   return {
-    state: { ...state, status: RequestStatus.expired, endedAt: at },
+    state: { ...state, status: RequestStatus.expired, stage: null, endedAt: at },
     audit: [{ type: AuditEventType.requestExpired, actor: SYSTEM, details: { expiresAt: state.expiresAt } }],
   };
 }
@@ -214,7 +252,7 @@ export function cancelByOperator(state: AccessRequest, now: Date): { state: Acce
   if (isTerminal(state.status) || state.status !== RequestStatus.pending) return { state, audit: [] };
   const at = now.toISOString();
   return {
-    state: { ...state, status: RequestStatus.cancelled, endedAt: at },
+    state: { ...state, status: RequestStatus.cancelled, stage: null, endedAt: at },
     audit: [
       { type: AuditEventType.requestCancelled, actor: SYSTEM, details: { reason: 'workflow cancelled in Temporal' } },
     ],
@@ -267,6 +305,18 @@ export function revoked(state: AccessRequest, revokedAt: string, early: { by: st
         actor: early ? early.by : SYSTEM,
         details: { cause: early ? 'revoked' : 'window_ended', reason: early?.reason ?? null, endsAt: state.access.endsAt },
       },
+    ],
+  };
+}
+
+/** The request was not filed through the API (no valid signature): it ends at once, having granted nothing. */
+export function refuseUnauthenticated(state: AccessRequest, reason: string, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
+  if (state.status !== RequestStatus.pending) return { state, audit: [] };
+  const at = now.toISOString();
+  return {
+    state: { ...state, status: RequestStatus.failed, stage: null, endedAt: at, failure: reason },
+    audit: [
+      { type: AuditEventType.requestRejectedUnauthenticated, actor: SYSTEM, details: { reason, claimedRequester: state.requester } },
     ],
   };
 }

@@ -9,13 +9,15 @@ export interface Message {
   recipient: string;
   tenant: string;
   requestId: string;
-  kind: 'approval_needed' | 'outcome';
+  kind: 'approval_needed' | 'reminder' | 'outcome';
   subject: string;
   body: string;
   createdAt: string;
 }
 
-export function approvalNeeded(r: AccessRequest, recipients: readonly string[], now: Date): Message[] {
+/** Asks the approvers of the request's current stage to decide (`reminder`: once more, before it expires). */
+export function approvalNeeded(r: AccessRequest, recipients: readonly string[], now: Date, kind: 'approval_needed' | 'reminder' = 'approval_needed'): Message[] {
+  const stage = r.stage && r.stages.length > 1 ? `:${r.stage}` : '';
   const body = [
     `${r.requester} asks for access to ${r.resource} in tenant ${r.tenant} for ${r.duration}.`,
     `Reason: ${r.reason}`,
@@ -24,12 +26,12 @@ export function approvalNeeded(r: AccessRequest, recipients: readonly string[], 
     `Approve or reject: POST /v1/requests/${r.id}/approve or /reject`,
   ].join('\n');
   return recipients.map((recipient) => ({
-    id: `${r.id}:approval_needed:${recipient}`,
+    id: `${r.id}:${kind}${stage}:${recipient}`,
     recipient,
     tenant: r.tenant,
     requestId: r.id,
-    kind: 'approval_needed' as const,
-    subject: `[Lockbox] ${r.requester} requests access to ${r.resource}`,
+    kind,
+    subject: `[Lockbox] ${kind === 'reminder' ? 'Reminder: ' : ''}${r.requester} requests access to ${r.resource}`,
     body,
     createdAt: now.toISOString(),
   }));

@@ -1,4 +1,5 @@
 /** The access request: its states, its shape, and the policy that applied to it. Pure data, no I/O. */
+import type { ApprovalPolicy, Stage } from './policy.js';
 
 export const RequestStatus = {
   pending: 'pending',
@@ -34,16 +35,7 @@ export const DecisionAction = {
 } as const;
 export type DecisionAction = (typeof DecisionAction)[keyof typeof DecisionAction];
 
-/** Who approves a request of a tenant, captured when the request is created. */
-export interface ApprovalPolicy {
-  tenant: string;
-  /** Whether the tenant's own approvers must approve (Customer Lockbox opt-in). */
-  customerApproval: boolean;
-  /** User ids of the people who may approve or reject. */
-  approvers: string[];
-  /** Distinct approvals needed. */
-  quorum: number;
-}
+export type { ApprovalPolicy } from './policy.js';
 
 export interface Decision {
   action: DecisionAction;
@@ -52,6 +44,20 @@ export interface Decision {
   at: string;
   /** The approver's comment or the reason given. */
   note: string | null;
+  /** The approval stage the decision was made in (approve / reject), else null. */
+  stage?: Stage | null;
+  /** Settings version of the policy the decision was checked against. */
+  policyVersion?: number;
+  /** How the decision was authenticated: the API's signature, kept so a customer can verify it later. */
+  proof?: DecisionProof | null;
+}
+
+/** The API's Ed25519 signature over a decision's claims (see signing.ts). */
+export interface DecisionProof {
+  keyId: string;
+  signature: string;
+  nonce: string;
+  issuedAt: string;
 }
 
 export interface Access {
@@ -76,8 +82,13 @@ export interface AccessRequest {
   expiresAt: string;
   decisions: Decision[];
   access: Access | null;
+  /** The policy in force when the request was filed. */
   policy: ApprovalPolicy;
-  /** Set once quorum is reached; the request stays `pending` until the grant succeeds or fails. */
+  /** Approval stages in order, fixed at creation. */
+  stages: Stage[];
+  /** The stage waiting for decisions, or null once approved or ended. */
+  stage: Stage | null;
+  /** Set once the last stage reached its quorum; the request stays `pending` until the grant succeeds or fails. */
   approvedAt: string | null;
   /** Set when a terminal state is reached. */
   endedAt: string | null;
@@ -97,7 +108,10 @@ export interface NewRequestInput {
   requestTtlMs: number;
   /** ISO-8601 UTC: when the API accepted the request; the lifetime counts from here. */
   createdAt: string;
-  policy: ApprovalPolicy;
+  /** The policy in force at filing; fields added later may be missing in requests recorded earlier. */
+  policy: Partial<ApprovalPolicy> & Pick<ApprovalPolicy, 'tenant'>;
+  /** The API's signature over all other fields (requests filed before signing existed have none). */
+  proof?: { keyId: string; signature: string };
 }
 
 export function approvalsOf(r: AccessRequest): Decision[] {

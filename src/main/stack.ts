@@ -6,6 +6,7 @@ import { openStore } from '../adapters/open-store.js';
 import { createStoreNotifier } from '../adapters/store-notifier.js';
 import type { ActivityDeps } from '../activities/index.js';
 import type { Config } from '../config/index.js';
+import { loadKeys } from '../config/keys.js';
 import type { Logger } from '../config/logger.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { Store } from '../ports/store.js';
@@ -20,12 +21,20 @@ export interface Adapters {
 
 export async function openAdapters(config: Config, log: Logger): Promise<Adapters> {
   await mkdir(config.dataDir, { recursive: true });
+  const { trusted } = await loadKeys(config, { signing: false, trusted: true });
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const audit = openJsonlAuditSink(join(config.dataDir, 'audit.jsonl'));
   return {
     store,
     audit,
-    activityDeps: { grants: createBuiltinGrantProvider(store), notifier: createStoreNotifier(store), audit, log },
+    activityDeps: {
+      store,
+      trustedKeys: trusted,
+      grants: createBuiltinGrantProvider(store),
+      notifier: createStoreNotifier(store),
+      audit,
+      log,
+    },
     async close() {
       await audit.close();
       await store.close();

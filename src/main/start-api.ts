@@ -1,10 +1,12 @@
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app.js';
-import { staticTokenAuthenticator } from '../api/auth.js';
+import { staticTokenAuthenticator, type Authenticator } from '../api/auth.js';
+import { createOidcAuthenticator, oidcOptionsFromEnv } from '../api/auth-oidc.js';
 import { createLockboxClient } from '../client/lockbox-client.js';
-import type { Config } from '../config/index.js';
-import { DEMO_TENANTS, DEMO_TOKENS } from '../config/demo.js';
+import { ConfigError, type Config } from '../config/index.js';
+import { DEMO_INTERNAL_APPROVERS, DEMO_TOKENS, demoTenantSettings } from '../config/demo.js';
+import { loadKeys } from '../config/keys.js';
 import type { Logger } from '../config/logger.js';
 import type { Store } from '../ports/store.js';
 import { temporalReadiness } from './readiness.js';
@@ -14,17 +16,18 @@ export async function startApi(config: Config, address: string, store: Store, lo
   url: string;
   stop(): Promise<void>;
 }> {
+  const { signing } = await loadKeys(config, { signing: true, trusted: false });
+  if (!signing) throw new ConfigError('invalid configuration:\n  LOCKBOX_SIGNING_KEY: required');
+  const auth = config.mode === 'embedded' ? await demoDirectory(config, store) : oidcFromEnv(log);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: config.namespace });
-  // Production identities (OIDC) are not built yet: production mode knows nobody and refuses every call.
-  const tokens = config.mode === 'embedded' ? DEMO_TOKENS : {};
-  const tenants = new Map((config.mode === 'embedded' ? DEMO_TENANTS : []).map((t) => [t.id, t]));
   const app = createApp({
     config,
     lockbox: createLockboxClient(client, config.taskQueue),
     store,
-    tenants,
-    auth: staticTokenAuthenticator(tokens),
+    auth: rememberUsers(auth, store, log),
+    signer: signing,
+    internalApprovers: config.mode === 'embedded' ? [...new Set([...DEMO_INTERNAL_APPROVERS, ...config.internalApprovers])] : config.internalApprovers,
     log,
     readiness: temporalReadiness(client, config.namespace, config.taskQueue),
   });
@@ -41,6 +44,42 @@ export async function startApi(config: Config, address: string, store: Store, lo
       server.closeIdleConnections();
       await closed;
       await connection.close();
+    },
+  };
+}
+
+/** Demo identities and tenants (embedded default only). Seeding keeps what a tenant admin changed since. */
+async function demoDirectory(config: Config, store: Store): Promise<Authenticator> {
+  const now = new Date().toISOString();
+  for (const p of Object.values(DEMO_TOKENS)) await store.upsertUser({ ...p, lastSeenAt: now });
+  for (const [tenant, settings] of Object.entries(demoTenantSettings(config))) {
+    await store.putTenantSettings({ tenant, settings, expectedVersion: 0, updatedAt: now, updatedBy: 'demo-seed' });
+  }
+  return staticTokenAuthenticator(DEMO_TOKENS);
+}
+
+/** Production: OIDC bearer JWTs only; demo tokens are refused. */
+function oidcFromEnv(log: Logger): Authenticator {
+  const parsed = oidcOptionsFromEnv(process.env);
+  if (!parsed.ok) throw new ConfigError(`invalid configuration:\n${parsed.problems.map((p) => `  ${p}`).join('\n')}`);
+  return createOidcAuthenticator({ ...parsed.options, onRefused: (reason) => log.warn('bearer token refused', { reason }) });
+}
+
+const REMEMBER_EVERY_MS = 5 * 60_000;
+
+/** Records who signed in (at most every 5 minutes per person), so "approvers exist" can be checked against it. */
+function rememberUsers(auth: Authenticator, store: Store, log: Logger): Authenticator {
+  const seen = new Map<string, number>();
+  return {
+    async authenticate(token) {
+      const p = await auth.authenticate(token);
+      if (p && Date.now() - (seen.get(p.id) ?? 0) > REMEMBER_EVERY_MS) {
+        seen.set(p.id, Date.now());
+        await store.upsertUser({ id: p.id, tenants: p.tenants, roles: p.roles, lastSeenAt: new Date().toISOString() }).catch((err) => {
+          log.warn('could not record user', { user: p.id, error: err instanceof Error ? err.message : String(err) });
+        });
+      }
+      return p;
     },
   };
 }

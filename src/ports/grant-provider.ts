@@ -13,6 +13,20 @@ export interface GrantResult {
   grantedAt: string;
   /** ISO-8601 UTC, also enforced at the target. */
   endsAt: string;
+  /**
+   * Set by providers that issue a credential (e.g. a PostgreSQL login): the key under which the credential is kept
+   * in the CredentialVault (the request id). Never the secret itself, because this result lands in workflow
+   * history. Absent when the provider issues nothing the requester has to fetch.
+   */
+  credentialRef?: string;
+}
+
+/** What a target says about one request's grant; used to check that a revoke really happened. */
+export interface GrantVerification {
+  /** Whether the access object (role, account, token) still exists at the target. */
+  present: boolean;
+  /** Open sessions of that access object at the target (0 where the target has no such notion). */
+  sessions: number;
 }
 
 export interface GrantProvider {
@@ -20,4 +34,19 @@ export interface GrantProvider {
   grant(input: GrantInput): Promise<GrantResult>;
   /** Removes access; revoking twice or revoking an unknown request succeeds. */
   revoke(input: { requestId: string; revokedAt: string }): Promise<void>;
+  /**
+   * Optional: moves the end of an existing grant to `endsAt` (ISO-8601 UTC) at the target and returns the end as
+   * it now stands there. Repeating it with the same `endsAt` changes nothing. Fails (non-retryably) when the request
+   * has no grant at the target. Providers without it cannot extend; the caller must check for its presence.
+   */
+  extend?(input: { requestId: string; endsAt: string }): Promise<{ endsAt: string }>;
+  /** Optional: asks the target whether the request's access still exists, e.g. after a revoke. */
+  verify?(input: { requestId: string }): Promise<GrantVerification>;
+  /**
+   * Optional: the request ids that have access objects at the target made by Lockbox (for a reconciler that revokes
+   * what no workflow owns any more). Objects not made by Lockbox are never listed.
+   */
+  listGranted?(): Promise<string[]>;
+  /** Optional: releases connections the provider holds. Call once at shutdown. */
+  close?(): Promise<void>;
 }

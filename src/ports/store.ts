@@ -1,3 +1,7 @@
+import type { StoredSettings, TenantSettings } from '../domain/settings.js';
+
+export type { TenantSettings };
+
 /**
  * The API's and activities' own state beside Temporal: idempotency keys, the built-in grant store and the in-app
  * notification list. SQLite in the data dir by default, PostgreSQL when several replicas share it.
@@ -41,6 +45,19 @@ export interface NotificationRecord {
   createdAt: string;
 }
 
+
+/** Stored settings with an optimistic-concurrency version (1 for the first write). */
+export type TenantSettingsRecord = StoredSettings;
+
+/** A person Lockbox has seen (demo directory or a verified token), for "approvers exist" checks. */
+export interface UserRecord {
+  id: string;
+  tenants: string[];
+  roles: string[];
+  /** ISO-8601 UTC. */
+  lastSeenAt: string;
+}
+
 export interface Store {
   /**
    * Stores the reservation unless one exists for (principal, key); returns the stored one either way.
@@ -64,6 +81,26 @@ export interface Store {
   addNotification(n: NotificationRecord): Promise<void>;
   /** Newest first. */
   listNotifications(q: { recipient: string; limit: number }): Promise<NotificationRecord[]>;
+
+  /** The tenant's settings, or null for a tenant that has not opted in. */
+  getTenantSettings(tenant: string): Promise<TenantSettingsRecord | null>;
+  /** All tenants' settings, by tenant id. */
+  listTenantSettings(): Promise<TenantSettingsRecord[]>;
+  /**
+   * Writes settings if the stored version is `expectedVersion` (0: none stored yet), as version expectedVersion + 1.
+   * Otherwise stores nothing and returns the current record, so two admins never overwrite each other unseen.
+   */
+  putTenantSettings(input: {
+    tenant: string;
+    settings: TenantSettings;
+    expectedVersion: number;
+    updatedAt: string;
+    updatedBy: string;
+  }): Promise<{ ok: true; record: TenantSettingsRecord } | { ok: false; current: TenantSettingsRecord | null }>;
+
+  /** Inserts or refreshes a user (tenants and roles replaced, lastSeenAt moved forward only). */
+  upsertUser(u: UserRecord): Promise<void>;
+  getUser(id: string): Promise<UserRecord | null>;
 
   close(): Promise<void>;
 }

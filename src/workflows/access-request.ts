@@ -5,7 +5,9 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -19,16 +21,26 @@ import {
   grantFailed,
   granted,
   isConflict,
+  refuseUnauthenticated,
   revokeRequested,
   revoked,
   type AuditDraft,
   type DecisionCommand,
   type Rejection,
 } from '../domain/decide.js';
-import { approvalNeeded, outcome } from '../domain/messages.js';
+import { approvalNeeded, outcome, type Message } from '../domain/messages.js';
+import { reminderAt, stageRule, type ApprovalPolicy } from '../domain/policy.js';
 import { DecisionAction, RequestStatus, type AccessRequest, type NewRequestInput } from '../domain/request.js';
+import { verifyRequest, type TrustedKeys } from '../domain/signing.js';
 import { AuditJournal } from './audit-journal.js';
+import { authenticateDecision } from './decision-auth.js';
 import * as defs from './definitions.js';
+
+/**
+ * Requests started from this version on: signed requests and decisions, approval stages with decision-time policy,
+ * one reminder before expiry. Requests started earlier replay on the v1 path unchanged.
+ */
+export const PATCH_V2 = 'lockbox-v2-signed-staged';
 
 const notifications = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -43,6 +55,7 @@ const mustSucceed = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
 });
+const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s' });
 
 const HANDLERS = [
   [DecisionAction.approve, defs.approveUpdate, defs.approveSignal],
@@ -51,16 +64,26 @@ const HANDLERS = [
   [DecisionAction.cancel, defs.cancelUpdate, defs.cancelSignal],
 ] as const;
 
+/** Unauthenticated attempts audited one by one per request; beyond that they are only logged (history stays small). */
+const MAX_AUDITED_FORGERIES = 50;
+
 /**
- * One access request, from filing to the end of its access: notify -> wait for a decision or the lifetime ->
- * grant -> wait for the window or an early revoke -> revoke (always) -> audit exported.
+ * One access request, from filing to the end of its access: notify -> wait for decisions (stage by stage) or the
+ * lifetime -> grant -> wait for the window or an early revoke -> revoke (always) -> audit exported.
  */
 export async function accessRequestWorkflow(input: NewRequestInput): Promise<AccessRequest> {
+  const v2 = patched(PATCH_V2);
   const journal = new AuditJournal(input.id, input.tenant, (events) => mustSucceed.exportAudit(events));
   const created = createRequest(input);
   let state = created.state;
   journal.record(created.audit);
   journal.start();
+
+  /** v2: the API's public keys (from the worker's configuration, never from the caller); null until loaded. */
+  let keys: TrustedKeys | null = v2 ? null : {};
+  const usedNonces = new Set<string>();
+  let latestPolicy: ApprovalPolicy = state.policy;
+  let forgeries = 0;
 
   const commit = (next: { state: AccessRequest; audit: AuditDraft[] }) => {
     const statusChanged = next.state.status !== state.status;
@@ -68,26 +91,63 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     journal.record(next.audit);
     if (statusChanged) upsertSearchAttributes([{ key: defs.SearchAttributes.status, value: state.status }]);
   };
-  const evaluate = (action: DecisionAction, args: unknown) => {
-    const out = decide(state, toCommand(action, args), new Date());
+
+  /** Authenticates (v2) and checks a decision; null means "not authenticated" (audited by the caller). */
+  const check = (action: DecisionAction, args: unknown) => {
+    const auth = v2 ? authenticateDecision(state, action, args, keys ?? {}, usedNonces, Date.now()) : v1Command(action, args);
+    if (!auth.ok) return { auth, out: null };
+    const out = decide(state, auth.cmd, new Date(), auth.policy);
     if (!out.ok) throw toFailure(out.rejection);
-    return out;
+    return { auth, out };
   };
+  const apply = (action: DecisionAction, args: unknown, via: 'update' | 'signal'): boolean => {
+    const { auth, out } = check(action, args);
+    if (!auth.ok || !out) {
+      auditForgery(action, auth.ok ? 'unknown' : auth.reason, auth.ok ? '' : auth.claimedActor, via);
+      return false;
+    }
+    if (auth.cmd.proof) usedNonces.add(auth.cmd.proof.nonce);
+    if (v2 && auth.policy) latestPolicy = auth.policy;
+    commit(out);
+    return true;
+  };
+  function auditForgery(action: DecisionAction, reason: string, claimedActor: string, via: string) {
+    forgeries += 1;
+    log.warn('unauthenticated decision refused', { action, reason, via });
+    if (forgeries > MAX_AUDITED_FORGERIES) return;
+    journal.record([
+      { type: AuditEventType.decisionRejectedUnauthenticated, actor: 'unknown', details: { action, via, reason, claimedActor } },
+    ]);
+  }
 
   for (const [action, update, signal] of HANDLERS) {
     setHandler(
       update,
       async (args) => {
-        commit(evaluate(action, args));
+        if (v2) await condition(() => keys !== null);
+        if (!apply(action, args, 'update')) {
+          throw ApplicationFailure.create({
+            type: defs.FailureType.forbidden,
+            message: 'decision refused: not signed by the Lockbox API',
+            details: ['unauthenticated'],
+            nonRetryable: true,
+          });
+        }
         await settled(action);
         return state;
       },
-      { validator: (args) => void evaluate(action, args) },
+      {
+        // Refuse early what the rules refuse; unauthenticated attempts are let through to the handler to be audited.
+        validator: (args) => {
+          if (keys !== null) check(action, args);
+        },
+      },
     );
     // Signals take the same rules; a refused signal changes nothing (there is no caller to answer).
-    setHandler(signal, (args) => {
+    setHandler(signal, async (args) => {
+      if (v2) await condition(() => keys !== null);
       try {
-        commit(evaluate(action, args));
+        apply(action, args, 'signal');
       } catch (err) {
         log.warn('decision signal refused', { action, error: err instanceof Error ? err.message : String(err) });
       }
@@ -107,15 +167,14 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
 
   let cancelledInTemporal = false;
   try {
-    await notify(approvalNeeded(state, state.policy.approvers.filter((a) => a !== state.requester), new Date()), {
-      type: AuditEventType.approversNotified,
-      actor: 'system',
-      details: { recipients: state.policy.approvers.filter((a) => a !== state.requester) },
-    });
-    const remaining = Date.parse(state.expiresAt) - Date.now();
-    const answered =
-      remaining > 0 && (await condition(() => state.status !== RequestStatus.pending || state.approvedAt !== null, remaining));
-    if (!answered) commit(expire(state, new Date()));
+    if (v2) {
+      keys = await local.trustedDecisionKeys();
+      if (!verifyRequest(input, keys)) commit(refuseUnauthenticated(state, 'request was not filed through the Lockbox API', new Date()));
+    }
+    if (state.status === RequestStatus.pending) {
+      if (v2) await awaitDecisionsV2();
+      else await awaitDecisionsV1();
+    }
     if (state.status === RequestStatus.pending && state.approvedAt !== null) await grantAndHold();
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -129,6 +188,54 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     await journal.drain();
   });
   return state;
+
+  async function awaitDecisionsV1(): Promise<void> {
+    const recipients = state.policy.approvers.filter((a) => a !== state.requester);
+    await notify(approvalNeeded(state, recipients, new Date()), {
+      type: AuditEventType.approversNotified,
+      actor: 'system',
+      details: { recipients },
+    });
+    const remaining = Date.parse(state.expiresAt) - Date.now();
+    const answered = remaining > 0 && (await condition(() => !awaitingDecision(), remaining));
+    if (!answered) commit(expire(state, new Date()));
+  }
+
+  /** Stage by stage: notify the stage's approvers, remind the undecided once, expire at the lifetime. */
+  async function awaitDecisionsV2(): Promise<void> {
+    let reminded = false;
+    await notifyStage('approval_needed');
+    while (awaitingDecision()) {
+      const stage = state.stage;
+      const expiry = Date.parse(state.expiresAt);
+      const remindAt = reminded ? expiry : Math.min(expiry, reminderAt(state.createdAt, state.expiresAt));
+      const wait = remindAt - Date.now();
+      const changed = wait > 0 && (await condition(() => !awaitingDecision() || state.stage !== stage, wait));
+      if (changed) {
+        if (awaitingDecision()) await notifyStage('approval_needed');
+      } else if (!reminded && Date.now() < expiry) {
+        reminded = true;
+        await notifyStage('reminder');
+      } else {
+        commit(expire(state, new Date()));
+      }
+    }
+  }
+
+  function awaitingDecision(): boolean {
+    return state.status === RequestStatus.pending && state.approvedAt === null;
+  }
+
+  /** Approvers of the current stage (policy as last known), minus the requester and, for reminders, those who decided. */
+  async function notifyStage(kind: 'approval_needed' | 'reminder'): Promise<void> {
+    if (!state.stage) return;
+    const decided = new Set(state.decisions.map((d) => d.actor));
+    const recipients = stageRule(latestPolicy, state.stage).approvers.filter(
+      (a) => a !== state.requester && (kind === 'approval_needed' || !decided.has(a)),
+    );
+    const type = kind === 'reminder' ? AuditEventType.approversReminded : AuditEventType.approversNotified;
+    await notify(approvalNeeded(state, recipients, new Date(), kind), { type, actor: 'system', details: { stage: state.stage, recipients } });
+  }
 
   async function grantAndHold(): Promise<void> {
     let grant: { grantedAt: string; endsAt: string };
@@ -169,7 +276,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   }
 
   /** Sends messages; a failing channel never fails the request, it is audited instead. */
-  async function notify(messages: ReturnType<typeof approvalNeeded>, onSuccess: AuditDraft | null): Promise<void> {
+  async function notify(messages: Message[], onSuccess: AuditDraft | null): Promise<void> {
     if (messages.length === 0) return;
     try {
       await notifications.sendNotifications(messages);
@@ -187,13 +294,13 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   }
 }
 
-function toCommand(action: DecisionAction, args: unknown): DecisionCommand {
+/** Requests started before v2 took decisions as `{actor, note}`, unsigned, checked against the filed policy. */
+function v1Command(action: DecisionAction, args: unknown): { ok: true; cmd: DecisionCommand; policy: undefined } {
   const a = (typeof args === 'object' && args !== null ? args : {}) as Record<string, unknown>;
   if (typeof a.actor !== 'string' || a.actor.length === 0) {
     throw ApplicationFailure.create({ type: defs.FailureType.forbidden, message: 'decision has no actor', nonRetryable: true });
   }
-  const note = typeof a.note === 'string' ? a.note : null;
-  return { action, actor: a.actor, note };
+  return { ok: true, cmd: { action, actor: a.actor, note: typeof a.note === 'string' ? a.note : null }, policy: undefined };
 }
 
 function toFailure(r: Rejection): ApplicationFailure {

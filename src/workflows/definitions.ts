@@ -2,15 +2,16 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { AuditEvent } from '../domain/audit.js';
 import type { AccessRequest } from '../domain/request.js';
+import type { SignedDecision } from '../domain/signing.js';
 
 /** Names shared by the workflow, the client and anyone using `temporal workflow signal|update`. */
 export const TASK_QUEUE = 'lockbox';
 
-/** A decision as sent to the workflow: who decided (authenticated by the API) and their comment or reason. */
-export interface DecisionArgs {
-  actor: string;
-  note?: string | null;
-}
+/**
+ * A decision as sent to the workflow: the API-signed `SignedDecision` (requests filed before signing took
+ * `{actor, note}`). Typed loosely on purpose: anyone with namespace access can send anything, the workflow checks.
+ */
+export type DecisionArgs = SignedDecision | { actor: string; note?: string | null };
 
 export const approveUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('approve');
 export const rejectUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('reject');

@@ -1,1 +1,2 @@
 export { accessRequestWorkflow } from './access-request.js';
+export { tenantSettingsWorkflow } from './tenant-settings.js';

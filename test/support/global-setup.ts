@@ -10,8 +10,12 @@ import { startProc, waitForHttp, type Proc } from './process.js';
 export interface StackInfo {
   /** The full embedded stack (dev server, worker, API), default request lifetime. */
   apiUrl: string;
-  /** A second API + worker process on the same Temporal and data dir, with a 3 s request lifetime. */
+  /**
+   * A second Lockbox (API + worker) on the same Temporal server with its own data dir, task queue and signing key,
+   * whose demo tenants have a 3 s request lifetime: for expiry and reminder tests.
+   */
   shortTtlApiUrl: string;
+  shortTtlDataDir: string;
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
@@ -30,7 +34,7 @@ const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 /**
  * Starts the real system once for the whole run, the way `npm start` does, on free ports and a fresh data dir:
  * process A runs the embedded dev server, a worker and the API; process B joins A's Temporal (TEMPORAL_ADDRESS)
- * with its own worker and API, sharing the data dir, with a short request lifetime for expiry tests.
+ * as a separate Lockbox (own data dir, task queue and key) with a short request lifetime for expiry tests.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // For iterating on tests that need no stack (domain, adapters): LOCKBOX_TEST_NO_STACK=1 npx vitest run test/x.test.ts
@@ -38,6 +42,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Build (or find) the CLI first, outside any timeout, and say so: the first build takes minutes.
   await ensureTemporalCli({ log: (line) => process.stderr.write(`[setup] ${line}\n`) });
   const dataDir = await mkdtemp(join(tmpdir(), 'lockbox-test-'));
+  const shortTtlDataDir = await mkdtemp(join(tmpdir(), 'lockbox-test-short-'));
   const [apiPort, shortPort, temporalPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
   const namespace = 'lockbox';
   const taskQueue = 'lockbox-test';
@@ -46,18 +51,32 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const stopAll = async () => {
     for (const p of procs.reverse()) await p.stop();
     await rm(dataDir, { recursive: true, force: true });
+    await rm(shortTtlDataDir, { recursive: true, force: true });
   };
   try {
     const a = startProc(TSX, ['src/main/dev.ts'], { ...base, LOCKBOX_PORT: String(apiPort), LOCKBOX_TEMPORAL_PORT: String(temporalPort) }, ROOT);
     procs.push(a);
     await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`, a, 120_000);
     const temporalAddress = `127.0.0.1:${temporalPort}`;
-    const b = startProc(TSX, ['src/main/dev.ts'], { ...base, LOCKBOX_PORT: String(shortPort), TEMPORAL_ADDRESS: temporalAddress, LOCKBOX_REQUEST_TTL: '3s' }, ROOT);
+    const b = startProc(
+      TSX,
+      ['src/main/dev.ts'],
+      {
+        ...base,
+        LOCKBOX_DATA_DIR: shortTtlDataDir,
+        LOCKBOX_TASK_QUEUE: `${taskQueue}-short`,
+        LOCKBOX_PORT: String(shortPort),
+        TEMPORAL_ADDRESS: temporalAddress,
+        LOCKBOX_REQUEST_TTL: '3s',
+      },
+      ROOT,
+    );
     procs.push(b);
     await waitForHttp(`http://127.0.0.1:${shortPort}/readyz`, b, 120_000);
     project.provide('stack', {
       apiUrl: `http://127.0.0.1:${apiPort}`,
       shortTtlApiUrl: `http://127.0.0.1:${shortPort}`,
+      shortTtlDataDir,
       temporalAddress,
       namespace,
       taskQueue,

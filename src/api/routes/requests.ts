@@ -1,13 +1,15 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Router, type Response } from 'express';
 import { ulid } from 'ulid';
 import type { z } from 'zod';
 import { DecisionRefusedError, RequestNotFoundError } from '../../client/errors.js';
-import { canSeeRequest, type Principal } from '../../domain/directory.js';
+import { canAttemptDecision, canCreateRequest, canSeeRequest, listScope, type Principal } from '../../domain/directory.js';
+import { signDecision, signRequest } from '../../domain/signing.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
 import type { AccessRequest, DecisionAction, NewRequestInput } from '../../domain/request.js';
 import { principalOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
+import { currentPolicy } from '../policy.js';
 import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
 import { parse } from '../validate.js';
@@ -35,20 +37,24 @@ export function requestRoutes(deps: ApiDeps): Router {
 
   r.post('/', async (req, res) => {
     const p = principalOf(res);
-    if (!p.roles.includes('engineer')) throw problems.forbidden('only engineers can request access');
+    if (!canCreateRequest(p)) throw problems.forbidden('only engineers can request access');
     const body = parse(s.CreateRequestBody, req.body ?? {});
-    const tenant = deps.tenants.get(body.tenant);
+    const tenant = await currentPolicy(deps, body.tenant);
     if (!tenant) {
-      const detail = `tenant ${body.tenant} is not a Lockbox tenant`;
+      const detail = `tenant ${body.tenant} has not opted in to Lockbox`;
       throw problems.unprocessable(detail, [{ field: 'tenant', pointer: '#/tenant', message: detail }]);
     }
+    const settings = tenant.record.settings;
+    if (settings.requireTicket && !body.ticket) {
+      throw problems.validation([{ field: 'ticket', pointer: '#/ticket', message: `tenant ${body.tenant} requires a ticket` }]);
+    }
     const durationMs = parseDuration(body.duration) ?? 0;
-    if (durationMs < MIN_ACCESS_MS || durationMs > deps.config.maxAccessMs) {
-      const message = `must be between 1s and ${formatDuration(deps.config.maxAccessMs)}`;
+    if (durationMs < MIN_ACCESS_MS || durationMs > settings.maxAccessMs) {
+      const message = `must be between 1s and ${formatDuration(settings.maxAccessMs)}`;
       throw problems.validation([{ field: 'duration', pointer: '#/duration', message }]);
     }
 
-    let id = `req-${tenant.id}-${ulid()}`;
+    let id = `req-${body.tenant}-${ulid()}`;
     let fresh = true;
     const key = req.header('idempotency-key');
     if (key !== undefined) {
@@ -65,19 +71,19 @@ export function requestRoutes(deps: ApiDeps): Router {
       id = stored.requestId;
       fresh = stored.created;
     }
-    const input: NewRequestInput = {
+    const unsigned: Omit<NewRequestInput, 'proof'> = {
       id,
-      tenant: tenant.id,
+      tenant: body.tenant,
       resource: body.resource,
       requester: p.id,
       reason: body.reason,
       ticket: body.ticket ?? null,
       durationMs,
-      requestTtlMs: deps.config.requestTtlMs,
+      requestTtlMs: settings.requestTtlMs,
       createdAt: now().toISOString(),
       policy: tenant.policy,
     };
-    const request = await deps.lockbox.start(input, fresh);
+    const request = await deps.lockbox.start({ ...unsigned, proof: signRequest(unsigned, deps.signer) }, fresh);
     if (!fresh) res.setHeader('Idempotent-Replayed', 'true');
     res.status(201).location(`/v1/requests/${request.id}`).json(request);
   });
@@ -85,7 +91,7 @@ export function requestRoutes(deps: ApiDeps): Router {
   r.get('/', async (req, res) => {
     const p = principalOf(res);
     const q = parse(s.ListRequestsQuery, req.query);
-    const requests = await deps.lockbox.list({ ...q, scopeTenants: p.tenants, scopeRequester: p.id });
+    const requests = await deps.lockbox.list({ ...q, ...listScope(p) });
     res.json({ requests });
   });
 
@@ -98,13 +104,31 @@ export function requestRoutes(deps: ApiDeps): Router {
     res.json({ events: await deps.lockbox.audit(request.id) });
   });
 
+  /**
+   * A decision the API has authorised is signed with the policy in force now (current settings), so the workflow
+   * checks eligibility at decision time and can tell it from a forged one.
+   */
   const decision = (action: DecisionAction, schema: z.ZodType<Record<string, string | undefined>>, noteField: string) =>
     r.post(`/:id/${action}`, async (req, res: Response) => {
       const p = principalOf(res);
       const body = parse(schema, req.body ?? {});
       const request = await load(req.params.id, p);
+      if (!canAttemptDecision(p, action, request.tenant, request.requester)) {
+        throw problems.forbidden(`${p.id} may not ${action} this request`);
+      }
+      const tenant = await currentPolicy(deps, request.tenant);
+      const claims = {
+        requestId: request.id,
+        action,
+        actor: p.id,
+        note: body[noteField] ?? null,
+        // A tenant that opted out since keeps its recorded policy: requests are never orphaned by a settings change.
+        policy: tenant?.policy ?? request.policy,
+        issuedAt: now().toISOString(),
+        nonce: randomBytes(16).toString('hex'),
+      };
       try {
-        res.json(await deps.lockbox.decide(request.id, action, { actor: p.id, note: body[noteField] ?? null }));
+        res.json(await deps.lockbox.decide(request.id, action, signDecision(claims, deps.signer)));
       } catch (err) {
         if (err instanceof DecisionRefusedError) {
           throw err.kind === 'forbidden' ? new Problem(403, err.code, 'Not allowed', err.message) : problems.conflict(err.message, err.code);

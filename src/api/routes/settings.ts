@@ -1,0 +1,77 @@
+import { Router } from 'express';
+import { ulid } from 'ulid';
+import { canChangeSettings, canReadSettings } from '../../domain/directory.js';
+import { formatDuration, parseDuration } from '../../domain/duration.js';
+import { canBeApprover, validateSettings, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
+import { principalOf } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { Problem, problems } from '../problem.js';
+import * as s from '../schemas.js';
+import { parse } from '../validate.js';
+
+/** The settings as the API shows them: durations written like the request API's. */
+function view(r: StoredSettings) {
+  const { requestTtlMs, maxAccessMs, ...rest } = r.settings;
+  return { tenant: r.tenant, version: r.version, ...rest, requestTtl: formatDuration(requestTtlMs), maxAccess: formatDuration(maxAccessMs), updatedAt: r.updatedAt, updatedBy: r.updatedBy };
+}
+
+/**
+ * `GET/PUT /v1/tenants/{tenant}/settings`. A change runs as a small workflow that writes the settings and exports the
+ * `tenant.settings_changed` audit event together, so no change goes unaudited. `If-Match: "<version>"` guards
+ * against overwriting a change one has not seen (412); without it the write applies to the version read just before.
+ */
+export function settingsRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  const now = deps.clock ?? (() => new Date());
+
+  r.get('/:tenant/settings', async (req, res) => {
+    const p = principalOf(res);
+    const tenant = parse(s.TenantParam, req.params.tenant, 'tenant');
+    if (!canReadSettings(p, tenant)) throw problems.forbidden(`${p.id} may not read the settings of tenant ${tenant}`);
+    const record = await deps.store.getTenantSettings(tenant);
+    if (!record) throw problems.notFound(`tenant ${tenant} has not opted in to Lockbox`);
+    res.setHeader('ETag', `"${record.version}"`).json(view(record));
+  });
+
+  r.put('/:tenant/settings', async (req, res) => {
+    const p = principalOf(res);
+    const tenant = parse(s.TenantParam, req.params.tenant, 'tenant');
+    if (!canChangeSettings(p, tenant)) throw problems.forbidden(`${p.id} may not change the settings of tenant ${tenant}`);
+    const body = parse(s.SettingsBody, req.body ?? {});
+    const settings: TenantSettings = {
+      customerApproval: body.customerApproval,
+      approvers: body.approvers,
+      quorum: body.quorum,
+      requestTtlMs: parseDuration(body.requestTtl) ?? 0,
+      maxAccessMs: parseDuration(body.maxAccess) ?? 0,
+      requireTicket: body.requireTicket,
+      internalApproval: body.internalApproval,
+    };
+    const known = new Map(await Promise.all(body.approvers.map(async (id) => [id, await deps.store.getUser(id)] as const)));
+    const errors = validateSettings(settings, deps.config, (id) => {
+      const u = known.get(id);
+      return u !== null && u !== undefined && canBeApprover(u, tenant);
+    });
+    if (errors.length > 0) {
+      throw problems.validation(errors.map((e) => ({ field: e.field, pointer: `#/${e.field.replaceAll('.', '/')}`, message: e.message })));
+    }
+    const current = await deps.store.getTenantSettings(tenant);
+    const ifMatch = req.header('if-match');
+    if (ifMatch !== undefined && ifMatch !== `"${current?.version ?? 0}"`) {
+      throw new Problem(412, 'precondition-failed', 'Precondition failed', `the settings changed since version ${ifMatch}; read them again`);
+    }
+    const change: SettingsChange = {
+      changeId: `settings-${tenant}-${ulid()}`,
+      tenant,
+      settings,
+      before: current?.settings ?? null,
+      expectedVersion: current?.version ?? 0,
+      updatedAt: now().toISOString(),
+      updatedBy: p.id,
+    };
+    const result = await deps.lockbox.changeSettings(change);
+    if (!result.ok) throw problems.conflict('the settings were changed at the same moment by someone else; read them again', 'settings-conflict');
+    res.setHeader('ETag', `"${result.record.version}"`).json(view(result.record));
+  });
+  return r;
+}

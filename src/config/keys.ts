@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { publicKeyOf, type SigningKey, type TrustedKeys } from '../domain/signing.js';
+import { ConfigError, type Config } from './index.js';
+
+/**
+ * The API's signing key and the keys the worker trusts. Configured in production (refuses to start without them);
+ * in the embedded default made once and kept in the data dir (mode 0600), shared by every process on that dir.
+ */
+export async function loadKeys(config: Config, need: { signing: boolean; trusted: boolean }): Promise<{
+  signing: SigningKey | null;
+  trusted: TrustedKeys;
+}> {
+  if (config.mode === 'production') {
+    const missing = [
+      ...(need.signing && !config.signingKey ? ['LOCKBOX_SIGNING_KEY: required in production mode (the API signs decisions with it)'] : []),
+      ...(need.trusted && !config.trustedKeys ? ['LOCKBOX_TRUSTED_KEYS: required in production mode (the worker verifies decisions with it)'] : []),
+    ];
+    if (missing.length > 0) throw new ConfigError(`invalid configuration:\n${missing.map((m) => `  ${m}`).join('\n')}`);
+  }
+  const signing = config.signingKey ?? (config.mode === 'embedded' ? await embeddedKey(config.dataDir) : null);
+  const trusted = config.trustedKeys ?? (signing ? { [signing.keyId]: publicKeyOf(signing.secretKey) } : {});
+  return { signing, trusted };
+}
+
+async function embeddedKey(dataDir: string): Promise<SigningKey> {
+  const file = join(dataDir, 'signing-key.json');
+  await mkdir(dataDir, { recursive: true });
+  const fresh: SigningKey = { keyId: `embedded-${Date.now().toString(36)}`, secretKey: randomBytes(32).toString('hex') };
+  try {
+    // 'wx': two processes starting on one data dir race here; exactly one writes, both then read the same key.
+    await writeFile(file, JSON.stringify(fresh), { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const key = JSON.parse(await readFile(file, 'utf8')) as SigningKey;
+      if (typeof key.keyId === 'string' && /^[0-9a-f]{64}$/.test(key.secretKey)) return key;
+    } catch {
+      // The other process may still be writing it.
+    }
+    if (attempt > 20) throw new ConfigError(`the embedded signing key in ${file} is unreadable; delete it to make a new one`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

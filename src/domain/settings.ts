@@ -1,0 +1,105 @@
+import { normalizePolicy, type ApprovalPolicy } from './policy.js';
+
+/** A tenant's Lockbox settings, as the tenant admin sets them. Durations in milliseconds. */
+export interface TenantSettings {
+  /** The tenant opted in: its own approvers must approve. */
+  customerApproval: boolean;
+  /** User ids of the tenant's approvers. */
+  approvers: string[];
+  /** Distinct tenant approvals needed (<= approvers.length). */
+  quorum: number;
+  requestTtlMs: number;
+  maxAccessMs: number;
+  requireTicket: boolean;
+  /** A provider-side internal approver must approve first. */
+  internalApproval: boolean;
+}
+
+/** Limits a tenant's settings must stay within. */
+export const SETTINGS_LIMITS = {
+  minDurationMs: 1_000,
+  maxRequestTtlMs: 7 * 24 * 3_600_000,
+} as const;
+
+export interface SettingsProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * Checks a tenant's new settings. `knownUser` says whether an id is a known approver of this tenant (the caller
+ * looks it up). Pure; returns every problem, each naming its field.
+ */
+export function validateSettings(
+  s: TenantSettings,
+  limits: { maxAccessMs: number },
+  knownUser: (id: string) => boolean,
+): SettingsProblem[] {
+  const problems: SettingsProblem[] = [];
+  const approvers = new Set(s.approvers);
+  if (approvers.size !== s.approvers.length) problems.push({ field: 'approvers', message: 'must not list anyone twice' });
+  s.approvers.forEach((id, i) => {
+    if (!knownUser(id)) problems.push({ field: `approvers.${i}`, message: `${id} is not a known approver of this tenant` });
+  });
+  if (s.customerApproval && s.approvers.length === 0) {
+    problems.push({ field: 'approvers', message: 'customer approval needs at least one approver' });
+  }
+  if (s.quorum < 1) problems.push({ field: 'quorum', message: 'must be at least 1' });
+  if (s.customerApproval && s.quorum > s.approvers.length) {
+    problems.push({ field: 'quorum', message: `must not exceed the number of approvers (${s.approvers.length})` });
+  }
+  if (s.requestTtlMs < SETTINGS_LIMITS.minDurationMs || s.requestTtlMs > SETTINGS_LIMITS.maxRequestTtlMs) {
+    problems.push({ field: 'requestTtl', message: 'must be between 1s and 7d' });
+  }
+  if (s.maxAccessMs < SETTINGS_LIMITS.minDurationMs || s.maxAccessMs > limits.maxAccessMs) {
+    problems.push({ field: 'maxAccess', message: `must be between 1s and the provider's limit` });
+  }
+  return problems;
+}
+
+/** Whether a known person could be listed as a tenant's approver: a member of it with the approver or admin role. */
+export function canBeApprover(p: { roles: readonly string[]; tenants: readonly string[] }, tenant: string): boolean {
+  return p.tenants.includes(tenant) && (p.roles.includes('approver') || p.roles.includes('admin'));
+}
+
+/** The approval policy a tenant's settings put in force now. */
+export function policyFromSettings(
+  tenant: string,
+  version: number,
+  s: TenantSettings,
+  internalApprovers: readonly string[],
+): ApprovalPolicy {
+  return normalizePolicy({
+    tenant,
+    version,
+    customerApproval: s.customerApproval,
+    approvers: [...s.approvers],
+    quorum: s.quorum,
+    internalApproval: s.internalApproval,
+    internalApprovers: [...internalApprovers],
+    internalQuorum: 1,
+  });
+}
+
+/** A tenant admin's change of settings, as the API hands it to the settings workflow. */
+export interface SettingsChange {
+  /** Workflow id and audit request id: `settings-<tenant>-<ulid>`. */
+  changeId: string;
+  tenant: string;
+  settings: TenantSettings;
+  /** The settings before, for the audit event (null when the tenant opts in). */
+  before: TenantSettings | null;
+  expectedVersion: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export interface StoredSettings {
+  tenant: string;
+  version: number;
+  settings: TenantSettings;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export type SettingsChangeResult = { ok: true; record: StoredSettings } | { ok: false; current: StoredSettings | null };

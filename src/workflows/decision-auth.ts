@@ -1,0 +1,47 @@
+import type { DecisionCommand } from '../domain/decide.js';
+import { normalizePolicy, type ApprovalPolicy } from '../domain/policy.js';
+import type { AccessRequest, DecisionAction } from '../domain/request.js';
+import { decisionMessage, verifyMessage, type DecisionClaims, type TrustedKeys } from '../domain/signing.js';
+
+/** How far a decision's `issuedAt` may be from workflow time: covers clock skew and a slow update round trip. */
+const MAX_SKEW_MS = 5 * 60_000;
+
+export type Authenticated =
+  | { ok: true; cmd: DecisionCommand; policy: ApprovalPolicy }
+  | { ok: false; reason: string; claimedActor: string };
+
+/**
+ * Checks that a decision sent to the workflow is one the API signed for this request and action, not seen before
+ * and fresh. Pure: deterministic in its inputs, so it runs in validators and handlers alike.
+ */
+export function authenticateDecision(
+  state: AccessRequest,
+  action: DecisionAction,
+  args: unknown,
+  keys: TrustedKeys,
+  usedNonces: ReadonlySet<string>,
+  now: number,
+): Authenticated {
+  const a = (typeof args === 'object' && args !== null ? args : {}) as Record<string, unknown>;
+  const claims = (typeof a.claims === 'object' && a.claims !== null ? a.claims : {}) as Partial<DecisionClaims>;
+  const claimedActor = String(claims.actor ?? a.actor ?? 'unknown').slice(0, 200);
+  const fail = (reason: string): Authenticated => ({ ok: false, reason, claimedActor });
+  if (!a.claims) return fail('unsigned');
+  if (!verifyMessage(decisionMessage(claims as DecisionClaims), a.keyId, a.signature, keys)) return fail('bad_signature');
+  if (claims.requestId !== state.id) return fail('signed_for_another_request');
+  if (claims.action !== action) return fail('signed_for_another_action');
+  if (typeof claims.nonce !== 'string' || usedNonces.has(claims.nonce)) return fail('replayed');
+  const issued = Date.parse(String(claims.issuedAt));
+  if (!Number.isFinite(issued) || Math.abs(now - issued) > MAX_SKEW_MS) return fail('stale');
+  if (typeof claims.actor !== 'string' || !claims.policy) return fail('malformed');
+  return {
+    ok: true,
+    cmd: {
+      action,
+      actor: claims.actor,
+      note: typeof claims.note === 'string' ? claims.note : null,
+      proof: { keyId: String(a.keyId), signature: String(a.signature), nonce: claims.nonce, issuedAt: String(claims.issuedAt) },
+    },
+    policy: normalizePolicy(claims.policy),
+  };
+}

@@ -1,0 +1,315 @@
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createOidcAuthenticator, oidcOptionsFromEnv, type OidcOptions } from '../../src/api/auth-oidc.js';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
+
+const ISSUER = 'https://idp.contoso.test/realms/lockbox';
+const AUDIENCE = 'lockbox-api';
+const ROLE_MAP: OidcOptions['roleMap'] = {
+  'contoso-approvers': 'approver',
+  'lockbox-engineers': 'engineer',
+  'provider-approvers': 'internal_approver',
+};
+
+interface Signer {
+  alg: string;
+  kid: string;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  jwk: JWK;
+}
+
+async function makeSigner(alg: string, kid: string): Promise<Signer> {
+  const { privateKey, publicKey } = await generateKeyPair(alg);
+  return { alg, kid, privateKey, publicKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+}
+
+let server: JwksServer;
+let rsa: Signer;
+let ec: Signer;
+let attacker: Signer;
+/** Every token made and every refusal reported in this file, for the "no token text in reasons" check at the end. */
+const allTokens: string[] = [];
+const allReasons: string[] = [];
+
+const now = () => Math.floor(Date.now() / 1000);
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+/** Alice, a contoso approver, as the IdP would issue her; override claims per case (undefined drops one). */
+const alice = (over: JWTPayload = {}): JWTPayload => ({
+  iss: ISSUER,
+  aud: AUDIENCE,
+  sub: 'u-alice',
+  email: 'alice@contoso.example',
+  lockbox_tenants: ['contoso'],
+  lockbox_roles: ['contoso-approvers'],
+  iat: now(),
+  exp: now() + 300,
+  ...over,
+});
+
+function keep(token: string): string {
+  allTokens.push(token);
+  return token;
+}
+
+async function sign(payload: JWTPayload, signer: Signer = rsa, header: Record<string, unknown> = {}): Promise<string> {
+  return keep(await new SignJWT(payload).setProtectedHeader({ alg: signer.alg, kid: signer.kid, ...header }).sign(signer.privateKey));
+}
+
+/** A fresh authenticator (own JWKS cache) against the test IdP, and the reasons it reported. */
+function oidc(extra: Partial<OidcOptions> = {}) {
+  const refused: string[] = [];
+  const auth = createOidcAuthenticator({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    jwksUrl: server.url,
+    roleMap: ROLE_MAP,
+    onRefused: (r) => {
+      refused.push(r);
+      allReasons.push(r);
+    },
+    ...extra,
+  });
+  return { auth, refused };
+}
+
+beforeAll(async () => {
+  [rsa, ec, attacker] = await Promise.all([makeSigner('RS256', 'rsa-1'), makeSigner('ES256', 'ec-1'), makeSigner('RS256', 'attacker-1')]);
+  server = await startJwksServer([rsa.jwk, ec.jwk]);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('OIDC bearer tokens: accepted', () => {
+  it('maps an RS256 token to a Principal: id from email, tenants, roles via the role map', async () => {
+    const { auth, refused } = oidc();
+    expect(await auth.authenticate(await sign(alice()))).toEqual({ id: 'alice@contoso.example', roles: ['approver'], tenants: ['contoso'] });
+    expect(refused).toEqual([]);
+  });
+
+  it('maps an ES256 token; a single-string tenants claim; duplicate and unmapped role names dropped', async () => {
+    const { auth } = oidc();
+    const ian = alice({
+      sub: 'u-ian',
+      email: 'ian@provider.example',
+      lockbox_tenants: 'provider',
+      // 'admin' is a Lockbox role name, but with a role map only mapped names count.
+      lockbox_roles: ['provider-approvers', 'lockbox-engineers', 'provider-approvers', 'admin', 'wiki-editors', 42],
+    });
+    expect(await auth.authenticate(await sign(ian, ec))).toEqual({
+      id: 'ian@provider.example',
+      roles: ['internal_approver', 'engineer'],
+      tenants: ['provider'],
+    });
+  });
+
+  it('without a role map, takes claim values that already are Lockbox role names', async () => {
+    const { auth } = oidc({ roleMap: undefined });
+    const token = await sign(alice({ lockbox_roles: ['approver', 'admin', 'approver', 'superuser'], lockbox_tenants: ['contoso', 'contoso'] }));
+    expect(await auth.authenticate(token)).toEqual({ id: 'alice@contoso.example', roles: ['approver', 'admin'], tenants: ['contoso'] });
+  });
+
+  it('reads configured claim names, nested ones as dotted paths, and falls back to sub for the user id', async () => {
+    const { auth } = oidc({ claims: { userId: 'preferred_username', tenants: 'org', roles: 'realm_access.roles' } });
+    const keycloak = alice({ email: undefined, lockbox_roles: undefined, org: ['contoso'], realm_access: { roles: ['contoso-approvers'] } });
+    expect(await auth.authenticate(await sign({ ...keycloak, preferred_username: 'alice' }))).toEqual({ id: 'alice', roles: ['approver'], tenants: ['contoso'] });
+    expect(await auth.authenticate(await sign(keycloak))).toEqual({ id: 'u-alice', roles: ['approver'], tenants: ['contoso'] });
+    const noClaims = alice({ email: undefined, lockbox_roles: undefined, lockbox_tenants: undefined });
+    expect(await oidc().auth.authenticate(await sign(noClaims))).toEqual({ id: 'u-alice', roles: [], tenants: [] });
+  });
+
+  it('accepts an aud array that contains the audience', async () => {
+    expect(await oidc().auth.authenticate(await sign(alice({ aud: ['other-api', AUDIENCE] })))).not.toBeNull();
+  });
+
+  it('accepts exp and nbf within the clock tolerance (default 60 s)', async () => {
+    const { auth, refused } = oidc();
+    expect(await auth.authenticate(await sign(alice({ exp: now() - 30 })))).not.toBeNull();
+    expect(await auth.authenticate(await sign(alice({ nbf: now() + 30 })))).not.toBeNull();
+    expect(refused).toEqual([]);
+  });
+});
+
+describe('OIDC bearer tokens: refused', () => {
+  const unsigned = (payload: JWTPayload) => keep(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`);
+  const tamper = (token: string, over: JWTPayload) => {
+    const [h, p, s] = token.split('.');
+    const claims = JSON.parse(Buffer.from(p ?? '', 'base64url').toString()) as JWTPayload;
+    return keep(`${h}.${b64({ ...claims, ...over })}.${s}`);
+  };
+
+  const cases: { name: string; token: () => Promise<string>; reason: string; options?: Partial<OidcOptions> }[] = [
+    { name: 'expired beyond the tolerance', token: () => sign(alice({ exp: now() - 120 })), reason: 'ERR_JWT_EXPIRED' },
+    { name: 'expired 30 s ago with zero tolerance', token: () => sign(alice({ exp: now() - 30 })), reason: 'ERR_JWT_EXPIRED', options: { clockToleranceSec: 0 } },
+    { name: 'not yet valid beyond the tolerance', token: () => sign(alice({ nbf: now() + 120 })), reason: 'ERR_JWT_CLAIM_VALIDATION_FAILED:nbf:check_failed' },
+    { name: 'without exp', token: () => sign(alice({ exp: undefined })), reason: 'ERR_JWT_CLAIM_VALIDATION_FAILED:exp:missing' },
+    { name: 'for another audience', token: () => sign(alice({ aud: 'billing-api' })), reason: 'ERR_JWT_CLAIM_VALIDATION_FAILED:aud:check_failed' },
+    { name: 'without aud', token: () => sign(alice({ aud: undefined })), reason: 'ERR_JWT_CLAIM_VALIDATION_FAILED:aud:missing' },
+    { name: 'from another issuer', token: () => sign(alice({ iss: 'https://evil.example/' })), reason: 'ERR_JWT_CLAIM_VALIDATION_FAILED:iss:check_failed' },
+    { name: 'with an issuer that differs only by a trailing slash', token: () => sign(alice({ iss: `${ISSUER}/` })), reason: 'ERR_JWT_CLAIM_VALIDATION_FAILED:iss:check_failed' },
+    { name: 'unsigned (alg: none)', token: async () => unsigned(alice()), reason: 'ERR_JOSE_ALG_NOT_ALLOWED' },
+    {
+      name: 'with a tampered payload (roles raised, signature kept)',
+      token: async () => tamper(await sign(alice()), { lockbox_roles: ['contoso-approvers', 'admin'], email: 'mallory@contoso.example' }),
+      reason: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    },
+    { name: 'signed by a key not in the JWKS', token: () => sign(alice(), attacker), reason: 'ERR_JWKS_NO_MATCHING_KEY' },
+    { name: 'signed by a key not in the JWKS, claiming a trusted kid', token: () => sign(alice(), attacker, { kid: rsa.kid }), reason: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' },
+    {
+      name: 'HS256 with the RSA public key as the HMAC secret',
+      token: async () => keep(await new SignJWT(alice()).setProtectedHeader({ alg: 'HS256', kid: rsa.kid }).sign(new TextEncoder().encode(await exportSPKI(rsa.publicKey)))),
+      reason: 'ERR_JOSE_ALG_NOT_ALLOWED',
+    },
+    { name: 'ES256 when only RS256 is configured', token: () => sign(alice(), ec), reason: 'ERR_JOSE_ALG_NOT_ALLOWED', options: { algorithms: ['RS256'] } },
+    { name: 'not a JWT at all', token: async () => keep('not-a-jwt'), reason: 'ERR_JWS_INVALID' },
+    { name: 'with no user id (neither email nor sub)', token: () => sign(alice({ email: undefined, sub: undefined })), reason: 'missing_user_id' },
+    { name: 'with an empty email and no sub', token: () => sign(alice({ email: '  ', sub: undefined })), reason: 'missing_user_id' },
+    { name: 'with an e-mail the IdP marks unverified', token: () => sign(alice({ email_verified: false })), reason: 'email_unverified' },
+  ];
+
+  it.each(cases)('refuses a token $name', async ({ token, reason, options }) => {
+    const { auth, refused } = oidc(options);
+    await expect(auth.authenticate(await token())).resolves.toBeNull();
+    expect(refused).toEqual([reason]);
+  });
+
+  it('still refuses (and does not throw) when the logger throws', async () => {
+    const { auth } = oidc({
+      onRefused: () => {
+        throw new Error('logger down');
+      },
+    });
+    await expect(auth.authenticate(await sign(alice({ aud: 'billing-api' })))).resolves.toBeNull();
+  });
+});
+
+describe('OIDC key set availability', () => {
+  it('refuses with jwks_unavailable while the IdP is down, without caching the failure', async () => {
+    const { auth, refused } = oidc();
+    const token = await sign(alice());
+    await server.stop();
+    try {
+      await expect(auth.authenticate(token)).resolves.toBeNull();
+      await expect(auth.authenticate(token)).resolves.toBeNull();
+      expect(refused).toEqual(['jwks_unavailable', 'jwks_unavailable']);
+    } finally {
+      await server.start();
+    }
+    expect(await auth.authenticate(token)).toMatchObject({ id: 'alice@contoso.example' });
+    expect(refused).toHaveLength(2);
+  });
+
+  it('keeps accepting known keys through an outage once it has fetched them', async () => {
+    const { auth } = oidc();
+    expect(await auth.authenticate(await sign(alice()))).not.toBeNull();
+    await server.stop();
+    try {
+      expect(await auth.authenticate(await sign(alice(), ec))).not.toBeNull();
+    } finally {
+      await server.start();
+    }
+  });
+
+  it('picks up a rotated-in key: refetches the JWKS on an unknown kid once the 30 s cooldown has passed', async () => {
+    const { auth, refused } = oidc();
+    expect(await auth.authenticate(await sign(alice()))).not.toBeNull();
+    const rotated = await makeSigner('RS256', 'rsa-2');
+    server.setKeys([rsa.jwk, ec.jwk, rotated.jwk]);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      // Right after a fetch, jose does not refetch for an unknown kid (so junk kids cannot hammer the IdP).
+      expect(await auth.authenticate(await sign(alice(), rotated))).toBeNull();
+      expect(refused).toEqual(['ERR_JWKS_NO_MATCHING_KEY']);
+      vi.setSystemTime(Date.now() + 31_000);
+      const hits = server.hits;
+      expect(await auth.authenticate(await sign(alice(), rotated))).toMatchObject({ id: 'alice@contoso.example' });
+      expect(server.hits).toBe(hits + 1);
+    } finally {
+      vi.useRealTimers();
+      server.setKeys([rsa.jwk, ec.jwk]);
+    }
+  });
+});
+
+describe('OIDC options', () => {
+  const base = { issuer: ISSUER, audience: AUDIENCE, jwksUrl: 'https://idp.contoso.test/certs' };
+
+  it.each([
+    ['plain http to a non-loopback host', { jwksUrl: 'http://idp.contoso.test/certs' }],
+    ['alg none', { algorithms: ['RS256', 'none'] }],
+    ['an HMAC algorithm', { algorithms: ['HS256'] }],
+    ['no algorithms', { algorithms: [] }],
+    ['a role map to an unknown role', { roleMap: { staff: 'root' } as unknown as OidcOptions['roleMap'] }],
+  ])('refuses to build with %s', (_name, over) => {
+    expect(() => createOidcAuthenticator({ ...base, ...over })).toThrow(TypeError);
+  });
+
+  it('reads the environment, and the result verifies real tokens', async () => {
+    const result = oidcOptionsFromEnv({
+      LOCKBOX_OIDC_ISSUER: ISSUER,
+      LOCKBOX_OIDC_AUDIENCE: AUDIENCE,
+      LOCKBOX_OIDC_JWKS_URL: server.url,
+      LOCKBOX_OIDC_CLOCK_TOLERANCE: '30',
+      LOCKBOX_OIDC_ROLES_CLAIM: 'groups',
+      LOCKBOX_OIDC_ROLE_MAP: '{"contoso-approvers":"approver","lockbox-admins":"admin"}',
+    });
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    expect(result.options).toMatchObject({
+      clockToleranceSec: 30,
+      claims: { userId: undefined, tenants: undefined, roles: 'groups' },
+      roleMap: { 'contoso-approvers': 'approver', 'lockbox-admins': 'admin' },
+    });
+    const auth = createOidcAuthenticator(result.options);
+    const token = await sign(alice({ lockbox_roles: undefined, groups: ['lockbox-admins'] }));
+    expect(await auth.authenticate(token)).toEqual({ id: 'alice@contoso.example', roles: ['admin'], tenants: ['contoso'] });
+  });
+
+  it('defaults the clock tolerance to 60 s', () => {
+    const env = { LOCKBOX_OIDC_ISSUER: ISSUER, LOCKBOX_OIDC_AUDIENCE: AUDIENCE, LOCKBOX_OIDC_JWKS_URL: base.jwksUrl };
+    const result = oidcOptionsFromEnv(env);
+    expect(result).toMatchObject({ ok: true, options: { clockToleranceSec: 60 } });
+    expect(result.ok && result.options.roleMap).toBeFalsy();
+    expect(oidcOptionsFromEnv({ ...env, LOCKBOX_OIDC_CLOCK_TOLERANCE: '' })).toMatchObject({ ok: true, options: { clockToleranceSec: 60 } });
+  });
+
+  it('names every missing or bad variable', () => {
+    const missing = oidcOptionsFromEnv({});
+    expect(missing.ok).toBe(false);
+    const text = missing.ok ? '' : missing.problems.join('\n');
+    for (const v of ['LOCKBOX_OIDC_ISSUER', 'LOCKBOX_OIDC_AUDIENCE', 'LOCKBOX_OIDC_JWKS_URL']) expect(text).toContain(`${v}: required`);
+
+    const bad = oidcOptionsFromEnv({
+      LOCKBOX_OIDC_ISSUER: ISSUER,
+      LOCKBOX_OIDC_AUDIENCE: AUDIENCE,
+      LOCKBOX_OIDC_JWKS_URL: 'http://idp.contoso.test/certs',
+      LOCKBOX_OIDC_CLOCK_TOLERANCE: 'soon',
+      LOCKBOX_OIDC_USER_CLAIM: ' ',
+      LOCKBOX_OIDC_ROLE_MAP: '{"contoso-approvers":"root"}',
+    });
+    expect(bad.ok).toBe(false);
+    const problems = bad.ok ? [] : bad.problems;
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'LOCKBOX_OIDC_CLOCK_TOLERANCE',
+      'LOCKBOX_OIDC_JWKS_URL',
+      'LOCKBOX_OIDC_ROLE_MAP',
+      'LOCKBOX_OIDC_USER_CLAIM',
+    ]);
+    const notJson = oidcOptionsFromEnv({ ...{ LOCKBOX_OIDC_ISSUER: ISSUER, LOCKBOX_OIDC_AUDIENCE: AUDIENCE, LOCKBOX_OIDC_JWKS_URL: base.jwksUrl }, LOCKBOX_OIDC_ROLE_MAP: '[approver' });
+    expect(notJson).toMatchObject({ ok: false, problems: [expect.stringMatching(/^LOCKBOX_OIDC_ROLE_MAP: must be a JSON object/)] });
+  });
+});
+
+// Last in the file: looks at everything reported above.
+describe('OIDC refusal reasons', () => {
+  it('never carry token text, only a fixed vocabulary', () => {
+    expect(allReasons.length).toBeGreaterThan(15);
+    const pieces = allTokens.flatMap((t) => [t, ...t.split('.')]).filter((p) => p.length >= 8);
+    for (const reason of allReasons) {
+      expect(reason).toMatch(/^(ERR_[A-Z_]+(:[a-z]+:[a-z_]+)?|jwks_unavailable|missing_user_id|email_unverified)$/);
+      for (const piece of pieces) expect(reason).not.toContain(piece);
+    }
+  });
+});

@@ -1,0 +1,145 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createWebhookGrantProvider,
+  GrantTargetError,
+  NonRetryableGrantError,
+  webhookSignature,
+  type WebhookGrantProviderOptions,
+} from '../../src/adapters/grants/webhook-grant-provider.js';
+import { findFreePort } from '../../src/dev/dev-server.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
+
+const SECRET = `whsec-${randomBytes(24).toString('hex')}`;
+let receiver: WebhookReceiver;
+
+const input = (requestId = `req-contoso-${randomBytes(6).toString('hex')}`) => ({ requestId, tenant: 'contoso', resource: 'app:billing', principal: 'eve@lockbox.dev', durationMs: 60_000 });
+const provider = (over: Partial<WebhookGrantProviderOptions> = {}) =>
+  createWebhookGrantProvider({
+    grantUrl: `${receiver.url}/grant`,
+    revokeUrl: `${receiver.url}/revoke`,
+    extendUrl: `${receiver.url}/extend`,
+    secret: SECRET,
+    timeoutMs: 1_000,
+    backoffMs: 10,
+    ...over,
+  });
+const failure = (p: Promise<unknown>) => p.then(() => expect.fail('expected a failure'), (e: unknown) => e as GrantTargetError);
+/** Nothing that identifies the secret may be in an error, in any form it could take. */
+const expectNoSecret = (err: Error) => {
+  const text = `${err.message}\n${err.stack}\n${JSON.stringify(err)}`;
+  expect(text).not.toContain(SECRET);
+  expect(text).not.toContain(SECRET.slice(6, 30));
+};
+
+beforeAll(async () => {
+  receiver = await startWebhookReceiver(SECRET);
+});
+afterAll(async () => {
+  await receiver.close();
+});
+beforeEach(() => {
+  receiver.calls.length = 0;
+  receiver.script.length = 0;
+});
+
+describe('webhook grant provider', () => {
+  it('signs timestamp + "." + raw body with HMAC-SHA256, as documented', async () => {
+    const { requestId } = input();
+    await provider().grant(input(requestId));
+    const call = receiver.calls[0]!;
+    expect(call.verified).toBe(true);
+    const ts = String(call.headers['x-lockbox-timestamp']);
+    expect(Math.abs(Number(ts) - Date.now() / 1000)).toBeLessThan(5);
+    const mine = `sha256=${createHmac('sha256', SECRET).update(`${ts}.${call.body}`).digest('hex')}`;
+    expect(call.headers['x-lockbox-signature']).toBe(mine);
+    expect(webhookSignature(SECRET, ts, call.body)).toBe(mine);
+    expect(JSON.parse(call.body)).toMatchObject({ action: 'grant', requestId, tenant: 'contoso', resource: 'app:billing', principal: 'eve@lockbox.dev' });
+    expect(call.headers['content-type']).toBe('application/json');
+  });
+
+  it('sends an idempotency key per request and action, and a repeated grant gets the first answer', async () => {
+    const p = provider();
+    const { requestId } = input();
+    const first = await p.grant(input(requestId));
+    expect(await p.grant(input(requestId))).toEqual(first);
+    await p.extend!({ requestId, endsAt: '2031-01-01T00:00:00Z' });
+    await p.revoke({ requestId, revokedAt: new Date().toISOString() });
+    expect(receiver.calls.map((c) => c.headers['idempotency-key'])).toEqual([
+      `${requestId}:grant`,
+      `${requestId}:grant`,
+      `${requestId}:extend:2031-01-01T00:00:00.000Z`,
+      `${requestId}:revoke`,
+    ]);
+  });
+
+  it('retries 503 and 429, then succeeds', async () => {
+    receiver.script.push(503, 429, 503);
+    const { requestId } = input();
+    await provider({ maxAttempts: 4 }).grant(input(requestId));
+    expect(receiver.calls.map((c) => c.status)).toEqual([503, 429, 503, 201]);
+    expect(receiver.hasAccess(requestId)).toBe(true);
+  });
+
+  it('gives up after maxAttempts with a retryable error', async () => {
+    receiver.script.push(500, 502, 503);
+    const err = await failure(provider({ maxAttempts: 3 }).grant(input()));
+    expect(err).toBeInstanceOf(GrantTargetError);
+    expect(err.nonRetryable).toBe(false);
+    expect(err.code).toBe('503');
+    expect(receiver.calls).toHaveLength(3);
+    expectNoSecret(err);
+  });
+
+  it('does not retry a 400 and says so with NonRetryableGrantError', async () => {
+    receiver.script.push(400, 400);
+    const err = await failure(provider().grant(input()));
+    expect(err).toBeInstanceOf(NonRetryableGrantError);
+    expect(err).toMatchObject({ name: 'NonRetryableGrantError', nonRetryable: true, code: '400' });
+    expect(receiver.calls).toHaveLength(1);
+    expectNoSecret(err);
+  });
+
+  it('a wrong secret is refused by the receiver (401), not retried, and the error holds neither secret', async () => {
+    const wrong = `wrong-${randomBytes(16).toString('hex')}`;
+    const err = await failure(provider({ secret: wrong }).grant(input()));
+    expect(receiver.calls[0]!.verified).toBe(false);
+    expect(err).toMatchObject({ nonRetryable: true, code: '401' });
+    expect(err.message).not.toContain(wrong);
+    expectNoSecret(err);
+  });
+
+  it('enforces the per-attempt timeout against a receiver that never answers', async () => {
+    receiver.script.push('hang', 'hang');
+    const started = Date.now();
+    const err = await failure(provider({ timeoutMs: 300, maxAttempts: 2 }).grant(input()));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(err).toBeInstanceOf(GrantTargetError);
+    expect(err.nonRetryable).toBe(false);
+    expect(err.message).toMatch(/did not answer within 300 ms/);
+    expect(receiver.calls).toHaveLength(2);
+    expectNoSecret(err);
+  });
+
+  it('reports an unreachable receiver as retryable, without the URL\'s path or query', async () => {
+    const closedPort = await findFreePort(); // free a moment ago, nobody listens (fetch refuses port 1 outright)
+    const err = await failure(
+      provider({ grantUrl: `http://127.0.0.1:${closedPort}/hooks/${SECRET}/grant?token=${SECRET}`, maxAttempts: 2 }).grant(input()),
+    );
+    expect(err.nonRetryable).toBe(false);
+    expect(err.message).toMatch(/could not be reached \(ECONNREFUSED\)/);
+    expectNoSecret(err);
+  });
+
+  it('extend on a request the receiver does not know fails for good; revoke of it succeeds', async () => {
+    const { requestId } = input();
+    const p = provider();
+    await expect(p.extend!({ requestId, endsAt: new Date().toISOString() })).rejects.toBeInstanceOf(NonRetryableGrantError);
+    await expect(p.revoke({ requestId, revokedAt: new Date().toISOString() })).resolves.toBeUndefined();
+    expect(provider({ extendUrl: undefined }).extend).toBeUndefined();
+  });
+
+  it('refuses a short secret at construction, without echoing it', () => {
+    expect(() => createWebhookGrantProvider({ grantUrl: receiver.url, revokeUrl: receiver.url, secret: 'tiny-secret' })).toThrow(/at least 16/);
+  });
+});
