@@ -148,7 +148,7 @@ describe('SMTP notifier', () => {
     if (!TO_ALICE) throw new Error('no message');
     const port = await closedPort();
     await expect(notifier(port, { auth: { user: 'lockbox', pass: PASSWORD } }).notify(TO_ALICE)).rejects.toThrow(
-      /failed \(ECONNECTION\)/,
+      /failed \(ESOCKET ECONNREFUSED\)/,
     );
     const { port: up } = await smtpServer();
     await expect(notifier(up).notify({ ...TO_ALICE, recipient: 'alice' })).rejects.toThrow(/no e-mail address for recipient alice/);

@@ -64,8 +64,9 @@ export function createSmtpNotifier(opts: SmtpNotifierOptions): ClosableNotifier 
         });
       } catch (err) {
         // nodemailer's own message can quote the server's reply; the code and response code say enough.
-        const e = err as { code?: unknown; responseCode?: unknown };
-        const code = [e.code, e.responseCode].filter((v) => typeof v === 'string' || typeof v === 'number');
+        const e = err as { code?: unknown; originalCode?: unknown; responseCode?: unknown };
+        const parts = [e.code, e.originalCode !== e.code ? e.originalCode : undefined, e.responseCode];
+        const code = parts.filter((v) => typeof v === 'string' || typeof v === 'number');
         throw new DeliveryError('smtp', `e-mail to ${to} via ${server} failed${code.length ? ` (${code.join(' ')})` : ''}`);
       }
     },
