@@ -4,7 +4,8 @@
  * each step says who does what, when, and the state the request must be in afterwards.
  *
  * Personas: eve (engineer, always the requester), alice and bob (contoso approvers), ian (a Lockbox insider who is
- * not a contoso approver).
+ * not a contoso approver). These scenarios use one customer stage and the filed policy; approval stages and settings
+ * changed while a request is pending are in domain.stages.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { AuditEventType } from '../src/domain/audit.js';
@@ -18,6 +19,7 @@ import {
   grantFailed,
   granted,
   isConflict,
+  refuseUnauthenticated,
   revokeRequested,
   revoked,
   type AuditDraft,
@@ -366,6 +368,10 @@ describe('createRequest', () => {
       approvedAt: null,
       endedAt: null,
       failure: null,
+      // Filed without a target: the built-in one. One customer stage under the CONTOSO policy.
+      target: { provider: 'builtin' },
+      stages: ['customer'],
+      stage: 'customer',
     });
     expect(audit).toEqual([
       {
@@ -373,6 +379,7 @@ describe('createRequest', () => {
         actor: EVE,
         details: {
           resource: 'mailbox:bob@contoso.com',
+          target: { provider: 'builtin' },
           reason: state.reason,
           ticket: 'INC-4711',
           duration: '4h',
@@ -483,5 +490,49 @@ describe('guards at the edges of the window and of the lifecycle', () => {
     const done = revoked(activeRequest(), iso(61), null).state;
     expect(done.status).toBe('completed');
     expect(revoked(done, iso(62), { by: ALICE, reason: null }).state).toBe(done);
+  });
+});
+
+describe('a request not filed through the API', () => {
+  const reason = 'request was not filed through the Lockbox API';
+
+  it('fails at once, grants nothing, and audits the claimed requester', () => {
+    const { state } = file();
+    const frozen = structuredClone(state);
+    const out = refuseUnauthenticated(state, reason, minutes(0));
+    expect(out.state).toMatchObject({ status: failed, stage: null, endedAt: iso(0), failure: reason, access: null, approvedAt: null, decisions: [] });
+    expect(out.audit).toEqual([{ type: A.requestRejectedUnauthenticated, actor: SYSTEM, details: { reason, claimedRequester: EVE } }]);
+    expect(state).toStrictEqual(frozen);
+    // Nothing is decided on it afterwards.
+    expect(decide(out.state, { action: 'approve', actor: ALICE, note: null }, minutes(1))).toMatchObject({ ok: false, rejection: { code: R.notPending } });
+    expect(granted(out.state, { grantedAt: iso(1), endsAt: iso(2) }).state).toBe(out.state);
+  });
+
+  it('changes nothing once the request is no longer pending', () => {
+    const rejectedState = decide(file().state, { action: 'reject', actor: BOB, note: null }, minutes(1));
+    if (!rejectedState.ok) throw new Error('setup');
+    expect(refuseUnauthenticated(rejectedState.state, reason, minutes(2))).toEqual({ state: rejectedState.state, audit: [] });
+  });
+});
+
+describe('decision proofs', () => {
+  const proof = { keyId: 'api-2025-03', signature: 'ab'.repeat(64), nonce: 'n-1', issuedAt: iso(7) };
+
+  it.each([
+    ['approve', ALICE, A.requestApproved],
+    ['reject', BOB, A.requestRejected],
+    ['cancel', EVE, A.requestCancelled],
+  ] as const)('an authenticated %s keeps its proof in the decision and in the audit event', (action, actor, type) => {
+    const out = decide(file().state, { action, actor, note: 'n', proof }, minutes(7));
+    if (!out.ok) throw new Error(out.rejection.message);
+    expect(out.state.decisions.at(-1)).toMatchObject({ action, actor, proof });
+    expect(out.audit).toEqual([{ type, actor, details: expect.objectContaining({ proof }) }]);
+  });
+
+  it('a decision without a proof records none', () => {
+    const out = decide(file().state, { action: 'approve', actor: ALICE, note: null, proof: null }, minutes(7));
+    if (!out.ok) throw new Error(out.rejection.message);
+    expect(out.state.decisions.at(-1)).not.toHaveProperty('proof');
+    expect(out.audit[0]?.details).not.toHaveProperty('proof');
   });
 });

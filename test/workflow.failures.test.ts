@@ -67,7 +67,7 @@ beforeAll(async () => {
     activities: createActivities({
       store,
       trustedKeys: { [key.keyId]: publicKeyOf(key.secretKey) },
-      grants: flaky,
+      grants: { providerFor: () => flaky, close: async () => undefined },
       notifier: createStoreNotifier(store),
       audit,
       log: quiet,

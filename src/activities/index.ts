@@ -1,6 +1,9 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { AuditSink } from '../ports/audit-sink.js';
-import type { GrantInput, GrantProvider, GrantResult } from '../ports/grant-provider.js';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { GrantRouter } from '../adapters/grants/grant-router.js';
+import type { ResourceTarget } from '../domain/resources.js';
+import type { GrantInput, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
 import type { SettingsChange, SettingsChangeResult } from '../domain/settings.js';
@@ -11,7 +14,8 @@ import type { Store } from '../ports/store.js';
 export interface ActivityDeps {
   /** The API's own state (tenant settings here). */
   store: Store;
-  grants: GrantProvider;
+  /** The grant provider of each request's target. */
+  grants: GrantRouter;
   /** The API's public decision-signing keys (key id -> hex). */
   trustedKeys: TrustedKeys;
   notifier: Notifier;
@@ -37,23 +41,40 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    async grantAccess(input: GrantInput): Promise<GrantResult> {
-      const result = await deps.grants.grant(input);
-      deps.log.info('access granted', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, principal: input.principal, endsAt: result.endsAt });
-      return result;
+    async grantAccess(input: GrantInput & { target?: ResourceTarget }): Promise<GrantResult> {
+      const { target, ...grant } = input;
+      try {
+        const result = await deps.grants.providerFor(target).grant(grant);
+        deps.log.info('access granted', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, principal: input.principal, endsAt: result.endsAt });
+        return result;
+      } catch (err) {
+        deps.log.warn('grant failed', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, error: errorMessage(err) });
+        throw asFailure(err);
+      }
     },
 
-    async revokeAccess(input: { requestId: string }): Promise<{ revokedAt: string }> {
+    async revokeAccess(input: { requestId: string; target?: ResourceTarget }): Promise<{ revokedAt: string }> {
       const revokedAt = new Date().toISOString();
       try {
-        await deps.grants.revoke({ requestId: input.requestId, revokedAt });
+        await deps.grants.providerFor(input.target).revoke({ requestId: input.requestId, revokedAt });
       } catch (err) {
-        // Loud on purpose: a revoke that keeps failing must be visible while it is retried.
+        // Loud on purpose: a revoke that keeps failing must be visible while it is retried (it is never given up).
         deps.log.error('revoke failed, will retry', { requestId: input.requestId, error: errorMessage(err) });
         throw err;
       }
       deps.log.info('access revoked', { requestId: input.requestId, revokedAt });
       return { revokedAt };
+    },
+
+    /** Moves the end of a grant at its target (an approved extension). */
+    async extendAccess(input: { requestId: string; endsAt: string; target?: ResourceTarget }): Promise<{ endsAt: string }> {
+      const provider = deps.grants.providerFor(input.target);
+      if (!provider.extend) throw ApplicationFailure.nonRetryable('this resource\'s grant target cannot extend a grant', 'NonRetryableGrantError');
+      try {
+        return await provider.extend({ requestId: input.requestId, endsAt: input.endsAt });
+      } catch (err) {
+        throw asFailure(err);
+      }
     },
 
     /** Writes a settings change; a retry after our own successful write reports that write, not a conflict. */
@@ -72,6 +93,14 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Configuration errors at the target are not retried: retrying cannot fix them, and the request ends as failed. */
+function asFailure(err: unknown): unknown {
+  if (err instanceof Error && (err as { nonRetryable?: boolean }).nonRetryable) {
+    return ApplicationFailure.nonRetryable(err.message, 'NonRetryableGrantError');
+  }
+  return err;
+}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -42,7 +42,9 @@ export function openJsonlAuditSink(file: string): AuditSink {
   function learn(e: ChainCandidate | null, start: number): void {
     if (!e) return;
     const known = ids.get(e.id);
-    if (known === undefined || known === -1) ids.set(e.id, start);
+    // A repeated id (a crash plus a broken stale lock) is not a new link: the chain goes on from the first line.
+    if (known !== undefined && known !== -1 && known !== start) return;
+    ids.set(e.id, start);
     // Later lines win: the file order is the chain order.
     if (hasChainLink(e)) heads.set(e.tenant, { hash: e.chain.hash, index: e.chain.index });
   }

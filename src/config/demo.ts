@@ -29,6 +29,9 @@ export function demoTenantSettings(defaults: { requestTtlMs: number; maxAccessMs
       maxAccessMs: defaults.maxAccessMs,
       requireTicket: false,
       internalApproval: false,
+      resources: {
+        [DEMO_CRM.resource]: { provider: 'postgres', connection: DEMO_CRM.env, database: DEMO_CRM.database, schemas: [DEMO_CRM.schema], privileges: 'read' },
+      },
     },
     fabrikam: {
       customerApproval: true,
@@ -41,3 +44,16 @@ export function demoTenantSettings(defaults: { requestTtlMs: number; maxAccessMs
     },
   };
 }
+
+/** The demo's PostgreSQL target (the machine's server by default; tests point it at a password-checking cluster). */
+export const DEMO_CRM = {
+  resource: 'db:crm',
+  database: 'lockbox_demo_crm',
+  schema: 'crm',
+  env: 'LOCKBOX_TARGET_DEMO_CRM',
+} as const;
+
+/** Defaults for target variables in the embedded demo only. */
+export const DEMO_TARGET_ENV: Readonly<Record<string, string>> = {
+  [DEMO_CRM.env]: `postgres://postgres@127.0.0.1:5432/${DEMO_CRM.database}`,
+};

@@ -40,6 +40,11 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[\w.-]{1,64}:[0-9a-f]{64}(,[\w.-]{1,64}:[0-9a-f]{64})*$/, 'must be <keyId>:<64 hex>[,<keyId>:<64 hex>...]')
     .optional(),
+  /** Base64 of 32 bytes: encrypts issued credentials (e.g. PostgreSQL passwords) at rest. */
+  LOCKBOX_CREDENTIAL_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes (openssl rand -base64 32)')
+    .optional(),
   /** Provider-side internal approvers (user ids, comma-separated). */
   LOCKBOX_INTERNAL_APPROVERS: z.string().default(''),
 });
@@ -63,6 +68,8 @@ export interface Config {
   signingKey: { keyId: string; secretKey: string } | undefined;
   trustedKeys: Record<string, string> | undefined;
   internalApprovers: string[];
+  /** Secret: never logged. */
+  credentialKey: string | undefined;
 }
 
 /** Thrown at start-up; the message names each bad variable. Never includes a value that could be a secret. */
@@ -92,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedKeys: e.LOCKBOX_TRUSTED_KEYS
       ? Object.fromEntries(e.LOCKBOX_TRUSTED_KEYS.split(',').map((k) => Object.values(keyPair(k, 'publicKey'))))
       : undefined,
+    credentialKey: e.LOCKBOX_CREDENTIAL_KEY,
     internalApprovers: e.LOCKBOX_INTERNAL_APPROVERS.split(',').map((s) => s.trim()).filter(Boolean),
   };
 }

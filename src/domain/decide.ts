@@ -1,5 +1,6 @@
 import { formatDuration } from './duration.js';
 import { normalizePolicy, Stage, stageRule, stagesFor, type ApprovalPolicy } from './policy.js';
+import { BUILTIN_TARGET } from './resources.js';
 import { AuditEventType } from './audit.js';
 import {
   approvalsOf,
@@ -77,6 +78,7 @@ export function createRequest(input: NewRequestInput): { state: AccessRequest; a
     decisions: [],
     access: null,
     policy,
+    target: input.target ?? BUILTIN_TARGET,
     stages,
     stage: stages[0] ?? null,
     approvedAt: null,
@@ -85,6 +87,7 @@ export function createRequest(input: NewRequestInput): { state: AccessRequest; a
   };
   const details = {
     resource: state.resource,
+    target: state.target,
     reason: state.reason,
     ticket: state.ticket,
     duration: state.duration,

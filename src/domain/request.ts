@@ -1,5 +1,6 @@
 /** The access request: its states, its shape, and the policy that applied to it. Pure data, no I/O. */
 import type { ApprovalPolicy, Stage } from './policy.js';
+import type { ResourceTarget } from './resources.js';
 
 export const RequestStatus = {
   pending: 'pending',
@@ -84,6 +85,8 @@ export interface AccessRequest {
   access: Access | null;
   /** The policy in force when the request was filed. */
   policy: ApprovalPolicy;
+  /** How access is granted: fixed at filing, so the revoke goes where the grant went. */
+  target: ResourceTarget;
   /** Approval stages in order, fixed at creation. */
   stages: Stage[];
   /** The stage waiting for decisions, or null once approved or ended. */
@@ -110,6 +113,8 @@ export interface NewRequestInput {
   createdAt: string;
   /** The policy in force at filing; fields added later may be missing in requests recorded earlier. */
   policy: Partial<ApprovalPolicy> & Pick<ApprovalPolicy, 'tenant'>;
+  /** How access is granted (env var names only, no secret); absent: the built-in grant store. */
+  target?: ResourceTarget;
   /** The API's signature over all other fields (requests filed before signing existed have none). */
   proof?: { keyId: string; signature: string };
 }

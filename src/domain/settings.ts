@@ -1,4 +1,5 @@
 import { normalizePolicy, type ApprovalPolicy } from './policy.js';
+import type { ResourceTarget } from './resources.js';
 
 /** A tenant's Lockbox settings, as the tenant admin sets them. Durations in milliseconds. */
 export interface TenantSettings {
@@ -13,6 +14,8 @@ export interface TenantSettings {
   requireTicket: boolean;
   /** A provider-side internal approver must approve first. */
   internalApproval: boolean;
+  /** How each declared resource is granted; others use the built-in grant store. */
+  resources?: Record<string, ResourceTarget>;
 }
 
 /** Limits a tenant's settings must stay within. */

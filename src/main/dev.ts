@@ -3,7 +3,8 @@
  * set), the worker and the HTTP API, in one command.
  */
 import { ConfigError, loadConfig } from '../config/index.js';
-import { DEMO_TOKENS } from '../config/demo.js';
+import { DEMO_CRM, DEMO_TARGET_ENV, DEMO_TOKENS } from '../config/demo.js';
+import { prepareDemoCrm } from './demo-crm.js';
 import { createLogger } from '../config/logger.js';
 import { startApi } from './start-api.js';
 import { onShutdown, openAdapters } from './stack.js';
@@ -15,9 +16,10 @@ async function main(): Promise<void> {
   const log = createLogger('lockbox');
   const temporal = await provideTemporal(config, log);
   const adapters = await openAdapters(config, log);
+  if (config.mode === 'embedded') await prepareDemoCrm(process.env[DEMO_CRM.env] ?? DEMO_TARGET_ENV[DEMO_CRM.env] ?? '', log);
   const { worker, connection } = await createWorker(config, temporal.address, adapters.activityDeps);
   const running = worker.run();
-  const api = await startApi(config, temporal.address, adapters.store, log);
+  const api = await startApi(config, temporal.address, adapters, log);
 
   onShutdown(log, async () => {
     await api.stop();

@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const log = createLogger('lockbox-api');
   const temporal = await provideTemporal(config, log);
   const adapters = await openAdapters(config, log);
-  const api = await startApi(config, temporal.address, adapters.store, log);
+  const api = await startApi(config, temporal.address, adapters, log);
   log.info('api listening', { url: api.url });
   onShutdown(log, async () => {
     await api.stop();

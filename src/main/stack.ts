@@ -6,7 +6,12 @@ import { openStore } from '../adapters/open-store.js';
 import { createStoreNotifier } from '../adapters/store-notifier.js';
 import type { ActivityDeps } from '../activities/index.js';
 import type { Config } from '../config/index.js';
-import { loadKeys } from '../config/keys.js';
+import { loadCredentialKey, loadKeys } from '../config/keys.js';
+import { openPostgresCredentialVault } from '../adapters/credentials/postgres-credential-vault.js';
+import { openSqliteCredentialVault } from '../adapters/credentials/sqlite-credential-vault.js';
+import { createGrantRouter } from '../adapters/grants/grant-router.js';
+import type { CredentialVault } from '../ports/credential-vault.js';
+import { DEMO_TARGET_ENV } from '../config/demo.js';
 import type { Logger } from '../config/logger.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { Store } from '../ports/store.js';
@@ -15,6 +20,8 @@ import type { Store } from '../ports/store.js';
 export interface Adapters {
   store: Store;
   audit: AuditSink;
+  /** Issued credentials, encrypted; the requester fetches theirs through the API. */
+  vault: CredentialVault;
   activityDeps: ActivityDeps;
   close(): Promise<void>;
 }
@@ -23,20 +30,18 @@ export async function openAdapters(config: Config, log: Logger): Promise<Adapter
   await mkdir(config.dataDir, { recursive: true });
   const { trusted } = await loadKeys(config, { signing: false, trusted: true });
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const vault = await openCredentialVault(config);
   const audit = openJsonlAuditSink(join(config.dataDir, 'audit.jsonl'));
+  const grants = createGrantRouter({ builtin: createBuiltinGrantProvider(store), vault, env: targetEnv(config) });
   return {
     store,
     audit,
-    activityDeps: {
-      store,
-      trustedKeys: trusted,
-      grants: createBuiltinGrantProvider(store),
-      notifier: createStoreNotifier(store),
-      audit,
-      log,
-    },
+    vault,
+    activityDeps: { store, trustedKeys: trusted, grants, notifier: createStoreNotifier(store), audit, log },
     async close() {
+      await grants.close();
       await audit.close();
+      await vault.close();
       await store.close();
     },
   };
@@ -59,4 +64,17 @@ export function onShutdown(log: Logger, stop: () => Promise<void>): void {
   };
   process.once('SIGINT', () => handler('SIGINT'));
   process.once('SIGTERM', () => handler('SIGTERM'));
+}
+
+/** Beside the Store: the same PostgreSQL when replicas share one, else the SQLite file in the data dir. */
+async function openCredentialVault(config: Config): Promise<CredentialVault> {
+  const key = await loadCredentialKey(config);
+  return config.databaseUrl
+    ? openPostgresCredentialVault({ url: config.databaseUrl, key })
+    : openSqliteCredentialVault({ file: join(config.dataDir, 'lockbox.db'), key });
+}
+
+/** Target secrets come from the worker's environment; the embedded demo has a default for its CRM database. */
+function targetEnv(config: Config): (name: string) => string | undefined {
+  return (name) => process.env[name] ?? (config.mode === 'embedded' ? DEMO_TARGET_ENV[name] : undefined);
 }

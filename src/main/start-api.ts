@@ -10,14 +10,16 @@ import { loadKeys } from '../config/keys.js';
 import type { Logger } from '../config/logger.js';
 import type { Store } from '../ports/store.js';
 import { temporalReadiness } from './readiness.js';
+import type { Adapters } from './stack.js';
 
 /** Starts the HTTP API; resolves once it listens. */
-export async function startApi(config: Config, address: string, store: Store, log: Logger): Promise<{
+export async function startApi(config: Config, address: string, adapters: Pick<Adapters, 'store' | 'vault'>, log: Logger): Promise<{
   url: string;
   stop(): Promise<void>;
 }> {
   const { signing } = await loadKeys(config, { signing: true, trusted: false });
   if (!signing) throw new ConfigError('invalid configuration:\n  LOCKBOX_SIGNING_KEY: required');
+  const { store, vault } = adapters;
   const auth = config.mode === 'embedded' ? await demoDirectory(config, store) : oidcFromEnv(log);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: config.namespace });
@@ -25,6 +27,7 @@ export async function startApi(config: Config, address: string, store: Store, lo
     config,
     lockbox: createLockboxClient(client, config.taskQueue),
     store,
+    vault,
     auth: rememberUsers(auth, store, log),
     signer: signing,
     internalApprovers: config.mode === 'embedded' ? [...new Set([...DEMO_INTERNAL_APPROVERS, ...config.internalApprovers])] : config.internalApprovers,

@@ -246,10 +246,11 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
         resource: state.resource,
         principal: state.requester,
         durationMs: state.durationMs,
+        ...(v2 ? { target: state.target } : {}),
       });
     } catch (err) {
       // Whatever part of the grant happened must not stay behind.
-      await CancellationScope.nonCancellable(() => mustSucceed.revokeAccess({ requestId: state.id }));
+      await CancellationScope.nonCancellable(() => mustSucceed.revokeAccess(revokeInput()));
       if (isCancellation(err)) throw err;
       commit(grantFailed(state, failureMessage(err), new Date()));
       return;
@@ -263,7 +264,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
       cancelledInTemporal = true;
     } finally {
       await CancellationScope.nonCancellable(async () => {
-        const { revokedAt } = await mustSucceed.revokeAccess({ requestId: state.id });
+        const { revokedAt } = await mustSucceed.revokeAccess(revokeInput());
         const early = state.decisions.find((d) => d.action === DecisionAction.revoke);
         const cause = early
           ? { by: early.actor, reason: early.note }
@@ -273,6 +274,11 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
         commit(revoked(state, revokedAt, cause));
       });
     }
+  }
+
+  /** Where the revoke goes: the target recorded at filing (v1 requests had only the built-in store). */
+  function revokeInput() {
+    return v2 ? { requestId: state.id, target: state.target } : { requestId: state.id };
   }
 
   /** Sends messages; a failing channel never fails the request, it is audited instead. */

@@ -24,10 +24,14 @@ export function authenticateDecision(
 ): Authenticated {
   const a = (typeof args === 'object' && args !== null ? args : {}) as Record<string, unknown>;
   const claims = (typeof a.claims === 'object' && a.claims !== null ? a.claims : {}) as Partial<DecisionClaims>;
-  const claimedActor = String(claims.actor ?? a.actor ?? 'unknown').slice(0, 200);
+  // Only a string is named in the audit: String() of a hostile object such as {toString: 1} throws.
+  const claimedActor = ([claims.actor, a.actor].find((x): x is string => typeof x === 'string') ?? 'unknown').slice(0, 200);
   const fail = (reason: string): Authenticated => ({ ok: false, reason, claimedActor });
   if (!a.claims) return fail('unsigned');
-  if (!verifyMessage(decisionMessage(claims as DecisionClaims), a.keyId, a.signature, keys)) return fail('bad_signature');
+  // canonicalJson recurses: claims nested deeper than the stack (a few KB of brackets) are refused, not thrown.
+  const message = (() => { try { return decisionMessage(claims as DecisionClaims); } catch { return null; } })();
+  if (message === null) return fail('malformed');
+  if (!verifyMessage(message, a.keyId, a.signature, keys)) return fail('bad_signature');
   if (claims.requestId !== state.id) return fail('signed_for_another_request');
   if (claims.action !== action) return fail('signed_for_another_action');
   if (typeof claims.nonce !== 'string' || usedNonces.has(claims.nonce)) return fail('replayed');

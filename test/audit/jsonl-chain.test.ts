@@ -219,6 +219,20 @@ describe('JSON Lines sink: pull API', () => {
     ]);
   });
 
+  it('serves a line duplicated by a crashed writer once (the first line per id wins)', async () => {
+    await s.append(events('contoso', 'req-c1', 1, 2));
+    const [firstLine] = (await readFile(file, 'utf8')).split('\n');
+    await appendFile(file, `${firstLine}\n`); // what two writers breaking one stale lock could leave
+    await s.append(events('contoso', 'req-c1', 3, 3));
+    expect((await s.list({ limit: 10 })).events.map((e) => e.id)).toEqual(['req-c1:1', 'req-c1:2', 'req-c1:3']);
+    // The next event links after req-c1:2, not after the repeat, and verify skips an exact repeat...
+    expect((await storedLines(file)).at(-1)?.chain.index).toBe(3);
+    expect(await s.verify()).toMatchObject({ ok: true, count: 3 });
+    // ...but not the same id with other content: that is an edit or a fork.
+    await appendFile(file, `${(firstLine ?? '').replace('"actor":"eve"', '"actor":"mallory"')}\n`);
+    expect(await s.verify()).toMatchObject({ ok: false, count: 3, brokenAt: { id: 'req-c1:1' } });
+  });
+
   it('refuses a cursor it did not issue', async () => {
     await s.append(events('contoso', 'req-c1', 1, 1));
     await expect(s.list({ limit: 1, after: 'not a cursor' })).rejects.toBeInstanceOf(InvalidAuditCursorError);

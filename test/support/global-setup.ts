@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli.js';
 import { findFreePort } from '../../src/dev/dev-server.js';
+import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
 import { startProc, waitForHttp, type Proc } from './process.js';
 
 /** What tests get through `inject('stack')`. */
@@ -16,6 +17,10 @@ export interface StackInfo {
    */
   shortTtlApiUrl: string;
   shortTtlDataDir: string;
+  /** Where stack A's output goes (tests search it for secrets). */
+  logFile: string;
+  /** The password-checking PostgreSQL behind the demo's `db:crm` (admin URL, a superuser). */
+  crmAdminUrl: string;
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
@@ -48,13 +53,26 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const taskQueue = 'lockbox-test';
   const base = { ...process.env, LOCKBOX_DATA_DIR: dataDir, LOCKBOX_TASK_QUEUE: taskQueue, TEMPORAL_NAMESPACE: namespace };
   const procs: Proc[] = [];
+  let crm: PrivatePostgres | undefined;
   const stopAll = async () => {
     for (const p of procs.reverse()) await p.stop();
+    await crm?.stop();
     await rm(dataDir, { recursive: true, force: true });
     await rm(shortTtlDataDir, { recursive: true, force: true });
   };
   try {
-    const a = startProc(TSX, ['src/main/dev.ts'], { ...base, LOCKBOX_PORT: String(apiPort), LOCKBOX_TEMPORAL_PORT: String(temporalPort) }, ROOT);
+    // The demo's db:crm on a cluster that really checks passwords and VALID UNTIL (the machine's server trusts all).
+    crm = await startPrivatePostgres();
+    const crmUrl = new URL(crm.adminUrl);
+    crmUrl.pathname = '/lockbox_demo_crm';
+    const logFile = join(dataDir, 'stack.log');
+    const a = startProc(
+      TSX,
+      ['src/main/dev.ts'],
+      { ...base, LOCKBOX_PORT: String(apiPort), LOCKBOX_TEMPORAL_PORT: String(temporalPort), LOCKBOX_TARGET_DEMO_CRM: crmUrl.toString() },
+      ROOT,
+      logFile,
+    );
     procs.push(a);
     await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`, a, 120_000);
     const temporalAddress = `127.0.0.1:${temporalPort}`;
@@ -77,6 +95,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       apiUrl: `http://127.0.0.1:${apiPort}`,
       shortTtlApiUrl: `http://127.0.0.1:${shortPort}`,
       shortTtlDataDir,
+      logFile,
+      crmAdminUrl: crm.adminUrl,
       temporalAddress,
       namespace,
       taskQueue,

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 
 /** A child process whose output is kept for error messages, stopped with SIGTERM (then SIGKILL). */
 export interface Proc {
@@ -7,11 +8,14 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export function startProc(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Proc {
+/** `logFile`: also keep everything the process prints there (tests search it for secrets). */
+export function startProc(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, logFile?: string): Proc {
   const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const file = logFile ? createWriteStream(logFile, { flags: 'a' }) : null;
   let out = '';
   const keep = (chunk: Buffer) => {
     out = (out + chunk.toString()).slice(-20_000);
+    file?.write(chunk);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);

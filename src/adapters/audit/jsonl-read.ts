@@ -1,4 +1,10 @@
-import { createChainVerifier, hasChainLink, type ChainVerdict, type StoredAuditEvent } from '../../domain/audit-chain.js';
+import {
+  chainHash,
+  createChainVerifier,
+  hasChainLink,
+  type ChainVerdict,
+  type StoredAuditEvent,
+} from '../../domain/audit-chain.js';
 import { InvalidAuditCursorError, type AuditListQuery, type AuditPage } from '../../ports/audit-sink.js';
 import { openForRead } from '../file-lock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -46,20 +52,30 @@ export async function listJsonlPage(
   }
 }
 
+const hashMatches = (e: StoredAuditEvent): boolean => chainHash(e.chain.prev, e) === e.chain.hash;
+
 /**
  * Verifies the chains of a JSON Lines audit file (every tenant, or one) in file order; what
  * `lockbox audit verify <file>` runs. A line that does not parse as an event is skipped as torn (a crash can leave
- * one); if it was an event, the next event of its tenant breaks the chain, so nothing is silently lost.
+ * one); if it was an event, the next event of its tenant breaks the chain, so nothing is silently lost. Keeps one
+ * entry per event in memory, as the sink itself does.
  */
 export async function verifyJsonlFile(file: string, q: { tenant?: string } = {}): Promise<ChainVerdict> {
   const verifier = createChainVerifier();
   const fh = await openForRead(file);
   if (!fh) return verifier.result();
   try {
+    /** Id -> link of every verified line, to recognise an exact repeat. */
+    const seen = new Map<string, string>();
     const visit = (line: string): void | 'stop' => {
       const e = parseEvent(line);
       if (!e || (q.tenant !== undefined && e.tenant !== q.tenant)) return;
+      // A repeat of a verified line (same link, content still matching it) carries nothing new, readers already drop
+      // it, and a crash plus a broken stale lock can leave one: skipped. The same id with other content is a break.
+      const link = hasChainLink(e) ? JSON.stringify(e.chain) : undefined;
+      if (hasChainLink(e) && seen.get(e.id) === link && hashMatches(e)) return;
       if (!verifier.push(e)) return 'stop';
+      if (link !== undefined) seen.set(e.id, link);
     };
     const { size } = await fh.stat();
     const { tail } = await scanLines(fh, 0, size, visit);

@@ -4,6 +4,7 @@ import { ulid } from 'ulid';
 import type { z } from 'zod';
 import { DecisionRefusedError, RequestNotFoundError } from '../../client/errors.js';
 import { canAttemptDecision, canCreateRequest, canSeeRequest, listScope, type Principal } from '../../domain/directory.js';
+import { targetFor } from '../../domain/resources.js';
 import { signDecision, signRequest } from '../../domain/signing.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
 import type { AccessRequest, DecisionAction, NewRequestInput } from '../../domain/request.js';
@@ -82,6 +83,7 @@ export function requestRoutes(deps: ApiDeps): Router {
       requestTtlMs: settings.requestTtlMs,
       createdAt: now().toISOString(),
       policy: tenant.policy,
+      target: targetFor(settings.resources, body.resource),
     };
     const request = await deps.lockbox.start({ ...unsigned, proof: signRequest(unsigned, deps.signer) }, fresh);
     if (!fresh) res.setHeader('Idempotent-Replayed', 'true');
@@ -102,6 +104,24 @@ export function requestRoutes(deps: ApiDeps): Router {
   r.get('/:id/audit', async (req, res) => {
     const request = await load(req.params.id, principalOf(res));
     res.json({ events: await deps.lockbox.audit(request.id) });
+  });
+
+  /**
+   * The credential issued for an active request (e.g. a PostgreSQL login), for its requester only and only while the
+   * access is in force. Never cached by clients or proxies.
+   */
+  r.get('/:id/credentials', async (req, res) => {
+    const p = principalOf(res);
+    const request = await load(req.params.id, p);
+    if (request.requester !== p.id) throw problems.forbidden('only the requester can fetch the credentials of a request');
+    const endsAt = request.access?.endsAt;
+    if (request.status !== 'active' || !endsAt || Date.parse(endsAt) <= now().getTime()) {
+      throw problems.conflict(`request is ${request.status}: credentials exist only while access is active`, 'not_active');
+    }
+    const secret = await deps.vault.get(request.id);
+    if (!secret) throw problems.notFound(`request ${request.id} was granted without a credential to fetch; use the access check`);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ requestId: request.id, resource: request.resource, expiresAt: endsAt, ...secret });
   });
 
   /**

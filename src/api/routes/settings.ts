@@ -38,6 +38,8 @@ export function settingsRoutes(deps: ApiDeps): Router {
     const tenant = parse(s.TenantParam, req.params.tenant, 'tenant');
     if (!canChangeSettings(p, tenant)) throw problems.forbidden(`${p.id} may not change the settings of tenant ${tenant}`);
     const body = parse(s.SettingsBody, req.body ?? {});
+    const current = await deps.store.getTenantSettings(tenant);
+    const resources = body.resources ?? current?.settings.resources;
     const settings: TenantSettings = {
       customerApproval: body.customerApproval,
       approvers: body.approvers,
@@ -46,6 +48,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
       maxAccessMs: parseDuration(body.maxAccess) ?? 0,
       requireTicket: body.requireTicket,
       internalApproval: body.internalApproval,
+      ...(resources ? { resources } : {}),
     };
     const known = new Map(await Promise.all(body.approvers.map(async (id) => [id, await deps.store.getUser(id)] as const)));
     const errors = validateSettings(settings, deps.config, (id) => {
@@ -55,7 +58,6 @@ export function settingsRoutes(deps: ApiDeps): Router {
     if (errors.length > 0) {
       throw problems.validation(errors.map((e) => ({ field: e.field, pointer: `#/${e.field.replaceAll('.', '/')}`, message: e.message })));
     }
-    const current = await deps.store.getTenantSettings(tenant);
     const ifMatch = req.header('if-match');
     if (ifMatch !== undefined && ifMatch !== `"${current?.version ?? 0}"`) {
       throw new Problem(412, 'precondition-failed', 'Precondition failed', `the settings changed since version ${ifMatch}; read them again`);
