@@ -12,6 +12,8 @@
  * - internal approvers and operators see every request; operators decide nothing (403 on every decision);
  * - an internal approver may attempt approve/reject anywhere, but on contoso (no internal stage) the request's own
  *   rules refuse it (403 not_eligible); revoke is open to the requester, the tenant's approvers and internal approvers;
+ * - a request's credentials are its requester's alone (others who may see the request: 403), and exist only while
+ *   access is active (409 before);
  * - settings: the tenant's admin reads and changes them, an operator only reads them, everyone else 403;
  * - access check and notifications are about the caller, so everyone signed in gets 200;
  * - no token: 401 everywhere.
@@ -22,21 +24,22 @@ import { eventually, type ApiResponse } from './support/api.js';
 import { ALL_TOKENS, personas, problemCode, settingsBody, type AnyPersona } from './support/personas.js';
 
 // Decisions act on a FRESH contoso request made by eve per cell (revoke: approved by alice first, so it is active).
-// "read"/"audit" use one pending contoso request and one pending fabrikam request, both by eve.
+// "read"/"audit"/"creds" use one pending contoso request and one pending fabrikam request, both by eve. "creds" is the
+// requester's alone, and only while access is active: eve gets 409 on her pending request, everyone else who can see it 403.
 // "put" sends the tenant's current settings, as its admin just read them: a cell that succeeds changes nothing.
 //
-//              POST       GET /v1/requests/{id}   GET        GET      POST /v1/requests/{id}/...      GET|PUT /v1/tenants/{t}/settings         GET        GET
-//              /requests  (contoso)  (fabrikam)   /requests  /audit   approve reject revoke cancel    contoso      contoso      fabrikam  fabrikam  /access/   /notifications
+//              POST       GET /v1/requests/{id}   GET        GET      GET           POST /v1/requests/{id}/...      GET|PUT /v1/tenants/{t}/settings         GET        GET
+//              /requests  (contoso)  (fabrikam)   /requests  /audit   /credentials  approve reject revoke cancel    contoso      contoso      fabrikam  fabrikam  /access/   /notifications
 const STATUS_TABLE = `
-  persona | create | read-c | read-f | list | audit | approve | reject | revoke | cancel | get-set-c | put-set-c | get-set-f | put-set-f | check | notifs
-  eve     |  201   |  200   |  200   | 200  |  200  |   403   |  403   |  200   |  200   |    403    |    403    |    403    |    403    |  200  |  200
-  alice   |  403   |  200   |  404   | 200  |  200  |   200   |  200   |  200   |  403   |    200    |    200    |    403    |    403    |  200  |  200
-  bob     |  403   |  200   |  404   | 200  |  200  |   200   |  200   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200
-  fiona   |  403   |  404   |  200   | 200  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    200    |    200    |  200  |  200
-  frank   |  403   |  404   |  200   | 200  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    403    |    403    |  200  |  200
-  ian     |  403   |  200   |  200   | 200  |  200  |   403   |  403   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200
-  oscar   |  403   |  200   |  200   | 200  |  200  |   403   |  403   |  403   |  403   |    200    |    403    |    200    |    403    |  200  |  200
-  none    |  401   |  401   |  401   | 401  |  401  |   401   |  401   |  401   |  401   |    401    |    401    |    401    |    401    |  401  |  401
+  persona | create | read-c | read-f | list | audit | creds | approve | reject | revoke | cancel | get-set-c | put-set-c | get-set-f | put-set-f | check | notifs
+  eve     |  201   |  200   |  200   | 200  |  200  |  409  |   403   |  403   |  200   |  200   |    403    |    403    |    403    |    403    |  200  |  200
+  alice   |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    200    |    200    |    403    |    403    |  200  |  200
+  bob     |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200
+  fiona   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    200    |    200    |  200  |  200
+  frank   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    403    |    403    |  200  |  200
+  ian     |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200
+  oscar   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    200    |    403    |    200    |    403    |  200  |  200
+  none    |  401   |  401   |  401   | 401  |  401  |  401  |   401   |  401   |  401   |  401   |    401    |    401    |    401    |    401    |  401  |  401
 `;
 
 // GET /v1/requests: which of two requests by eve (one contoso, one fabrikam, same unique resource) each persona's
@@ -58,10 +61,10 @@ const REFUSAL_CODE: Partial<Record<AnyPersona, Partial<Record<string, string>>>>
 };
 
 type Endpoint =
-  | 'create' | 'read-c' | 'read-f' | 'list' | 'audit' | 'approve' | 'reject' | 'revoke' | 'cancel'
+  | 'create' | 'read-c' | 'read-f' | 'list' | 'audit' | 'creds' | 'approve' | 'reject' | 'revoke' | 'cancel'
   | 'get-set-c' | 'put-set-c' | 'get-set-f' | 'put-set-f' | 'check' | 'notifs';
 const ENDPOINTS: Endpoint[] = [
-  'create', 'read-c', 'read-f', 'list', 'audit', 'approve', 'reject', 'revoke', 'cancel',
+  'create', 'read-c', 'read-f', 'list', 'audit', 'creds', 'approve', 'reject', 'revoke', 'cancel',
   'get-set-c', 'put-set-c', 'get-set-f', 'put-set-f', 'check', 'notifs',
 ];
 const PERSONAS = Object.keys(ALL_TOKENS) as AnyPersona[];
@@ -166,6 +169,12 @@ async function runCell(persona: AnyPersona, endpoint: Endpoint): Promise<{ res: 
       const res = await p.get(`/v1/requests/${contosoId}/audit`);
       return { res, verify: async () => {
         if (res.status === 200) expect(res.body.events[0]).toMatchObject({ type: 'request.created', requestId: contosoId });
+      } };
+    }
+    case 'creds': {
+      const res = await p.get(`/v1/requests/${contosoId}/credentials`);
+      return { res, verify: async () => {
+        if (res.status === 409) expect(problemCode(res.body)).toBe('not_active');
       } };
     }
     case 'approve':
@@ -279,6 +288,6 @@ describe('authorisation matrix (persona x endpoint -> status), real API and Temp
 
   it('the tables cover every persona and endpoint', () => {
     expect(cells).toHaveLength(PERSONAS.length * ENDPOINTS.length);
-    expect(cells.every((c) => [200, 201, 401, 403, 404].includes(c.status))).toBe(true);
+    expect(cells.every((c) => [200, 201, 401, 403, 404, 409].includes(c.status))).toBe(true);
   });
 });

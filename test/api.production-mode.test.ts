@@ -4,6 +4,7 @@
  * configured it accepts only bearer JWTs verified against the issuer's JWKS (a real local JWKS endpoint, keys made
  * here). The signing key is a secret: no assertion message and no log line may carry it.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,8 @@ const secretHex = bytesToHex(ed25519.utils.randomSecretKey());
 const SIGNING_KEY = `test-prod:${secretHex}`;
 /** Its public half, for LOCKBOX_TRUSTED_KEYS. */
 const TRUSTED_KEY = `test-prod:${bytesToHex(ed25519.getPublicKey(Buffer.from(secretHex, 'hex')))}`;
+/** Encrypts issued credentials at rest (the API reads them from the vault); also a secret. */
+const CREDENTIAL_KEY = randomBytes(32).toString('base64');
 
 const procs: Proc[] = [];
 const dirs: string[] = [];
@@ -68,8 +71,13 @@ function exitCode(proc: Proc, ms = 60_000): Promise<number | null> {
   });
 }
 
-/** The child's output with the secret masked, safe to show in an assertion message. */
-const safeOutput = (proc: Proc) => proc.output().replaceAll(secretHex, '<signing key>');
+/** The child's output with the secrets masked, safe to show in an assertion message. */
+const mask = (text: string) => text.replaceAll(secretHex, '<signing key>').replaceAll(CREDENTIAL_KEY, '<credential key>');
+const safeOutput = (proc: Proc) => mask(proc.output());
+const leaksSecret = (proc: Proc) => proc.output().includes(secretHex) || proc.output().includes(CREDENTIAL_KEY);
+
+/** Everything an API-only process needs in production mode apart from the OIDC settings (see the first tests). */
+const API_KEYS = { LOCKBOX_SIGNING_KEY: SIGNING_KEY, LOCKBOX_CREDENTIAL_KEY: CREDENTIAL_KEY };
 
 afterAll(async () => {
   for (const p of procs) await p.stop();
@@ -78,17 +86,20 @@ afterAll(async () => {
 });
 
 describe('production mode: the API refuses to start half-configured', () => {
+  // Each case leaves out one setting and gives every other one (LOCKBOX_TRUSTED_KEYS too, though only the worker
+  // should need it: see the last case), so the message must be about the one left out.
   it('without LOCKBOX_SIGNING_KEY it exits non-zero, naming LOCKBOX_SIGNING_KEY', async () => {
-    const { env } = await envFor({});
+    const { env } = await envFor({ LOCKBOX_CREDENTIAL_KEY: CREDENTIAL_KEY, LOCKBOX_TRUSTED_KEYS: TRUSTED_KEY });
     const proc = spawnApi(env);
     const code = await exitCode(proc);
     expect(code, safeOutput(proc)).not.toBeNull();
     expect(code, safeOutput(proc)).not.toBe(0);
     expect(safeOutput(proc)).toContain('LOCKBOX_SIGNING_KEY');
+    expect(leaksSecret(proc), 'the output carries a secret').toBe(false);
   });
 
   it('with a signing key but no OIDC settings it exits non-zero, naming LOCKBOX_OIDC_ISSUER', async () => {
-    const { env } = await envFor({ LOCKBOX_SIGNING_KEY: SIGNING_KEY });
+    const { env } = await envFor({ ...API_KEYS, LOCKBOX_TRUSTED_KEYS: TRUSTED_KEY });
     const proc = spawnApi(env);
     const code = await exitCode(proc);
     expect(code, safeOutput(proc)).not.toBeNull();
@@ -96,7 +107,18 @@ describe('production mode: the API refuses to start half-configured', () => {
     const out = safeOutput(proc);
     expect(out).toContain('LOCKBOX_OIDC_ISSUER');
     expect(out).not.toContain('LOCKBOX_SIGNING_KEY');
-    expect(proc.output().includes(secretHex), 'the output carries the signing key').toBe(false);
+    expect(leaksSecret(proc), 'the output carries a secret').toBe(false);
+  });
+
+  it('an API-only process does not ask for LOCKBOX_TRUSTED_KEYS (a worker setting): without OIDC it names only OIDC', async () => {
+    // README: LOCKBOX_TRUSTED_KEYS is the worker's ("worker: public keys it accepts"); the API signs, it never verifies.
+    const { env } = await envFor(API_KEYS);
+    const proc = spawnApi(env);
+    const code = await exitCode(proc);
+    expect(code, safeOutput(proc)).not.toBeNull();
+    const out = safeOutput(proc);
+    expect(out).toContain('LOCKBOX_OIDC_ISSUER');
+    expect(out).not.toContain('LOCKBOX_TRUSTED_KEYS');
   });
 });
 
@@ -122,9 +144,9 @@ describe('production mode: only OIDC bearer JWTs verified against the JWKS', () 
     const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: 'RS256', use: 'sig' };
     jwks = await startJwksServer([publicJwk]);
     const { env, port } = await envFor({
-      LOCKBOX_SIGNING_KEY: SIGNING_KEY,
-      // The worker's setting; an API-only process should not need it (see the first test above), but giving it
-      // keeps this test about authentication.
+      ...API_KEYS,
+      // The worker's setting; an API-only process should not need it (see above), but giving it keeps these tests
+      // about authentication.
       LOCKBOX_TRUSTED_KEYS: TRUSTED_KEY,
       LOCKBOX_OIDC_ISSUER: ISSUER,
       LOCKBOX_OIDC_AUDIENCE: AUDIENCE,
@@ -135,7 +157,7 @@ describe('production mode: only OIDC bearer JWTs verified against the JWKS', () 
     try {
       await waitForHttp(`${url}/readyz`, proc, 90_000);
     } catch (err) {
-      throw new Error(String(err instanceof Error ? err.message : err).replaceAll(secretHex, '<signing key>'));
+      throw new Error(mask(String(err instanceof Error ? err.message : err)));
     }
   });
 
@@ -181,7 +203,7 @@ describe('production mode: only OIDC bearer JWTs verified against the JWKS', () 
     expect((await get('/v1/requests', wrongIss)).status).toBe(401);
   });
 
-  it('never shows the signing key in its output', () => {
-    expect(proc.output().includes(secretHex), 'the output carries the signing key').toBe(false);
+  it('never shows the signing key or the credential key in its output', () => {
+    expect(leaksSecret(proc), 'the output carries a secret').toBe(false);
   });
 });

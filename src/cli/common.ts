@@ -28,11 +28,11 @@ export function withApiOptions(cmd: Command): Command {
 }
 
 /**
- * Registers an action that talks to the API. With `--json` an API error's raw problem goes to stdout as well, so a
+ * Registers an action that talks to the API (adding the API options after the command's own, for --help). With `--json` an API error's raw problem goes to stdout as well, so a
  * script reads one JSON document either way and tells success from failure by the exit code.
  */
 export function apiAction<O extends ApiOptions>(cmd: Command, handler: (ctx: ApiContext, opts: O, args: string[]) => Promise<number | void>): Command {
-  return cmd.action(async (...received: unknown[]) => {
+  return withApiOptions(cmd).action(async (...received: unknown[]) => {
     const opts = cmd.opts<O>();
     const args = received.slice(0, cmd.registeredArguments.length) as string[];
     const ctx: ApiContext = { api: createApi({ url: opts.url, token: opts.token }), json: opts.json === true, io: stdio };

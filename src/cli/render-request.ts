@@ -30,9 +30,13 @@ export function statusLine(r: AccessRequest, now = Date.now()): string {
       return `active: access until ${whenRelative(r.access?.endsAt, now)}`;
     case 'failed':
       return `failed${r.failure ? `: ${r.failure}` : ''}`;
+    case 'expired':
+      return 'expired: nobody decided in time, no access was granted';
     default: {
+      // rejected / cancelled / revoked name who ended it; completed is the window running out.
       const last = [...r.decisions].reverse().find((d) => d.action !== 'approve');
-      return last && r.status !== 'completed' && r.status !== 'expired' ? `${r.status} (${describeDecision(last)})` : r.status;
+      if (!last || r.status === 'completed') return r.status;
+      return `${r.status} by ${last.actor}${last.stage ? ` (${last.stage} stage)` : ''}${last.note ? `: "${last.note}"` : ''}`;
     }
   }
 }

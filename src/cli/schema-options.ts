@@ -23,6 +23,13 @@ const toNumber = (v: string) => {
   if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
   return n;
 };
+const toJson = (v: string): unknown => {
+  try {
+    return JSON.parse(v);
+  } catch {
+    throw new InvalidArgumentError('must be JSON');
+  }
+};
 const toList = (v: string) =>
   v
     .split(',')
@@ -37,7 +44,7 @@ export function schemaFields(schema: z.ZodType): Array<{ key: string; prop: Json
 
 /**
  * Adds one option per field of `schema` to `cmd`: `--name <value>`, numbers parsed, lists comma-separated, enums
- * as choices, booleans as `--flag` / `--no-flag`. `required` decides per field whether the option must be given
+ * as choices, objects as JSON, booleans as `--flag` / `--no-flag`. `required` decides per field whether the option must be given
  * (default: as the schema says). Returns the field names, to pick the body out of the parsed options.
  */
 export function addSchemaOptions(
@@ -57,11 +64,12 @@ export function addSchemaOptions(
       cmd.addOption(new Option(`--no-${flag}`, `the opposite of --${flag}`));
       continue;
     }
-    const valueName = type === 'array' ? `<${flag}s>` : type === 'integer' || type === 'number' ? '<n>' : `<${flag}>`;
-    const opt = new Option(`--${flag} ${valueName}`, type === 'array' ? `${text} (comma-separated)` : text);
+    const valueName = type === 'object' ? '<json>' : type === 'integer' || type === 'number' ? '<n>' : `<${flag}>`;
+    const opt = new Option(`--${flag} ${valueName}`, type === 'array' ? `${text} (comma-separated)` : type === 'object' ? `${text} (JSON)` : text);
     if (f.prop.enum) opt.choices(f.prop.enum.map(String));
     else if (type === 'integer' || type === 'number') opt.argParser(toNumber);
     else if (type === 'array') opt.argParser(toList);
+    else if (type === 'object') opt.argParser(toJson);
     if (required(f)) opt.makeOptionMandatory();
     cmd.addOption(opt);
   }
@@ -69,6 +77,7 @@ export function addSchemaOptions(
 }
 
 /** The options named `keys` that were given: the request body (or query). */
-export function pick(opts: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-  return Object.fromEntries(keys.filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]));
+export function pick(opts: object, keys: string[]): Record<string, unknown> {
+  const o = opts as Record<string, unknown>;
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 }

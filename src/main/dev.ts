@@ -23,7 +23,8 @@ async function main(): Promise<void> {
 
   onShutdown(log, async () => {
     await api.stop();
-    worker.shutdown();
+    // The SDK stops the worker on SIGINT/SIGTERM by itself; ask only if it has not begun.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
     await connection.close();
     await adapters.close();

@@ -12,12 +12,19 @@ async function main(): Promise<void> {
   const temporal = await provideTemporal(config, log);
   const adapters = await openAdapters(config, log);
   const { worker, connection } = await createWorker(config, temporal.address, adapters.activityDeps);
+  const running = worker.run();
+  const drain = async () => {
+    await running;
+    await connection.close();
+    await adapters.close();
+  };
+  // Drain on SIGTERM: activities in flight finish (or are handed back) before the process exits.
   onShutdown(log, async () => {
-    worker.shutdown();
+    // The SDK stops the worker on SIGINT/SIGTERM by itself; ask only if it has not begun.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await drain();
   });
-  await worker.run();
-  await connection.close();
-  await adapters.close();
+  await running;
 }
 
 main().catch((err) => {

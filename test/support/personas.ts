@@ -37,10 +37,10 @@ export function personas(baseUrl = inject('stack').apiUrl): (persona: AnyPersona
   };
 }
 
-/** The seven fields `PUT /v1/tenants/{tenant}/settings` takes, picked from what `GET` shows. */
+/** The fields `PUT /v1/tenants/{tenant}/settings` takes, picked from what `GET` shows (`resources` only when set). */
 export function settingsBody(view: Record<string, unknown>): Record<string, unknown> {
-  const { customerApproval, approvers, quorum, requestTtl, maxAccess, requireTicket, internalApproval } = view;
-  return { customerApproval, approvers, quorum, requestTtl, maxAccess, requireTicket, internalApproval };
+  const { customerApproval, approvers, quorum, requestTtl, maxAccess, requireTicket, internalApproval, resources } = view;
+  return { customerApproval, approvers, quorum, requestTtl, maxAccess, requireTicket, internalApproval, ...(resources === undefined ? {} : { resources }) };
 }
 
 /** The last path segment of a problem's `type`, e.g. `not_eligible` for `https://lockbox.dev/problems/not_eligible`. */

@@ -4,7 +4,7 @@ import * as schemas from '../../api/schemas.js';
 import type { RequestSummary } from '../../client/lockbox-client.js';
 import { parseDuration } from '../../domain/duration.js';
 import type { AccessRequest } from '../../domain/request.js';
-import { apiAction, withApiOptions, type ApiContext, type ApiOptions } from '../common.js';
+import { apiAction, type ApiContext, type ApiOptions } from '../common.js';
 import { seg } from '../http.js';
 import { printJson } from '../output.js';
 import { renderList, renderRequest } from '../render-request.js';
@@ -47,7 +47,7 @@ async function showAndMaybeWait(ctx: ApiContext, request: AccessRequest, wait: b
 }
 
 function createCommand(): Command {
-  const cmd = withApiOptions(new Command('create').description('ask for access to one resource of a tenant'));
+  const cmd = new Command('create').description('ask for access to one resource of a tenant');
   const keys = addSchemaOptions(cmd, schemas.CreateRequestBody, HELP);
   cmd
     .option('--idempotency-key <key>', 'retrying with the same key returns the same request instead of a new one')
@@ -56,16 +56,16 @@ function createCommand(): Command {
     .addHelpText('after', '\nExample:\n  lockbox request create --tenant contoso --resource mailbox:bob@contoso.com \\\n    --reason "support case 4711" --ticket SUP-4711 --duration 2h --wait');
   return apiAction<ApiOptions & { idempotencyKey?: string; wait?: boolean; timeout?: number }>(cmd, async (ctx, opts) => {
     const headers = opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined;
-    const { body } = await ctx.api.post<AccessRequest>('/v1/requests', pick(opts as Record<string, unknown>, keys), headers);
+    const { body } = await ctx.api.post<AccessRequest>('/v1/requests', pick(opts, keys), headers);
     return showAndMaybeWait(ctx, body, opts.wait === true, opts.timeout);
   });
 }
 
 function listCommand(): Command {
-  const cmd = withApiOptions(new Command('list').description('list requests you may see, newest first'));
+  const cmd = new Command('list').description('list requests you may see, newest first');
   const keys = addSchemaOptions(cmd, schemas.ListRequestsQuery, HELP, () => false);
   return apiAction(cmd, async (ctx, opts) => {
-    const query = Object.fromEntries(Object.entries(pick(opts as Record<string, unknown>, keys)).map(([k, v]) => [k, String(v)]));
+    const query = Object.fromEntries(Object.entries(pick(opts, keys)).map(([k, v]) => [k, String(v)]));
     const { body } = await ctx.api.get<{ requests: RequestSummary[] }>('/v1/requests', query);
     if (ctx.json) printJson(ctx.io, body);
     else ctx.io.out(renderList(body.requests));
@@ -73,7 +73,7 @@ function listCommand(): Command {
 }
 
 function showCommand(): Command {
-  const cmd = withApiOptions(new Command('show').description('show one request: status, decisions, access window').argument('<id>', 'request id'));
+  const cmd = new Command('show').description('show one request: status, decisions, access window').argument('<id>', 'request id');
   return apiAction(cmd, async (ctx, _opts, [id]) => {
     const { body } = await ctx.api.get<AccessRequest>(`/v1/requests/${seg(id ?? '')}`);
     return showAndMaybeWait(ctx, body, false);
@@ -81,7 +81,7 @@ function showCommand(): Command {
 }
 
 function waitCommand(): Command {
-  const cmd = withApiOptions(new Command('wait').description('block until a pending request is decided (exit 0 granted, 9 not, 10 timeout)').argument('<id>', 'request id'));
+  const cmd = new Command('wait').description('block until a pending request is decided (exit 0 granted, 9 not, 10 timeout)').argument('<id>', 'request id');
   cmd.addOption(timeoutOption());
   return apiAction<ApiOptions & { timeout?: number }>(cmd, async (ctx, opts, [id]) => {
     const { body } = await ctx.api.get<AccessRequest>(`/v1/requests/${seg(id ?? '')}`);
@@ -91,10 +91,10 @@ function waitCommand(): Command {
 
 /** approve / reject / revoke / cancel: POST /v1/requests/{id}/<action> with the action's body schema. */
 function decisionCommand(action: string, description: string, schema: z.ZodType, help: Record<string, string>): Command {
-  const cmd = withApiOptions(new Command(action).description(description).argument('<id>', 'request id'));
+  const cmd = new Command(action).description(description).argument('<id>', 'request id');
   const keys = addSchemaOptions(cmd, schema, { ...HELP, ...help });
   return apiAction(cmd, async (ctx, opts, [id]) => {
-    const { body } = await ctx.api.post<AccessRequest>(`/v1/requests/${seg(id ?? '')}/${action}`, pick(opts as Record<string, unknown>, keys));
+    const { body } = await ctx.api.post<AccessRequest>(`/v1/requests/${seg(id ?? '')}/${action}`, pick(opts, keys));
     return showAndMaybeWait(ctx, body, false);
   });
 }
