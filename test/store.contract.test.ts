@@ -348,6 +348,18 @@ function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.getUser(uid('nobody'))).toBeNull();
       });
 
+      it('lists the users of a tenant holding a role, and only those', async () => {
+        const store = await connect();
+        const tenant = uid('t');
+        const admin = user({ id: `${uid('a')}@x.com`, tenants: [tenant, 'other'], roles: ['approver', 'admin'] });
+        const approver = user({ id: `${uid('b')}@x.com`, tenants: [tenant], roles: ['approver'] });
+        const elsewhere = user({ id: `${uid('c')}@x.com`, tenants: ['other'], roles: ['admin'] });
+        for (const u of [admin, approver, elsewhere]) await store.upsertUser(u);
+        expect((await store.listUsers({ tenant, role: 'admin' })).map((u) => u.id)).toEqual([admin.id]);
+        expect((await store.listUsers({ tenant, role: 'approver' })).map((u) => u.id).sort()).toEqual([admin.id, approver.id].sort());
+        expect(await store.listUsers({ tenant: uid('none'), role: 'admin' })).toEqual([]);
+      });
+
       it('replaces tenants and roles on update; lastSeenAt never moves backwards', async () => {
         const store = await connect();
         const u = user({ tenants: ['contoso', 'fabrikam'], roles: ['tenant-admin', 'tenant-approver'], lastSeenAt: at(10) });

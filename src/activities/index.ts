@@ -41,6 +41,13 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
+    /** Tells every known admin of the message's tenant (the customer hears every outcome); returns who. */
+    async notifyTenantAdmins(message: Notification): Promise<string[]> {
+      const admins = (await deps.store.listUsers({ tenant: message.tenant, role: 'admin' })).map((u) => u.id).filter((id) => id !== message.recipient);
+      for (const admin of admins) await deps.notifier.notify({ ...message, id: `${message.id}:admin:${admin}`, recipient: admin });
+      return admins;
+    },
+
     async grantAccess(input: GrantInput & { target?: ResourceTarget }): Promise<GrantResult> {
       const { target, ...grant } = input;
       try {

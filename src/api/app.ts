@@ -6,6 +6,7 @@ import { errorHandler, Problem, problems } from './problem.js';
 import { accessRoutes, notificationRoutes } from './routes/access.js';
 import { requestRoutes } from './routes/requests.js';
 import { settingsRoutes } from './routes/settings.js';
+import { auditRoutes } from './routes/audit.js';
 
 const BODY_LIMIT = '16kb';
 
@@ -44,6 +45,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use('/access', accessRoutes(deps));
   v1.use('/notifications', notificationRoutes(deps));
   v1.use('/tenants', settingsRoutes(deps));
+  v1.use('/audit', auditRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => next(problems.notFound(`no route ${req.method} ${req.path}`)));

@@ -2,6 +2,7 @@ import type { LockboxClient } from '../client/lockbox-client.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../config/logger.js';
 import type { SigningKey } from '../domain/signing.js';
+import type { AuditSink } from '../ports/audit-sink.js';
 import type { CredentialVault } from '../ports/credential-vault.js';
 import type { Store } from '../ports/store.js';
 import type { Authenticator } from './auth.js';
@@ -19,6 +20,8 @@ export interface ApiDeps {
   store: Store;
   /** Issued credentials (encrypted at rest); handed only to the requester while access is active. */
   vault: CredentialVault;
+  /** The primary audit sink: the pull feed reads from it. */
+  audit: AuditSink;
   auth: Authenticator;
   /** Signs what the API has authorised (requests and decisions); the worker trusts only this key. */
   signer: SigningKey;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { RequestStatus } from '../domain/request.js';
 import { TARGET_ENV_PATTERN } from '../domain/resources.js';
+import { NOTIFY_CHANNELS } from '../domain/settings.js';
 
 /** One zod schema per endpoint: the single source of validation (and later of the OpenAPI document). */
 
@@ -82,7 +83,16 @@ export const SettingsBody = z.strictObject({
   internalApproval: z.boolean(),
   /** Omitted: the declared resources stay as they are. */
   resources: z.record(ResourceId, ResourceTargetSchema).optional(),
+  /** External notification channels; omitted: as they are (every configured channel by default). */
+  channels: z.array(z.enum(NOTIFY_CHANNELS)).max(3).optional(),
 });
 export type SettingsBody = z.infer<typeof SettingsBody>;
 
 export const TenantParam = TenantId;
+
+export const AuditQuery = z.strictObject({
+  tenant: TenantId.optional(),
+  after: z.string().max(200).optional(),
+  type: z.string().regex(/^[a-z_]+\.[a-z_]+$/, 'must be an event type like request.approved').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});

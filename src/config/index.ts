@@ -45,6 +45,24 @@ const EnvSchema = z.object({
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes (openssl rand -base64 32)')
     .optional(),
+  /** Audit sinks, comma-separated, several at once: jsonl (the data dir's audit.jsonl), postgres, http. */
+  LOCKBOX_AUDIT_SINKS: z
+    .string()
+    .default('jsonl')
+    .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['jsonl', 'postgres', 'http'])).min(1, 'name at least one sink').refine((a) => a.some((x) => x !== 'http'), 'needs jsonl or postgres too (the pull API reads from it)')),
+  LOCKBOX_AUDIT_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  LOCKBOX_AUDIT_HTTP_URL: z.string().url().optional(),
+  LOCKBOX_AUDIT_HTTP_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  LOCKBOX_AUDIT_HTTP_FORMAT: z.enum(['native', 'ocsf', 'splunk-hec']).default('native'),
+  LOCKBOX_AUDIT_SPLUNK_TOKEN: z.string().min(1).optional(),
+  /** `smtp://user:pass@host:port?from=lockbox@example.com` (smtps:// for TLS). */
+  LOCKBOX_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  LOCKBOX_SLACK_WEBHOOK_URL: z.string().url().optional(),
+  LOCKBOX_NOTIFY_WEBHOOK_URL: z.string().url().optional(),
+  LOCKBOX_NOTIFY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Links in messages point here, e.g. https://lockbox.example.com (default: the API's own URL). */
+  LOCKBOX_PORTAL_URL: z.string().url().optional(),
   /** Provider-side internal approvers (user ids, comma-separated). */
   LOCKBOX_INTERNAL_APPROVERS: z.string().default(''),
 });
@@ -70,6 +88,18 @@ export interface Config {
   internalApprovers: string[];
   /** Secret: never logged. */
   credentialKey: string | undefined;
+  audit: {
+    sinks: Array<'jsonl' | 'postgres' | 'http'>;
+    databaseUrl: string | undefined;
+    http: { url: string | undefined; secret: string | undefined; format: 'native' | 'ocsf' | 'splunk-hec'; splunkToken: string | undefined };
+  };
+  notify: {
+    smtpUrl: string | undefined;
+    slackWebhookUrl: string | undefined;
+    webhookUrl: string | undefined;
+    webhookSecret: string | undefined;
+    portalUrl: string;
+  };
 }
 
 /** Thrown at start-up; the message names each bad variable. Never includes a value that could be a secret. */
@@ -83,6 +113,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const needs = [
+    ...(e.LOCKBOX_AUDIT_SINKS.includes('postgres') && !(e.LOCKBOX_AUDIT_DATABASE_URL ?? e.LOCKBOX_DATABASE_URL)
+      ? ['LOCKBOX_AUDIT_DATABASE_URL: required for the postgres audit sink (or set LOCKBOX_DATABASE_URL)']
+      : []),
+    ...(e.LOCKBOX_AUDIT_SINKS.includes('http') && !e.LOCKBOX_AUDIT_HTTP_URL ? ['LOCKBOX_AUDIT_HTTP_URL: required for the http audit sink'] : []),
+    ...(e.LOCKBOX_AUDIT_SINKS.includes('http') && e.LOCKBOX_AUDIT_HTTP_FORMAT !== 'splunk-hec' && !e.LOCKBOX_AUDIT_HTTP_SECRET
+      ? ['LOCKBOX_AUDIT_HTTP_SECRET: required to sign the http audit sink\'s batches']
+      : []),
+    ...(e.LOCKBOX_AUDIT_HTTP_FORMAT === 'splunk-hec' && e.LOCKBOX_AUDIT_SINKS.includes('http') && !e.LOCKBOX_AUDIT_SPLUNK_TOKEN
+      ? ['LOCKBOX_AUDIT_SPLUNK_TOKEN: required for the splunk-hec format']
+      : []),
+    ...(e.LOCKBOX_NOTIFY_WEBHOOK_URL && !e.LOCKBOX_NOTIFY_WEBHOOK_SECRET ? ['LOCKBOX_NOTIFY_WEBHOOK_SECRET: required with LOCKBOX_NOTIFY_WEBHOOK_URL'] : []),
+  ];
+  if (needs.length > 0) throw new ConfigError(`invalid configuration:\n${needs.map((n) => `  ${n}`).join('\n')}`);
   return {
     mode: e.LOCKBOX_MODE,
     port: e.LOCKBOX_PORT,
@@ -100,6 +144,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? Object.fromEntries(e.LOCKBOX_TRUSTED_KEYS.split(',').map((k) => Object.values(keyPair(k, 'publicKey'))))
       : undefined,
     credentialKey: e.LOCKBOX_CREDENTIAL_KEY,
+    audit: {
+      sinks: e.LOCKBOX_AUDIT_SINKS,
+      databaseUrl: e.LOCKBOX_AUDIT_DATABASE_URL ?? e.LOCKBOX_DATABASE_URL,
+      http: { url: e.LOCKBOX_AUDIT_HTTP_URL, secret: e.LOCKBOX_AUDIT_HTTP_SECRET, format: e.LOCKBOX_AUDIT_HTTP_FORMAT, splunkToken: e.LOCKBOX_AUDIT_SPLUNK_TOKEN },
+    },
+    notify: {
+      smtpUrl: e.LOCKBOX_SMTP_URL,
+      slackWebhookUrl: e.LOCKBOX_SLACK_WEBHOOK_URL,
+      webhookUrl: e.LOCKBOX_NOTIFY_WEBHOOK_URL,
+      webhookSecret: e.LOCKBOX_NOTIFY_WEBHOOK_SECRET,
+      portalUrl: e.LOCKBOX_PORTAL_URL ?? `http://${e.LOCKBOX_HOST}:${e.LOCKBOX_PORT}`,
+    },
     internalApprovers: e.LOCKBOX_INTERNAL_APPROVERS.split(',').map((s) => s.trim()).filter(Boolean),
   };
 }

@@ -49,3 +49,17 @@ export function outcome(r: AccessRequest, now: Date): Message {
     createdAt: now.toISOString(),
   };
 }
+
+/** The outcome told to others than the requester (approvers when a grant failed, tenant admins always). */
+export function outcomeFor(r: AccessRequest, recipients: readonly string[], now: Date): Message[] {
+  const base = outcome(r, now);
+  return recipients
+    .filter((x) => x !== r.requester)
+    .map((recipient) => ({
+      ...base,
+      id: `${base.id}:${recipient}`,
+      recipient,
+      subject: `[Lockbox] ${r.requester}'s request for ${r.resource} is ${r.status}`,
+      body: `${base.body}${r.failure ? `\nWhy: ${r.failure}` : ''}`,
+    }));
+}

@@ -16,7 +16,12 @@ export interface TenantSettings {
   internalApproval: boolean;
   /** How each declared resource is granted; others use the built-in grant store. */
   resources?: Record<string, ResourceTarget>;
+  /** External notification channels this tenant wants (the in-app list always); omitted: every configured one. */
+  channels?: NotifyChannel[];
 }
+
+export const NOTIFY_CHANNELS = ['email', 'slack', 'webhook'] as const;
+export type NotifyChannel = (typeof NOTIFY_CHANNELS)[number];
 
 /** Limits a tenant's settings must stay within. */
 export const SETTINGS_LIMITS = {

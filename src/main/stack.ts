@@ -1,9 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createBuiltinGrantProvider } from '../adapters/builtin-grant-provider.js';
-import { openJsonlAuditSink } from '../adapters/jsonl-audit-sink.js';
 import { openStore } from '../adapters/open-store.js';
-import { createStoreNotifier } from '../adapters/store-notifier.js';
 import type { ActivityDeps } from '../activities/index.js';
 import type { Config } from '../config/index.js';
 import { loadCredentialKey, loadKeys } from '../config/keys.js';
@@ -12,6 +10,7 @@ import { openSqliteCredentialVault } from '../adapters/credentials/sqlite-creden
 import { createGrantRouter } from '../adapters/grants/grant-router.js';
 import type { CredentialVault } from '../ports/credential-vault.js';
 import { DEMO_TARGET_ENV } from '../config/demo.js';
+import { openAuditSinks, openNotifier } from './channels.js';
 import type { Logger } from '../config/logger.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { Store } from '../ports/store.js';
@@ -31,15 +30,17 @@ export async function openAdapters(config: Config, log: Logger): Promise<Adapter
   const { trusted } = await loadKeys(config, { signing: false, trusted: true });
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const vault = await openCredentialVault(config);
-  const audit = openJsonlAuditSink(join(config.dataDir, 'audit.jsonl'));
+  const audit = openAuditSinks(config);
+  const notify = openNotifier(config, store);
   const grants = createGrantRouter({ builtin: createBuiltinGrantProvider(store), vault, env: targetEnv(config) });
   return {
     store,
     audit,
     vault,
-    activityDeps: { store, trustedKeys: trusted, grants, notifier: createStoreNotifier(store), audit, log },
+    activityDeps: { store, trustedKeys: trusted, grants, notifier: notify.notifier, audit, log },
     async close() {
       await grants.close();
+      await notify.close();
       await audit.close();
       await vault.close();
       await store.close();

@@ -13,7 +13,7 @@ import { temporalReadiness } from './readiness.js';
 import type { Adapters } from './stack.js';
 
 /** Starts the HTTP API; resolves once it listens. */
-export async function startApi(config: Config, address: string, adapters: Pick<Adapters, 'store' | 'vault'>, log: Logger): Promise<{
+export async function startApi(config: Config, address: string, adapters: Pick<Adapters, 'store' | 'vault' | 'audit'>, log: Logger): Promise<{
   url: string;
   stop(): Promise<void>;
 }> {
@@ -28,6 +28,7 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
     lockbox: createLockboxClient(client, config.taskQueue),
     store,
     vault,
+    audit: adapters.audit,
     auth: rememberUsers(auth, store, log),
     signer: signing,
     internalApprovers: config.mode === 'embedded' ? [...new Set([...DEMO_INTERNAL_APPROVERS, ...config.internalApprovers])] : config.internalApprovers,

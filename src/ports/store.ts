@@ -101,6 +101,8 @@ export interface Store {
   /** Inserts or refreshes a user (tenants and roles replaced, lastSeenAt moved forward only). */
   upsertUser(u: UserRecord): Promise<void>;
   getUser(id: string): Promise<UserRecord | null>;
+  /** Known users who belong to a tenant and hold a role (e.g. its admins, told every outcome), by id. */
+  listUsers(q: { tenant: string; role: string }): Promise<UserRecord[]>;
 
   close(): Promise<void>;
 }

@@ -28,7 +28,7 @@ import {
   type DecisionCommand,
   type Rejection,
 } from '../domain/decide.js';
-import { approvalNeeded, outcome, type Message } from '../domain/messages.js';
+import { approvalNeeded, outcome, outcomeFor, type Message } from '../domain/messages.js';
 import { reminderAt, stageRule, type ApprovalPolicy } from '../domain/policy.js';
 import { DecisionAction, RequestStatus, type AccessRequest, type NewRequestInput } from '../domain/request.js';
 import { verifyRequest, type TrustedKeys } from '../domain/signing.js';
@@ -184,6 +184,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   await CancellationScope.nonCancellable(async () => {
     if (cancelledInTemporal) commit(cancelByOperator(state, new Date()));
     await notify([outcome(state, new Date())], null);
+    if (v2) await tellOthersTheOutcome();
     await condition(allHandlersFinished);
     await journal.drain();
   });
@@ -273,6 +274,24 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
             : null;
         commit(revoked(state, revokedAt, cause));
       });
+    }
+  }
+
+  /** v2: approvers hear when a grant they approved failed; the tenant's admins hear every outcome. */
+  async function tellOthersTheOutcome(): Promise<void> {
+    if (state.status === RequestStatus.failed && state.approvedAt !== null) {
+      const approvers = [...new Set(state.decisions.filter((d) => d.action === DecisionAction.approve).map((d) => d.actor))];
+      await notify(outcomeFor(state, approvers, new Date()), null);
+    }
+    const [message] = outcomeFor(state, ['tenant admins'], new Date());
+    if (!message) return;
+    try {
+      await notifications.notifyTenantAdmins(message);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      journal.record([
+        { type: AuditEventType.notificationFailed, actor: 'system', details: { recipients: ['tenant admins'], kind: 'outcome', error: failureMessage(err) } },
+      ]);
     }
   }
 

@@ -120,5 +120,13 @@ export function postgresSettingsAndUsers(pool: pg.Pool): SettingsAndUsers {
       const { rows } = await pool.query<UserRow>(`SELECT * FROM lockbox_users WHERE id = $1`, [id]);
       return rows[0] ? toUser(rows[0]) : null;
     },
+
+    async listUsers(q) {
+      const { rows } = await pool.query<UserRow>(
+        `SELECT * FROM lockbox_users WHERE $1 = ANY(tenants) AND $2 = ANY(roles) ORDER BY id COLLATE "C"`,
+        [q.tenant, q.role],
+      );
+      return rows.map(toUser);
+    },
   };
 }

@@ -3,7 +3,7 @@ import type { Store } from '../../ports/store.js';
 /** The part of the Store port about tenant settings and users, implemented by each adapter in its own module. */
 export type SettingsAndUsers = Pick<
   Store,
-  'getTenantSettings' | 'listTenantSettings' | 'putTenantSettings' | 'upsertUser' | 'getUser'
+  'getTenantSettings' | 'listTenantSettings' | 'putTenantSettings' | 'upsertUser' | 'getUser' | 'listUsers'
 >;
 
 /** Versions live in a 32-bit integer column in PostgreSQL; SQLite uses the same bound so both adapters agree. */

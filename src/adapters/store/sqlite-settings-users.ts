@@ -87,6 +87,10 @@ export function sqliteSettingsAndUsers(db: Database.Database): SettingsAndUsers 
        last_seen_at = max(users.last_seen_at, excluded.last_seen_at)`,
   );
   const selectUser = db.prepare<[string], UserRow>(`SELECT * FROM users WHERE id = ?`);
+  const selectUsers = db.prepare<[string, string], UserRow>(
+    `SELECT * FROM users WHERE EXISTS (SELECT 1 FROM json_each(users.tenants) WHERE value = ?)
+       AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = ?) ORDER BY id`,
+  );
 
   // Run with .immediate(): the version check and the write happen under the write lock, so another process
   // cannot commit between them, and the record returned on a conflict is the one that caused it.
@@ -124,6 +128,9 @@ export function sqliteSettingsAndUsers(db: Database.Database): SettingsAndUsers 
     async getUser(id) {
       const row = selectUser.get(id);
       return row ? toUser(row) : null;
+    },
+    async listUsers(q) {
+      return selectUsers.all(q.tenant, q.role).map(toUser);
     },
   };
 }

@@ -40,6 +40,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
     const body = parse(s.SettingsBody, req.body ?? {});
     const current = await deps.store.getTenantSettings(tenant);
     const resources = body.resources ?? current?.settings.resources;
+    const channels = body.channels ?? current?.settings.channels;
     const settings: TenantSettings = {
       customerApproval: body.customerApproval,
       approvers: body.approvers,
@@ -49,6 +50,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
       requireTicket: body.requireTicket,
       internalApproval: body.internalApproval,
       ...(resources ? { resources } : {}),
+      ...(channels ? { channels } : {}),
     };
     const known = new Map(await Promise.all(body.approvers.map(async (id) => [id, await deps.store.getUser(id)] as const)));
     const errors = validateSettings(settings, deps.config, (id) => {

@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import { createFanoutAuditSink } from '../adapters/audit/fanout-audit-sink.js';
+import { createHttpAuditSink } from '../adapters/audit/http-audit-sink.js';
+import { openPostgresAuditSink } from '../adapters/audit/postgres-audit-sink.js';
+import { openJsonlAuditSink } from '../adapters/jsonl-audit-sink.js';
+import { createFanoutNotifier, type NamedNotifier } from '../adapters/notify/fanout-notifier.js';
+import { createSlackNotifier } from '../adapters/notify/slack-notifier.js';
+import { createSmtpNotifier, smtpOptionsFromUrl } from '../adapters/notify/smtp-notifier.js';
+import { createWebhookNotifier } from '../adapters/notify/webhook-notifier.js';
+import { createStoreNotifier } from '../adapters/store-notifier.js';
+import type { Config } from '../config/index.js';
+import type { NotifyChannel } from '../domain/settings.js';
+import type { AuditExporter, AuditSink } from '../ports/audit-sink.js';
+import type { Notifier } from '../ports/notifier.js';
+import type { Store } from '../ports/store.js';
+
+/**
+ * The audit sinks configured in LOCKBOX_AUDIT_SINKS, all at once. The first storing sink (jsonl or postgres) is the
+ * primary: the pull API and the per-request audit read from it; every sink de-duplicates by event id.
+ */
+export function openAuditSinks(config: Config): AuditSink {
+  const storing: AuditSink[] = [];
+  const others: AuditExporter[] = [];
+  for (const name of config.audit.sinks) {
+    if (name === 'jsonl') storing.push(openJsonlAuditSink(join(config.dataDir, 'audit.jsonl')));
+    if (name === 'postgres' && config.audit.databaseUrl) storing.push(openPostgresAuditSink(config.audit.databaseUrl));
+    if (name === 'http' && config.audit.http.url) {
+      const h = config.audit.http;
+      others.push(createHttpAuditSink({ url: h.url!, format: h.format, secret: h.secret, splunkToken: h.splunkToken }));
+    }
+  }
+  const [primary, ...rest] = storing;
+  if (!primary) throw new Error('no storing audit sink configured');
+  return createFanoutAuditSink(primary, [...rest, ...others]);
+}
+
+/**
+ * Notification channels: the in-app list always; e-mail, Slack and a signed webhook where configured. A tenant's
+ * settings may narrow the external channels (`channels`); a failing channel fails the delivery, so the workflow
+ * retries it and, in the end, audits `notification.failed`.
+ */
+export function openNotifier(config: Config, store: Store): { notifier: Notifier; close(): Promise<void> } {
+  const portalBaseUrl = config.notify.portalUrl;
+  const external: Array<NamedNotifier & { channel: NotifyChannel; close?: () => Promise<void> }> = [];
+  if (config.notify.smtpUrl) {
+    const smtp = createSmtpNotifier(smtpOptionsFromUrl(config.notify.smtpUrl, { portalBaseUrl }));
+    external.push({ name: 'smtp', channel: 'email', notifier: smtp, close: () => smtp.close() });
+  }
+  if (config.notify.slackWebhookUrl) {
+    external.push({ name: 'slack', channel: 'slack', notifier: createSlackNotifier({ webhookUrl: config.notify.slackWebhookUrl, portalBaseUrl }) });
+  }
+  if (config.notify.webhookUrl && config.notify.webhookSecret) {
+    const webhook = createWebhookNotifier({ url: config.notify.webhookUrl, secret: config.notify.webhookSecret, portalBaseUrl });
+    external.push({ name: 'webhook', channel: 'webhook', notifier: webhook });
+  }
+  const inApp: NamedNotifier = { name: 'in-app', notifier: createStoreNotifier(store) };
+  const byChoice = new Map<string, Notifier>();
+  const fanoutFor = (channels: readonly NotifyChannel[] | undefined): Notifier => {
+    const chosen = external.filter((c) => !channels || channels.includes(c.channel));
+    const key = chosen.map((c) => c.name).join(',');
+    let n = byChoice.get(key);
+    if (!n) {
+      n = createFanoutNotifier([inApp, ...chosen]);
+      byChoice.set(key, n);
+    }
+    return n;
+  };
+  return {
+    notifier: {
+      async notify(n) {
+        const settings = await store.getTenantSettings(n.tenant);
+        await fanoutFor(settings?.settings.channels).notify(n);
+      },
+    },
+    async close() {
+      await Promise.all(external.map((c) => c.close?.()));
+    },
+  };
+}
