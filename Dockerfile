@@ -1,6 +1,6 @@
 # Lockbox worker and API (production shape; see docker-compose.yml). One image, two commands:
-#   API (default):  npx tsx src/main/api.ts
-#   worker:         npx tsx src/main/worker.ts
+#   API (default):  npx tsx src/main/run-api.ts
+#   worker:         npx tsx src/main/run-worker.ts
 # The embedded Temporal dev server is not used here: TEMPORAL_ADDRESS points at a real cluster.
 FROM node:20-bookworm-slim
 
@@ -21,4 +21,4 @@ ENV NODE_ENV=production \
 
 USER node
 EXPOSE 3000
-CMD ["npx", "tsx", "src/main/api.ts"]
+CMD ["npx", "tsx", "src/main/run-api.ts"]

@@ -14,6 +14,8 @@ export interface ApiResponse<T = any> {
   ms: number;
   /** performance.now() when the answer was complete. */
   doneAt: number;
+  /** Date.now() when the answer was complete (to compare with timestamps the stack wrote). */
+  doneEpoch: number;
 }
 
 export class ApiClient {
@@ -47,6 +49,7 @@ export class ApiClient {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const doneAt = nowMs();
+            const doneEpoch = Date.now();
             const text = Buffer.concat(chunks).toString('utf8');
             let parsed: unknown = text;
             try {
@@ -54,7 +57,7 @@ export class ApiClient {
             } catch {
               // keep the text
             }
-            resolve({ status: res.statusCode ?? 0, body: parsed as T, ms: doneAt - started, doneAt });
+            resolve({ status: res.statusCode ?? 0, body: parsed as T, ms: doneAt - started, doneAt, doneEpoch });
           });
           res.on('error', reject);
         },

@@ -164,6 +164,8 @@ export interface StackOptions {
   namespace: string;
   log: (line: string) => void;
   keepDataDir?: boolean;
+  /** Extra environment for the stack (e.g. NODE_OPTIONS=--cpu-prof). */
+  extraEnv?: NodeJS.ProcessEnv;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -191,6 +193,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     LOCKBOX_MODE: 'embedded',
     TEMPORAL_NAMESPACE: opts.namespace,
     ...(cliPath ? { LOCKBOX_TEMPORAL_CLI: cliPath } : {}),
+    ...opts.extraEnv,
   };
   if (opts.temporalAddress) env.TEMPORAL_ADDRESS = opts.temporalAddress;
   else {

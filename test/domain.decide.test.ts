@@ -426,9 +426,9 @@ describe('every decision on a terminal request is refused', () => {
           expect(out.ok, `${action} by ${actor}`).toBe(false);
           if (out.ok) continue;
           const eligible =
-            action === 'cancel' ? actor === EVE : action === 'revoke' ? actor !== IAN : true;
+            action === 'cancel' || action === 'extend' ? actor === EVE : action === 'revoke' ? actor !== IAN : true;
           if (eligible) {
-            expect(out.rejection.code, `${action} by ${actor}`).toBe(action === 'revoke' ? R.notActive : R.notPending);
+            expect(out.rejection.code, `${action} by ${actor}`).toBe(action === 'revoke' || action === 'extend' ? R.notActive : R.notPending);
           } else {
             expect(out.rejection.code, `${action} by ${actor}`).toBe(R.notEligible);
           }

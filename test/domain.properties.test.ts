@@ -262,6 +262,7 @@ function drive(w: World, ev: Ev): StepResult {
         reject: AuditEventType.requestRejected,
         cancel: AuditEventType.requestCancelled,
         revoke: null,
+        extend: AuditEventType.extensionRequested,
       }[ev.action];
       return { kind: 'applied', ...out, expectedAudit: type ? [[type, ev.actor]] : [] };
     }
@@ -351,6 +352,9 @@ function expectedDecision(s: AccessRequest, ev: Extract<Ev, { kind: 'decide' }>,
       if (now >= Date.parse(s.access.endsAt)) return RejectionCode.notActive;
       return 'ok';
     }
+    case DecisionAction.extend:
+      // Extensions have their own scenario tests (test/domain.extension.test.ts); this generator does not make them.
+      throw new Error('extend is not generated here');
   }
 }
 

@@ -1,5 +1,6 @@
 import type { GrantInput, GrantProvider, GrantResult } from '../ports/grant-provider.js';
 import type { Store } from '../ports/store.js';
+import { NonRetryableGrantError } from './grants/errors.js';
 
 /**
  * Lockbox's own grant store: a row per request, carrying its end time. The access check denies after `endsAt`
@@ -19,6 +20,11 @@ export function createBuiltinGrantProvider(store: Store, clock: () => Date = () 
         revokedAt: null,
       });
       return { grantedAt: stored.grantedAt, endsAt: stored.endsAt };
+    },
+    async extend({ requestId, endsAt }) {
+      const stored = await store.extendGrant(requestId, endsAt);
+      if (!stored || stored.revokedAt !== null) throw new NonRetryableGrantError(`request ${requestId} has no grant in force to extend`);
+      return { endsAt: stored.endsAt };
     },
     async revoke({ requestId, revokedAt }): Promise<void> {
       await store.revokeGrant(requestId, revokedAt);

@@ -190,6 +190,12 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return rows[0] ? toGrant(rows[0]) : null;
     },
 
+    async extendGrant(requestId, endsAt) {
+      await pool.query(`UPDATE lockbox_grants SET ends_at = $1 WHERE request_id = $2 AND revoked_at IS NULL`, [isoUtc(endsAt, 'endsAt'), requestId]);
+      const { rows } = await pool.query<GrantRow>(`SELECT * FROM lockbox_grants WHERE request_id = $1`, [requestId]);
+      return rows[0] ? toGrant(rows[0]) : null;
+    },
+
     async revokeGrant(requestId, revokedAt) {
       await pool.query(`UPDATE lockbox_grants SET revoked_at = $1 WHERE request_id = $2 AND revoked_at IS NULL`, [
         isoUtc(revokedAt, 'revokedAt'),

@@ -34,6 +34,7 @@ export const ApproveBody = z.strictObject({ comment: text(2000).optional() });
 export const RejectBody = z.strictObject({ reason: text(2000) });
 export const RevokeBody = z.strictObject({ reason: text(2000).optional() });
 export const CancelBody = z.strictObject({ reason: text(2000).optional() });
+export const ExtendBody = z.strictObject({ duration: DurationText, reason: text(2000) });
 
 export const RequestIdParam = z.string().regex(/^req-[a-z0-9-]+-[0-9A-HJKMNP-TV-Z]{26}$/, 'is not a request id');
 

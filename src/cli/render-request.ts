@@ -4,7 +4,7 @@ import type { AccessRequest, Decision } from '../domain/request.js';
 import { clip, fields, table, when, whenRelative } from './output.js';
 
 /** Past tense of each decision, for people. */
-const DID: Record<Decision['action'], string> = { approve: 'approved', reject: 'rejected', revoke: 'revoked', cancel: 'cancelled' };
+const DID: Record<Decision['action'], string> = { approve: 'approved', reject: 'rejected', revoke: 'revoked', cancel: 'cancelled', extend: 'asked to extend' };
 
 /** `alice@contoso.com approved (customer stage): "ok"` */
 export function describeDecision(d: Decision): string {

@@ -45,6 +45,7 @@ const UPDATES = {
   reject: defs.rejectUpdate,
   revoke: defs.revokeUpdate,
   cancel: defs.cancelUpdate,
+  extend: defs.extendUpdate,
 } as const;
 
 /** Typed Temporal calls shared by the API and the CLI: start, decide, read, list. */

@@ -14,6 +14,12 @@ export const AuditEventType = {
   decisionRejectedUnauthenticated: 'decision.rejected_unauthenticated',
   requestRejectedUnauthenticated: 'request.rejected_unauthenticated',
   tenantSettingsChanged: 'tenant.settings_changed',
+  extensionRequested: 'extension.requested',
+  extensionApproved: 'extension.approved',
+  extensionRejected: 'extension.rejected',
+  extensionExpired: 'extension.expired',
+  extensionFailed: 'extension.failed',
+  accessExtended: 'access.extended',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 

@@ -1,6 +1,8 @@
 import { formatDuration } from './duration.js';
 import { normalizePolicy, Stage, stageRule, stagesFor, type ApprovalPolicy } from './policy.js';
 import { BUILTIN_TARGET } from './resources.js';
+import { castVote } from './vote.js';
+import { requestExtension, reviewExtension } from './extension.js';
 import { AuditEventType } from './audit.js';
 import {
   approvalsOf,
@@ -54,6 +56,8 @@ export interface DecisionCommand {
   note: string | null;
   /** The signature that authenticated the decision, recorded with it. */
   proof?: DecisionProof | null;
+  /** For `extend`: how much more time. */
+  durationMs?: number;
 }
 
 const SYSTEM = 'system';
@@ -110,6 +114,8 @@ export function decide(state: AccessRequest, cmd: DecisionCommand, now: Date, po
       return cancel(state, cmd, now);
     case DecisionAction.revoke:
       return revoke(state, cmd, now, normalizePolicy(policy));
+    case DecisionAction.extend:
+      return requestExtension(state, cmd, now);
   }
 }
 
@@ -134,57 +140,33 @@ function checkOpen(state: AccessRequest, now: Date): Outcome | null {
 }
 
 function review(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: ApprovalPolicy): Outcome {
+  if (state.status === RequestStatus.active && state.extensions?.some((e) => e.status === 'pending')) {
+    return reviewExtension(state, cmd, now, policy);
+  }
   const closed = checkOpen(state, now);
   if (closed) return closed;
-  if (cmd.actor === state.requester) {
-    return refuse(RejectionCode.selfApproval, 'the requester cannot decide their own request');
-  }
-  const stage = currentStage(state);
-  const rule = stageRule(policy, stage);
-  if (!rule.approvers.includes(cmd.actor)) {
-    const who = stage === Stage.internal ? 'an internal approver' : `an approver of tenant ${state.tenant}`;
-    return refuse(RejectionCode.notEligible, `${cmd.actor} is not ${who}`);
-  }
-  if (state.decisions.some((d) => d.actor === cmd.actor && d.action === DecisionAction.approve)) {
-    return refuse(RejectionCode.alreadyDecided, `${cmd.actor} has already approved this request`);
-  }
   const at = now.toISOString();
-  const decisions = [...state.decisions, record(cmd, at, { stage, policyVersion: policy.version })];
+  const v = castVote(state, { action: cmd.action === DecisionAction.reject ? 'reject' : 'approve', actor: cmd.actor, note: cmd.note, proof: cmd.proof }, at, policy);
+  if (!v.ok) return refuse(v.code, v.message);
   if (cmd.action === DecisionAction.reject) {
-    const next = { ...state, decisions, status: RequestStatus.rejected, stage: null, endedAt: at };
     return {
       ok: true,
-      state: next,
-      audit: [{ type: AuditEventType.requestRejected, actor: cmd.actor, details: { reason: cmd.note, stage, ...proofOf(cmd) } }],
+      state: { ...state, decisions: v.decisions, status: RequestStatus.rejected, stage: null, endedAt: at },
+      audit: [{ type: AuditEventType.requestRejected, actor: cmd.actor, details: { reason: cmd.note, stage: v.votedIn, policyVersion: policy.version, ...proofOf(cmd) } }],
     };
   }
-  // Only approvals of this stage by people other than the requester count towards its quorum.
-  const approvals = new Set(
-    decisions.filter((d) => d.action === DecisionAction.approve && stageOf(d, state) === stage && d.actor !== state.requester).map((d) => d.actor),
-  ).size;
-  const stageDone = approvals >= rule.quorum;
-  const nextStage = stageDone ? (state.stages[state.stages.indexOf(stage) + 1] ?? null) : stage;
-  const approvedAt = stageDone && nextStage === null ? at : null;
+  const approvedAt = v.approved ? at : null;
   return {
     ok: true,
-    state: { ...state, decisions, stage: nextStage, approvedAt },
+    state: { ...state, decisions: v.decisions, stage: v.stage, approvedAt },
     audit: [
       {
         type: AuditEventType.requestApproved,
         actor: cmd.actor,
-        details: { comment: cmd.note, stage, approvals, quorum: rule.quorum, final: approvedAt !== null, policyVersion: policy.version, ...proofOf(cmd) },
+        details: { comment: cmd.note, stage: v.votedIn, approvals: v.approvals, quorum: v.quorum, final: v.approved, policyVersion: policy.version, ...proofOf(cmd) },
       },
     ],
   };
-}
-
-/** The stage waiting for decisions; requests recorded before stages existed had one customer stage. */
-function currentStage(state: AccessRequest): Stage {
-  return state.stage ?? state.stages?.[0] ?? Stage.customer;
-}
-
-function stageOf(d: { stage?: Stage | null }, state: AccessRequest): Stage {
-  return d.stage ?? state.stages?.[0] ?? Stage.customer;
 }
 
 function proofOf(cmd: DecisionCommand): Record<string, unknown> {

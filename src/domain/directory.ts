@@ -49,6 +49,7 @@ export function canAttemptDecision(p: Principal, action: DecisionAction, tenant:
     case 'revoke':
       return p.id === requester || ofTenant(p, tenant) || has(p, 'internal_approver');
     case 'cancel':
+    case 'extend':
       return p.id === requester;
   }
 }

@@ -1,4 +1,4 @@
-import type { AccessRequest } from './request.js';
+import type { AccessRequest, Extension } from './request.js';
 
 /**
  * Notification texts: what an approver needs to decide, never a secret or customer content.
@@ -9,7 +9,7 @@ export interface Message {
   recipient: string;
   tenant: string;
   requestId: string;
-  kind: 'approval_needed' | 'reminder' | 'outcome';
+  kind: 'approval_needed' | 'reminder' | 'outcome' | 'extension_needed';
   subject: string;
   body: string;
   createdAt: string;
@@ -62,4 +62,24 @@ export function outcomeFor(r: AccessRequest, recipients: readonly string[], now:
       subject: `[Lockbox] ${r.requester}'s request for ${r.resource} is ${r.status}`,
       body: `${base.body}${r.failure ? `\nWhy: ${r.failure}` : ''}`,
     }));
+}
+
+/** Asks the approvers of an extension's current stage to decide it. */
+export function extensionNeeded(r: AccessRequest, ext: Extension, recipients: readonly string[], now: Date): Message[] {
+  const body = [
+    `${r.requester} asks to extend access to ${r.resource} in tenant ${r.tenant} by ${ext.duration}.`,
+    `Reason: ${ext.reason}`,
+    `Access now ends at ${ext.endsAtBefore}; unanswered, the extension lapses at ${ext.expiresAt}.`,
+    `Approve or reject: POST /v1/requests/${r.id}/approve or /reject`,
+  ].join('\n');
+  return recipients.map((recipient) => ({
+    id: `${r.id}:extension:${ext.seq}:${ext.stage ?? 'none'}:${recipient}`,
+    recipient,
+    tenant: r.tenant,
+    requestId: r.id,
+    kind: 'extension_needed' as const,
+    subject: `[Lockbox] ${r.requester} asks to extend access to ${r.resource}`,
+    body,
+    createdAt: now.toISOString(),
+  }));
 }

@@ -33,6 +33,8 @@ export const DecisionAction = {
   reject: 'reject',
   revoke: 'revoke',
   cancel: 'cancel',
+  /** The requester asks for more time on an active grant; it goes through the same approvers. */
+  extend: 'extend',
 } as const;
 export type DecisionAction = (typeof DecisionAction)[keyof typeof DecisionAction];
 
@@ -61,6 +63,24 @@ export interface DecisionProof {
   issuedAt: string;
 }
 
+/** A request for more time on an active grant. On approval the window moves; otherwise the original end stands. */
+export interface Extension {
+  seq: number;
+  durationMs: number;
+  duration: string;
+  reason: string;
+  requestedAt: string;
+  /** Unanswered by then (or by the end of the window, if sooner), it expires. */
+  expiresAt: string;
+  status: 'pending' | 'approved' | 'applied' | 'rejected' | 'expired' | 'failed';
+  stages: Stage[];
+  stage: Stage | null;
+  decisions: Decision[];
+  /** The window's end before and after the extension was applied. */
+  endsAtBefore: string;
+  endsAtAfter: string | null;
+}
+
 export interface Access {
   grantedAt: string;
   endsAt: string;
@@ -87,6 +107,8 @@ export interface AccessRequest {
   policy: ApprovalPolicy;
   /** How access is granted: fixed at filing, so the revoke goes where the grant went. */
   target: ResourceTarget;
+  /** Extensions asked for while active, oldest first (absent in requests recorded before extensions existed). */
+  extensions?: Extension[];
   /** Approval stages in order, fixed at creation. */
   stages: Stage[];
   /** The stage waiting for decisions, or null once approved or ended. */

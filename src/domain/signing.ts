@@ -22,6 +22,8 @@ export interface DecisionClaims {
   issuedAt: string;
   /** Random; each is accepted once per request. */
   nonce: string;
+  /** For `extend`: the extra time asked for. */
+  durationMs?: number;
 }
 
 export interface SignedDecision {

@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   if (!config.temporalAddress) throw new ConfigError('invalid configuration:\n  TEMPORAL_ADDRESS: required for an API-only process (npm start runs the embedded server)');
   const log = createLogger('lockbox-api');
   const temporal = await provideTemporal(config, log);
-  const adapters = await openAdapters(config, log);
+  const adapters = await openAdapters(config, log, 'api');
   const api = await startApi(config, temporal.address, adapters, log);
   log.info('api listening', { url: api.url });
   onShutdown(log, async () => {

@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   if (!config.temporalAddress) throw new ConfigError('invalid configuration:\n  TEMPORAL_ADDRESS: required for a worker-only process (npm start runs the embedded server)');
   const log = createLogger('lockbox-worker');
   const temporal = await provideTemporal(config, log);
-  const adapters = await openAdapters(config, log);
+  const adapters = await openAdapters(config, log, 'worker');
   const { worker, connection } = await createWorker(config, temporal.address, adapters.activityDeps);
   const running = worker.run();
   const drain = async () => {

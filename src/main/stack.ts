@@ -25,9 +25,10 @@ export interface Adapters {
   close(): Promise<void>;
 }
 
-export async function openAdapters(config: Config, log: Logger): Promise<Adapters> {
+/** `role`: an API-only process needs no trusted keys (it signs; workers verify). */
+export async function openAdapters(config: Config, log: Logger, role: 'worker' | 'api' | 'both' = 'both'): Promise<Adapters> {
   await mkdir(config.dataDir, { recursive: true });
-  const { trusted } = await loadKeys(config, { signing: false, trusted: true });
+  const { trusted } = await loadKeys(config, { signing: false, trusted: role !== 'api' });
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const vault = await openCredentialVault(config);
   const audit = openAuditSinks(config);

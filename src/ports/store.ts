@@ -69,6 +69,11 @@ export interface Store {
   putGrant(g: GrantRecord): Promise<GrantRecord>;
   /** The grant of a request, revoked or not, or null. */
   getGrant(requestId: string): Promise<GrantRecord | null>;
+  /**
+   * Moves the end of a grant that is not revoked to `endsAt`; returns the grant as stored afterwards (null for an
+   * unknown request). Repeating it changes nothing more.
+   */
+  extendGrant(requestId: string, endsAt: string): Promise<GrantRecord | null>;
   /** Sets revokedAt if not set yet; revoking an unknown or already revoked grant succeeds and changes nothing. */
   revokeGrant(requestId: string, revokedAt: string): Promise<void>;
   /**

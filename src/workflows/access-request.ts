@@ -28,9 +28,10 @@ import {
   type DecisionCommand,
   type Rejection,
 } from '../domain/decide.js';
-import { approvalNeeded, outcome, outcomeFor, type Message } from '../domain/messages.js';
+import { extensionApplied, extensionEnded, pendingExtension } from '../domain/extension.js';
+import { approvalNeeded, extensionNeeded, outcome, outcomeFor, type Message } from '../domain/messages.js';
 import { reminderAt, stageRule, type ApprovalPolicy } from '../domain/policy.js';
-import { DecisionAction, RequestStatus, type AccessRequest, type NewRequestInput } from '../domain/request.js';
+import { DecisionAction, RequestStatus, type AccessRequest, type Extension, type NewRequestInput } from '../domain/request.js';
 import { verifyRequest, type TrustedKeys } from '../domain/signing.js';
 import { AuditJournal } from './audit-journal.js';
 import { authenticateDecision } from './decision-auth.js';
@@ -62,6 +63,7 @@ const HANDLERS = [
   [DecisionAction.reject, defs.rejectUpdate, defs.rejectSignal],
   [DecisionAction.revoke, defs.revokeUpdate, defs.revokeSignal],
   [DecisionAction.cancel, defs.cancelUpdate, defs.cancelSignal],
+  [DecisionAction.extend, defs.extendUpdate, defs.extendSignal],
 ] as const;
 
 /** Unauthenticated attempts audited one by one per request; beyond that they are only logged (history stays small). */
@@ -158,7 +160,10 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
 
   /** An approve that completes the quorum answers once access is granted (or failed); a revoke once it is done. */
   async function settled(action: DecisionAction): Promise<void> {
-    if (action === DecisionAction.approve && state.approvedAt !== null) {
+    if (action === DecisionAction.approve && state.status === RequestStatus.active) {
+      // An approved extension answers once the window has moved at the target (or that failed).
+      await condition(() => !state.extensions?.some((e) => e.status === 'approved'));
+    } else if (action === DecisionAction.approve && state.approvedAt !== null) {
       await condition(() => state.status !== RequestStatus.pending);
     } else if (action === DecisionAction.revoke) {
       await condition(() => state.access?.revokedAt != null);
@@ -258,8 +263,11 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     }
     commit(granted(state, grant));
     try {
-      const windowMs = Date.parse(grant.endsAt) - Date.now();
-      if (windowMs > 0) await condition(() => revokeRequested(state), windowMs);
+      if (v2) await holdWindow();
+      else {
+        const windowMs = Date.parse(grant.endsAt) - Date.now();
+        if (windowMs > 0) await condition(() => revokeRequested(state), windowMs);
+      }
     } catch (err) {
       if (!isCancellation(err)) throw err;
       cancelledInTemporal = true;
@@ -275,6 +283,55 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
         commit(revoked(state, revokedAt, cause));
       });
     }
+  }
+
+  /**
+   * v2: waits out the window, which an approved extension moves; ends early on a revoke. An extension nobody decides
+   * in time expires and the original end stands.
+   */
+  async function holdWindow(): Promise<void> {
+    const key = () => (state.extensions ?? []).map((e) => `${e.seq}:${e.status}:${e.stage}`).join(',');
+    for (;;) {
+      if (revokeRequested(state) || !state.access) return;
+      const ext = pendingExtension(state);
+      if (ext?.status === 'approved') {
+        await applyExtension(ext);
+        continue;
+      }
+      const endsAt = Date.parse(state.access.endsAt);
+      if (ext?.status === 'pending' && Date.now() >= Date.parse(ext.expiresAt)) {
+        commit(extensionEnded(state, 'expired'));
+        continue;
+      }
+      if (Date.now() >= endsAt) return;
+      const wakeAt = ext?.status === 'pending' ? Math.min(endsAt, Date.parse(ext.expiresAt)) : endsAt;
+      const before = key();
+      const notifiedStage = ext?.stage ?? null;
+      await condition(() => revokeRequested(state) || key() !== before, Math.max(1, wakeAt - Date.now()));
+      const now = pendingExtension(state);
+      if (now?.status === 'pending' && (now.seq !== ext?.seq || now.stage !== notifiedStage)) await notifyExtension(now);
+    }
+  }
+
+  async function applyExtension(ext: Extension): Promise<void> {
+    const endsAt = new Date(Date.parse(ext.endsAtBefore) + ext.durationMs).toISOString();
+    try {
+      const moved = await grants.extendAccess({ requestId: state.id, endsAt, target: state.target });
+      commit(extensionApplied(state, moved.endsAt));
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      commit(extensionEnded(state, 'failed', failureMessage(err)));
+    }
+  }
+
+  async function notifyExtension(ext: Extension): Promise<void> {
+    if (!ext.stage) return;
+    const recipients = stageRule(latestPolicy, ext.stage).approvers.filter((a) => a !== state.requester);
+    await notify(extensionNeeded(state, ext, recipients, new Date()), {
+      type: AuditEventType.approversNotified,
+      actor: 'system',
+      details: { stage: ext.stage, recipients, extension: ext.seq },
+    });
   }
 
   /** v2: approvers hear when a grant they approved failed; the tenant's admins hear every outcome. */

@@ -44,6 +44,7 @@ export function authenticateDecision(
       action,
       actor: claims.actor,
       note: typeof claims.note === 'string' ? claims.note : null,
+      ...(typeof claims.durationMs === 'number' ? { durationMs: claims.durationMs } : {}),
       proof: { keyId: String(a.keyId), signature: String(a.signature), nonce: claims.nonce, issuedAt: String(claims.issuedAt) },
     },
     policy: normalizePolicy(claims.policy),

@@ -17,11 +17,13 @@ export const approveUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('approv
 export const rejectUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('reject');
 export const revokeUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('revoke');
 export const cancelUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('cancel');
+export const extendUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('extend');
 
 export const approveSignal = defineSignal<[DecisionArgs]>('approve');
 export const rejectSignal = defineSignal<[DecisionArgs]>('reject');
 export const revokeSignal = defineSignal<[DecisionArgs]>('revoke');
 export const cancelSignal = defineSignal<[DecisionArgs]>('cancel');
+export const extendSignal = defineSignal<[DecisionArgs]>('extend');
 
 export const getRequestQuery = defineQuery<AccessRequest>('getRequest');
 export const getAuditQuery = defineQuery<AuditEvent[]>('getAudit');

@@ -128,7 +128,12 @@ export function requestRoutes(deps: ApiDeps): Router {
    * A decision the API has authorised is signed with the policy in force now (current settings), so the workflow
    * checks eligibility at decision time and can tell it from a forged one.
    */
-  const decision = (action: DecisionAction, schema: z.ZodType<Record<string, string | undefined>>, noteField: string) =>
+  const decision = (
+    action: DecisionAction,
+    schema: z.ZodType<Record<string, string | undefined>>,
+    noteField: string,
+    extra?: (body: Record<string, string | undefined>, maxAccessMs: number) => { durationMs: number },
+  ) =>
     r.post(`/:id/${action}`, async (req, res: Response) => {
       const p = principalOf(res);
       const body = parse(schema, req.body ?? {});
@@ -146,6 +151,7 @@ export function requestRoutes(deps: ApiDeps): Router {
         policy: tenant?.policy ?? request.policy,
         issuedAt: now().toISOString(),
         nonce: randomBytes(16).toString('hex'),
+        ...extra?.(body, tenant?.record.settings.maxAccessMs ?? deps.config.maxAccessMs),
       };
       try {
         res.json(await deps.lockbox.decide(request.id, action, signDecision(claims, deps.signer)));
@@ -160,6 +166,14 @@ export function requestRoutes(deps: ApiDeps): Router {
   decision('reject', s.RejectBody, 'reason');
   decision('revoke', s.RevokeBody, 'reason');
   decision('cancel', s.CancelBody, 'reason');
+  // More time on an active grant: the same approvers decide it; the tenant's maximum access bounds each extension.
+  decision('extend', s.ExtendBody, 'reason', (body, maxAccessMs) => {
+    const durationMs = parseDuration(body.duration ?? '') ?? 0;
+    if (durationMs < MIN_ACCESS_MS || durationMs > maxAccessMs) {
+      throw problems.validation([{ field: 'duration', pointer: '#/duration', message: `must be between 1s and ${formatDuration(maxAccessMs)}` }]);
+    }
+    return { durationMs };
+  });
 
   return r;
 }

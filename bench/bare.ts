@@ -1,0 +1,103 @@
+/**
+ * The engine's floor, measured in the same run: a bench-owned Worker (own task queue, same Temporal server, same
+ * namespace, default worker options like Lockbox's) running `bench/workflows.ts`, and drivers that start those
+ * workflows with a plain Temporal client.
+ */
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { ulid } from 'ulid';
+import { onCleanup } from './stack.js';
+import { nowMs } from './stats.js';
+import { bareApprove, type BareActivities, type BareLifecycleInput } from './workflows.js';
+
+const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows.ts', import.meta.url));
+
+export interface Bare {
+  client: Client;
+  taskQueue: string;
+  /** One `client.workflow.start` of the trivial workflow; resolves with its latency in ms. */
+  startTrivial(): Promise<number>;
+  /** One bare lifecycle: start -> approve update (answers after the grant) -> window -> revoke -> "revoked" exported. */
+  lifecycle(windowMs: number, ttlMs: number, timeoutMs: number): Promise<{ ms: number; approveMs: number }>;
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function startBare(address: string, namespace: string): Promise<Bare> {
+  if (!runtimeInstalled) {
+    // Keep the SDK's worker chatter off stdout; warnings and errors still reach stderr.
+    Runtime.install({ logger: new DefaultLogger('WARN', ({ level, message, meta }) => process.stderr.write(`[bare worker] ${level} ${message} ${meta ? JSON.stringify(meta).slice(0, 300) : ''}\n`)) });
+    runtimeInstalled = true;
+  }
+  const taskQueue = `bench-bare-${process.pid}`;
+  /** Resolved when the export carrying "revoked" runs for a workflow id: the bare equivalent of "audit exported". */
+  const revokedExported = new Map<string, () => void>();
+  const activities: BareActivities = {
+    async bareKeys() {},
+    async bareNotify() {},
+    async bareExport(requestId, stage) {
+      if (stage === 'revoked') revokedExported.get(requestId)?.();
+    },
+    async bareGrant(_id, windowMs) {
+      return { endsAt: Date.now() + windowMs };
+    },
+    async bareRevoke() {},
+  };
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace,
+    taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities,
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running.catch(() => undefined);
+    await nativeConnection.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+  };
+  onCleanup({ name: 'bare worker', run: stop });
+
+  return {
+    client,
+    taskQueue,
+    async startTrivial() {
+      const t0 = nowMs();
+      await client.workflow.start('trivialWorkflow', { workflowId: `bench-trivial-${ulid()}`, taskQueue, args: [] });
+      return nowMs() - t0;
+    },
+    async lifecycle(windowMs, ttlMs, timeoutMs) {
+      const id = `bench-bare-${ulid()}`;
+      let timer: NodeJS.Timeout | undefined;
+      const exported = new Promise<void>((resolve, reject) => {
+        revokedExported.set(id, resolve);
+        timer = setTimeout(() => reject(new Error(`bare lifecycle ${id} not done within ${timeoutMs} ms`)), timeoutMs);
+      });
+      exported.catch(() => undefined);
+      const t0 = nowMs();
+      try {
+        const input: BareLifecycleInput = { id, windowMs, ttlMs };
+        const handle = await client.workflow.start('bareLifecycleWorkflow', { workflowId: id, taskQueue, args: [input] });
+        const a0 = nowMs();
+        await handle.executeUpdate(bareApprove);
+        const approveMs = nowMs() - a0;
+        await exported;
+        return { ms: nowMs() - t0, approveMs };
+      } finally {
+        clearTimeout(timer);
+        revokedExported.delete(id);
+      }
+    },
+    stop,
+  };
+}

@@ -1,0 +1,243 @@
+/** The benchmark's results: their shape (bench-results.json), the issue's targets, and the markdown table. */
+import type { Percentiles } from './stats.js';
+
+export interface ThroughputSide {
+  started: number;
+  completed: number;
+  failed: number;
+  seconds: number;
+  perSec: number;
+  /** Create (start) to "revoked" exported, per lifecycle. */
+  lifecycleMs: Percentiles;
+  /** The approve call (HTTP for Lockbox, executeUpdate for bare). */
+  approveMs: Percentiles;
+  errors: string[];
+}
+
+export interface ThroughputLevel {
+  concurrency: number;
+  ours: ThroughputSide;
+  bare: ThroughputSide;
+  ratio: number;
+}
+
+export interface HistoryShape {
+  workflowId: string;
+  events: number;
+  workflowTasks: number;
+  activities: number;
+  localActivities: number;
+  timers: number;
+  updates: number;
+  searchAttributeUpserts: number;
+}
+
+export interface CpuSample {
+  phase: string;
+  seconds: number;
+  /** CPU seconds used during the phase, per process. */
+  lockbox: number | null;
+  temporal: number | null;
+  bench: number;
+  /** Everything else on the machine (other users' processes): busy CPU from /proc/stat minus ours. */
+  other: number | null;
+}
+
+export interface Results {
+  version: 1;
+  date: string;
+  command: string;
+  mode: 'quick' | 'full';
+  complete: boolean;
+  durationSec: number;
+  stack: {
+    embeddedTemporal: boolean;
+    temporalAddress: string;
+    namespace: string;
+    requestTtl: string;
+    lockboxProcess: string;
+  };
+  createMs: Percentiles;
+  bareStartMs: Percentiles;
+  createP99Ratio: number;
+  approveMs: Percentiles;
+  decisionToAccessMs: Percentiles;
+  revocationLagMs: Percentiles & { pollEveryMs: number; windowMs: number };
+  /** From the grant's endsAt to the revoke activity's revokedAt (when the revoke really ran). */
+  revokeActivityLagMs: Percentiles;
+  throughputPerSec: number;
+  bareThroughputPerSec: number;
+  throughputRatio: number;
+  throughput: { windowMs: number; levels: ThroughputLevel[]; definition: string };
+  pending: {
+    count: number;
+    requested: number;
+    createSeconds: number;
+    createPerSec: number;
+    createMs: Percentiles;
+    workerRssMiB: number | null;
+    apiRssMiB: number | null;
+    workerAndApiSameProcess: boolean;
+    lockboxIdleRssMiB: number | null;
+    lockboxPeakRssMiB: number | null;
+    temporalRssMiB: number | null;
+    temporalPeakRssMiB: number | null;
+    extrapolatedRssMiBAt10k: number | null;
+    listMs: Percentiles;
+    listP99Ms: number;
+    listReturned: number;
+    visibilityPendingCount: number | null;
+    lateExpiries: number;
+    expirySampled: number;
+    expiryLatenessMs: Percentiles;
+    notExpiredInSample: number;
+    closedLateByCloseTime: number | null;
+    closedCheckedByCloseTime: number | null;
+    stillPendingAfterExpiry: number | null;
+  };
+  histories: { ours: HistoryShape | null; bare: HistoryShape | null };
+  cpu: CpuSample[];
+  machine: { cores: number; memoryGiB: number; cpuModel: string; kernel: string; loadAvgStart: number[]; loadAvgEnd: number[] };
+  versions: { node: string; temporalSdk: string; temporalCli: string | null; temporalServer: string | null; lockbox: string };
+  targets: TargetRow[];
+  notes: string[];
+}
+
+export interface TargetRow {
+  metric: string;
+  value: string;
+  target: string;
+  met: boolean | null;
+}
+
+const fmt = (x: number | null | undefined, unit = '', digits = 1): string => {
+  if (x === null || x === undefined || !Number.isFinite(x)) return 'n/a';
+  return `${x.toFixed(digits)}${unit}`;
+};
+const pct = (p: Percentiles, unit = ' ms') => (p.n ? `${fmt(p.p50)} / ${fmt(p.p95)} / ${fmt(p.p99)}${unit}` : 'n/a');
+const verdict = (met: boolean | null) => (met === null ? 'n/a' : met ? 'met' : 'missed');
+
+/** The issue's targets next to the measured numbers (reported, never asserted). */
+export function targets(r: Results): TargetRow[] {
+  const finite = (x: number) => Number.isFinite(x);
+  const rssTargetNote = r.pending.count >= 10_000 ? '' : ` (measured at N=${r.pending.count}; linear extrapolation to 10,000: ${fmt(r.pending.extrapolatedRssMiBAt10k, ' MiB', 0)})`;
+  const rssForTarget = r.pending.count >= 10_000 ? r.pending.workerRssMiB : r.pending.extrapolatedRssMiBAt10k;
+  return [
+    {
+      metric: 'decision-to-access p99',
+      value: fmt(r.decisionToAccessMs.p99, ' ms'),
+      target: '< 150 ms',
+      met: finite(r.decisionToAccessMs.p99) ? r.decisionToAccessMs.p99 < 150 : null,
+    },
+    {
+      metric: 'revocation lag p99',
+      value: fmt(r.revocationLagMs.p99, ' ms'),
+      target: '< 1000 ms',
+      met: finite(r.revocationLagMs.p99) ? r.revocationLagMs.p99 < 1000 : null,
+    },
+    {
+      metric: 'lifecycle throughput / bare',
+      value: fmt(r.throughputRatio, '', 2),
+      target: '>= 0.8',
+      met: finite(r.throughputRatio) ? r.throughputRatio >= 0.8 : null,
+    },
+    {
+      metric: 'create p99 / bare start p99',
+      value: fmt(r.createP99Ratio, '', 2),
+      target: '<= 1.2',
+      met: finite(r.createP99Ratio) ? r.createP99Ratio <= 1.2 : null,
+    },
+    {
+      metric: '10,000 pending: worker RSS',
+      value: `${fmt(r.pending.workerRssMiB, ' MiB', 0)}${rssTargetNote}`,
+      target: '< 1024 MiB',
+      met: rssForTarget === null || !Number.isFinite(rssForTarget) ? null : rssForTarget < 1024,
+    },
+    {
+      metric: 'pending requests expired late (> 2 s)',
+      value: `${r.pending.lateExpiries} of ${r.pending.expirySampled} sampled`,
+      target: '0 (every one on time)',
+      met: r.pending.expirySampled > 0 ? r.pending.lateExpiries === 0 : null,
+    },
+  ];
+}
+
+export function markdown(r: Results): string {
+  const lines: string[] = [];
+  const row = (...cells: string[]) => lines.push(`| ${cells.join(' | ')} |`);
+  const t = new Map(r.targets.map((x) => [x.metric, x]));
+  const tv = (name: string) => {
+    const x = t.get(name);
+    return x ? `${x.target}: **${verdict(x.met)}**` : '';
+  };
+  lines.push(`Lockbox benchmark (${r.mode}${r.complete ? '' : ', INCOMPLETE'}), ${r.date}, ${r.durationSec.toFixed(0)} s`);
+  lines.push('');
+  lines.push(
+    `Machine: ${r.machine.cores} cores (${r.machine.cpuModel}), ${fmt(r.machine.memoryGiB, ' GiB')}, load average at start ${r.machine.loadAvgStart.map((x) => x.toFixed(2)).join(' ')}. ` +
+      `Node ${r.versions.node}, Temporal TS SDK ${r.versions.temporalSdk}, ${r.versions.temporalCli ?? 'external Temporal'} (server ${r.versions.temporalServer ?? '?'}).`,
+  );
+  lines.push(`Stack: ${r.stack.embeddedTemporal ? 'embedded dev server (SQLite)' : `TEMPORAL_ADDRESS ${r.stack.temporalAddress}`}; ${r.stack.lockboxProcess}.`);
+  lines.push('');
+  row('measurement', 'Lockbox', 'baseline (bare Temporal, same run)', 'ratio', 'target');
+  row('---', '---', '---', '---', '---');
+  row('create `POST /v1/requests` p50 / p95 / p99', pct(r.createMs), `\`workflow.start\` ${pct(r.bareStartMs)}`, `p99 ${fmt(r.createP99Ratio, '', 2)}`, tv('create p99 / bare start p99'));
+  row('approve call (returns after the grant) p50 / p95 / p99', pct(r.approveMs), '', '', '');
+  row('decision-to-access p50 / p95 / p99', pct(r.decisionToAccessMs), '', '', tv('decision-to-access p99'));
+  row(
+    `revocation lag (endsAt -> check denies, polled every ${r.revocationLagMs.pollEveryMs} ms) p50 / p95 / p99 / max`,
+    `${pct(r.revocationLagMs, '')} / ${fmt(r.revocationLagMs.max, ' ms')}`,
+    '',
+    '',
+    tv('revocation lag p99'),
+  );
+  row('revoke activity ran after endsAt p50 / p95 / p99 / max', `${pct(r.revokeActivityLagMs, '')} / ${fmt(r.revokeActivityLagMs.max, ' ms')}`, '', '', '(none)');
+  for (const l of r.throughput.levels) {
+    row(
+      `lifecycles/s at concurrency ${l.concurrency} (${fmt(r.throughput.windowMs / 1000, ' s', 0)} window)`,
+      `${fmt(l.ours.perSec, '/s', 2)} (${l.ours.completed}${l.ours.failed ? `, ${l.ours.failed} failed` : ''}; lifecycle p50 ${fmt(l.ours.lifecycleMs.p50, ' ms', 0)})`,
+      `${fmt(l.bare.perSec, '/s', 2)} (${l.bare.completed}${l.bare.failed ? `, ${l.bare.failed} failed` : ''}; lifecycle p50 ${fmt(l.bare.lifecycleMs.p50, ' ms', 0)})`,
+      fmt(l.ratio, '', 2),
+      '',
+    );
+  }
+  row('peak lifecycle throughput', fmt(r.throughputPerSec, '/s', 2), fmt(r.bareThroughputPerSec, '/s', 2), fmt(r.throughputRatio, '', 2), tv('lifecycle throughput / bare'));
+  const p = r.pending;
+  row(`pending at once (created at ${fmt(p.createPerSec, '/s')})`, `${p.count} of ${p.requested}${p.visibilityPendingCount !== null ? ` (visibility: ${p.visibilityPendingCount} pending)` : ''}`, '', '', '');
+  row(
+    `worker + API RSS with ${p.count} pending${p.workerAndApiSameProcess ? ' (one process)' : ''}`,
+    `${fmt(p.workerRssMiB, ' MiB', 0)} (idle before: ${fmt(p.lockboxIdleRssMiB, ' MiB', 0)}, peak: ${fmt(p.lockboxPeakRssMiB, ' MiB', 0)})`,
+    `Temporal server: ${fmt(p.temporalRssMiB, ' MiB', 0)} (peak ${fmt(p.temporalPeakRssMiB, ' MiB', 0)})`,
+    '',
+    tv('10,000 pending: worker RSS'),
+  );
+  row(`list 100 pending (\`GET /v1/requests?...&status=pending&limit=100\`) p50 / p95 / p99`, pct(p.listMs), '', '', '(none)');
+  row(
+    'expiry lateness (request.expired time - expiresAt) p50 / p99 / max',
+    `${fmt(p.expiryLatenessMs.p50, ' ms', 0)} / ${fmt(p.expiryLatenessMs.p99, ' ms', 0)} / ${fmt(p.expiryLatenessMs.max, ' ms', 0)} (${p.expirySampled} sampled)`,
+    '',
+    '',
+    '',
+  );
+  row(
+    'expired more than 2 s late',
+    `${p.lateExpiries} of ${p.expirySampled} sampled${p.notExpiredInSample ? ` (${p.notExpiredInSample} not expired at all)` : ''}` +
+      (p.closedCheckedByCloseTime !== null ? `; all ${p.closedCheckedByCloseTime} by workflow close time: ${p.closedLateByCloseTime} late` : ''),
+    '',
+    '',
+    tv('pending requests expired late (> 2 s)'),
+  );
+  lines.push('');
+  if (r.histories.ours && r.histories.bare) {
+    const h = (x: HistoryShape) => `${x.activities} activities, ${x.localActivities} local, ${x.timers} timers, ${x.updates} update, ${x.workflowTasks} workflow tasks, ${x.searchAttributeUpserts} search-attribute upserts, ${x.events} events`;
+    lines.push(`One lifecycle's history: Lockbox ${h(r.histories.ours)}; bare ${h(r.histories.bare)}.`);
+    lines.push('');
+  }
+  if (r.cpu.length) {
+    row('phase', 'seconds', 'CPU s: Lockbox (worker+API)', 'Temporal server', 'bench process', 'other processes');
+    row('---', '---', '---', '---', '---', '---');
+    for (const c of r.cpu) row(c.phase, fmt(c.seconds), fmt(c.lockbox), fmt(c.temporal), fmt(c.bench), fmt(c.other));
+    lines.push('');
+  }
+  for (const n of r.notes) lines.push(`- ${n}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,63 @@
+/**
+ * Baseline workflows for the benchmark, run by a bench-owned Worker on its own task queue against the same Temporal
+ * server as Lockbox. They do no work of their own, so what they cost is the engine's floor.
+ *
+ * - `trivialWorkflow`: returns at once; `client.workflow.start` of it is the floor for `POST /v1/requests`.
+ * - `bareLifecycleWorkflow`: the shape of Lockbox's request workflow for a one-approver tenant, with the same number
+ *   of local activities (1), activities (8: 4 audit exports, 2 notifications, grant, revoke), timers (2: the request
+ *   lifetime, cancelled by the approval, and the access window) and updates (1: approve, answered once the grant is
+ *   done), all no-ops. Measured histories of both are compared in the benchmark output.
+ */
+import { condition, defineUpdate, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
+
+export interface BareActivities {
+  /** Stands in for `trustedDecisionKeys` (a local activity in Lockbox). */
+  bareKeys(): Promise<void>;
+  bareNotify(requestId: string, kind: string): Promise<void>;
+  bareExport(requestId: string, stage: string): Promise<void>;
+  bareGrant(requestId: string, windowMs: number): Promise<{ endsAt: number }>;
+  bareRevoke(requestId: string): Promise<void>;
+}
+
+const acts = proxyActivities<BareActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '30s' },
+});
+const local = proxyLocalActivities<BareActivities>({ startToCloseTimeout: '10s' });
+
+export const bareApprove = defineUpdate<{ endsAt: number }, []>('approve');
+
+export async function trivialWorkflow(): Promise<void> {
+  // Nothing: one workflow task, then completed.
+}
+
+export interface BareLifecycleInput {
+  id: string;
+  windowMs: number;
+  ttlMs: number;
+}
+
+/** update -> activity -> timer -> activity, with the activity and timer counts of Lockbox's lifecycle. */
+export async function bareLifecycleWorkflow(input: BareLifecycleInput): Promise<void> {
+  let approved = false;
+  let grant: { endsAt: number } | null = null;
+  setHandler(bareApprove, async () => {
+    approved = true;
+    await condition(() => grant !== null);
+    return grant!;
+  });
+
+  // Start: the keys (local), the "request.created" export and the approvers' notification.
+  await Promise.all([local.bareKeys(), acts.bareExport(input.id, 'created'), acts.bareNotify(input.id, 'approval_needed')]);
+  // Timer 1: the request lifetime, cut short by the approval.
+  const answered = await condition(() => approved, input.ttlMs);
+  if (!answered) return;
+  grant = await acts.bareGrant(input.id, input.windowMs);
+  await acts.bareExport(input.id, 'approved');
+  await acts.bareExport(input.id, 'granted');
+  // Timer 2: the access window.
+  await sleep(Math.max(1, grant.endsAt - Date.now()));
+  await acts.bareRevoke(input.id);
+  // The outcome notification and the export carrying "access.revoked".
+  await Promise.all([acts.bareNotify(input.id, 'outcome'), acts.bareExport(input.id, 'revoked')]);
+}
