@@ -56,6 +56,8 @@ export interface Results {
     namespace: string;
     requestTtl: string;
     lockboxProcess: string;
+    /** RSS right after the stack answered /readyz, before any traffic. */
+    rssAtReadyMiB: { lockbox: number | null; temporal: number | null };
   };
   createMs: Percentiles;
   bareStartMs: Percentiles;
@@ -94,6 +96,9 @@ export interface Results {
     closedLateByCloseTime: number | null;
     closedCheckedByCloseTime: number | null;
     stillPendingAfterExpiry: number | null;
+    /** Peak RSS of the Lockbox process and the Temporal server per step of the scale phase. */
+    rssPeaksMiB: Record<string, { lockbox: number; temporal: number }>;
+    createErrors: number;
   };
   histories: { ours: HistoryShape | null; bare: HistoryShape | null };
   cpu: CpuSample[];
@@ -205,7 +210,7 @@ export function markdown(r: Results): string {
   row(`pending at once (created at ${fmt(p.createPerSec, '/s')})`, `${p.count} of ${p.requested}${p.visibilityPendingCount !== null ? ` (visibility: ${p.visibilityPendingCount} pending)` : ''}`, '', '', '');
   row(
     `worker + API RSS with ${p.count} pending${p.workerAndApiSameProcess ? ' (one process)' : ''}`,
-    `${fmt(p.workerRssMiB, ' MiB', 0)} (idle before: ${fmt(p.lockboxIdleRssMiB, ' MiB', 0)}, peak: ${fmt(p.lockboxPeakRssMiB, ' MiB', 0)})`,
+    `${fmt(p.workerRssMiB, ' MiB', 0)} (at start ${fmt(r.stack.rssAtReadyMiB.lockbox, ' MiB', 0)}, before the phase ${fmt(p.lockboxIdleRssMiB, ' MiB', 0)}, phase peak ${fmt(p.lockboxPeakRssMiB, ' MiB', 0)})`,
     `Temporal server: ${fmt(p.temporalRssMiB, ' MiB', 0)} (peak ${fmt(p.temporalPeakRssMiB, ' MiB', 0)})`,
     '',
     tv('10,000 pending: worker RSS'),
@@ -227,6 +232,11 @@ export function markdown(r: Results): string {
     tv('pending requests expired late (> 2 s)'),
   );
   lines.push('');
+  const peaks = Object.entries(p.rssPeaksMiB);
+  if (peaks.length) {
+    lines.push(`Peak RSS per step of the scale phase (Lockbox / Temporal server, MiB): ${peaks.map(([k, v]) => `${k} ${v.lockbox} / ${v.temporal}`).join('; ')}.`);
+    lines.push('');
+  }
   if (r.histories.ours && r.histories.bare) {
     const h = (x: HistoryShape) => `${x.activities} activities, ${x.localActivities} local, ${x.timers} timers, ${x.updates} update, ${x.workflowTasks} workflow tasks, ${x.searchAttributeUpserts} search-attribute upserts, ${x.events} events`;
     lines.push(`One lifecycle's history: Lockbox ${h(r.histories.ours)}; bare ${h(r.histories.bare)}.`);

@@ -2,7 +2,8 @@
  * Records workflow histories for the replay test (test/replay.test.ts) from a running stack.
  * Run it BEFORE changing workflow code, against the old code, so the replay test proves that running requests
  * survive the change:  LOCKBOX_URL=http://127.0.0.1:3000 TEMPORAL_ADDRESS=127.0.0.1:7233 npx tsx scripts/record-histories.ts
- * The stack should run with LOCKBOX_REQUEST_TTL=3s so the expiry scenario finishes quickly.
+ * The stack should run with LOCKBOX_REQUEST_TTL=3s so the expiry scenario finishes quickly (on a fresh data dir: the
+ * demo tenants take that lifetime when first seeded).
  */
 import { writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -11,6 +12,8 @@ const url = process.env.LOCKBOX_URL ?? 'http://127.0.0.1:3000';
 const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 const namespace = process.env.TEMPORAL_NAMESPACE ?? 'lockbox';
 const out = new URL('../test/histories/', import.meta.url);
+/** Files are `<prefix><scenario>.json`; keep older recordings, they guard the requests still running on old code. */
+const prefix = process.env.HISTORY_PREFIX ?? 'v2-';
 
 async function call(token: string, method: string, path: string, body?: unknown) {
   const res = await fetch(`${url}${path}`, {
@@ -21,8 +24,8 @@ async function call(token: string, method: string, path: string, body?: unknown)
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
   return res.json() as Promise<{ id: string; status: string }>;
 }
-const create = (resource: string, duration = '2s') =>
-  call('eve-dev-token', 'POST', '/v1/requests', { tenant: 'contoso', resource, reason: 'replay fixture', ticket: 'SUP-1', duration });
+const create = (resource: string, duration = '2s', tenant = 'contoso') =>
+  call('eve-dev-token', 'POST', '/v1/requests', { tenant, resource, reason: 'replay fixture', ticket: 'SUP-1', duration });
 
 const client = new Client({ connection: await Connection.connect({ address }), namespace });
 const scenarios: Record<string, () => Promise<string>> = {
@@ -49,9 +52,25 @@ const scenarios: Record<string, () => Promise<string>> = {
     await client.workflow.getHandle(r.id).cancel();
     return r.id;
   },
-  'signal-approved': async () => {
-    const r = await create('mailbox:replay6@contoso.com');
-    await client.workflow.getHandle(r.id).signal('approve', { actor: 'bob@contoso.com' });
+  staged: async () => {
+    const r = await create('mailbox:replay6@fabrikam.com', '2s', 'fabrikam');
+    await call('ian-dev-token', 'POST', `/v1/requests/${r.id}/approve`, {});
+    await call('fiona-dev-token', 'POST', `/v1/requests/${r.id}/approve`, {});
+    await call('frank-dev-token', 'POST', `/v1/requests/${r.id}/approve`, {});
+    return r.id;
+  },
+  extended: async () => {
+    const r = await create('mailbox:replay7@contoso.com', '2s');
+    await call('alice-dev-token', 'POST', `/v1/requests/${r.id}/approve`, {});
+    await call('eve-dev-token', 'POST', `/v1/requests/${r.id}/extend`, { duration: '2s', reason: 'more' });
+    await call('bob-dev-token', 'POST', `/v1/requests/${r.id}/approve`, {});
+    return r.id;
+  },
+  forged: async () => {
+    const r = await create('mailbox:replay8@contoso.com');
+    await client.workflow.getHandle(r.id).signal('approve', { actor: 'alice@contoso.com' });
+    await client.workflow.getHandle(r.id).executeUpdate('approve', { args: [{ actor: 'alice@contoso.com' }] }).catch(() => undefined);
+    await call('bob-dev-token', 'POST', `/v1/requests/${r.id}/reject`, { reason: 'forgery seen' });
     return r.id;
   },
 };
@@ -60,7 +79,7 @@ for (const [name, run] of Object.entries(scenarios)) {
   const id = await run();
   await client.workflow.getHandle(id).result();
   const history = await client.workflow.getHandle(id).fetchHistory();
-  await writeFile(new URL(`${name}.json`, out), JSON.stringify(history));
+  await writeFile(new URL(`${prefix}${name}.json`, out), JSON.stringify(history));
   process.stdout.write(`recorded ${name}: ${id}\n`);
 }
 process.exit(0);

@@ -55,7 +55,7 @@ describe('docker-compose.yml', () => {
     expect(run.stdout).toContain('TEMPORAL_NAMESPACE: lockbox');
     expect(run.stdout).toContain('LOCKBOX_DATABASE_URL: postgres://lockbox:only-for-this-test@postgresql:5432/lockbox');
     expect(run.stdout).toContain('DB: postgres12');
-    expect(run.stdout).toContain('src/main/worker.ts');
+    expect(run.stdout).toContain('src/main/run-worker.ts');
   }, 60_000);
 
   it('refuses to start without a password instead of using a committed one', async () => {
@@ -78,6 +78,6 @@ describe('Dockerfile', () => {
     const user = /^USER (\S+)$/m.exec(text)?.[1];
     expect(user).toBeDefined();
     expect(user).not.toBe('root');
-    expect(text).toMatch(/^CMD \["npx", "tsx", "src\/main\/api\.ts"\]$/m);
+    expect(text).toMatch(/^CMD \["npx", "tsx", "src\/main\/run-api\.ts"\]$/m);
   });
 });

@@ -148,31 +148,69 @@ describe('notifications over real SMTP and a Slack webhook, end to end', () => {
     expect(slackFor(r.id)).toHaveLength(4);
   });
 
-  it('a failing Slack webhook does not hold the request up: e-mail still arrives, approve grants access at once', async () => {
+  it('a failing Slack webhook holds nothing up: e-mail and in-app still reach everyone, approve grants access at once', async () => {
     slack.respond = () => 500;
     const t0 = Date.now();
     const resource = 'mailbox:slack-down-e2e@contoso.com';
     const r = await fileRequest(resource, { duration: '4s' });
-    // E-mail and the in-app list do not wait for Slack.
-    await eventually(async () => mailsFor(r.id), (m) => m.length >= 2, 15_000);
-    const inApp = (await who('bob').get('/v1/notifications')).body.notifications as Message[];
-    expect(inApp.some((n) => n.requestId === r.id)).toBe(true);
-    await eventually(async () => slack.received.filter((x) => x.body.includes(r.id)).length, (n) => n >= 4, 15_000);
+    // Both approvers hear of it by e-mail and in-app although every Slack post fails (and is being retried).
+    const mails = await eventually(async () => mailsFor(r.id), (m) => m.length >= 2, 15_000);
+    expect(mails.map((m) => m.to.join()).sort()).toEqual(['alice@contoso.com', 'bob@contoso.com']);
+    for (const p of ['alice', 'bob'] as const) {
+      const inApp = (await who(p).get('/v1/notifications')).body.notifications as Message[];
+      expect(inApp.filter((n) => n.requestId === r.id).map((n) => n.kind), p).toEqual(['approval_needed']);
+    }
+    const failedPosts = await eventually(async () => slackFor(r.id), (x) => x.length >= 2, 10_000);
+    expect(failedPosts.length).toBeGreaterThanOrEqual(2);
 
-    // alice approves while Slack keeps failing (the notification activity is still retrying it).
+    // alice approves while Slack keeps failing: access is granted before the call returns, as always.
     const started = Date.now();
     const res = await fetch(`${stack!.apiUrl}/v1/requests/${r.id}/approve`, {
       method: 'POST',
       headers: { authorization: 'Bearer alice-dev-token', 'content-type': 'application/json' },
       body: '{"comment":"ok"}',
-      signal: AbortSignal.timeout(20_000),
-    }).catch((err: Error) => ({ status: `no answer in 20 s (${err.name})`, json: async () => null }));
+      signal: AbortSignal.timeout(15_000),
+    }).catch((err: Error) => ({ status: `no answer within 15 s (${err.name})`, json: async () => null }));
     timings.approveWhileSlackFailsMs = Date.now() - started;
-    expect(res.status, `approve answered after ${timings.approveWhileSlackFailsMs} ms`).toBe(200);
+    timings.slackFailingCaseMs = Date.now() - t0;
+    expect(res.status, 'approve while a notification channel is failing').toBe(200);
     expect(((await res.json()) as { status: string }).status).toBe('active');
-    expect(timings.approveWhileSlackFailsMs).toBeLessThan(5_000);
     const check = await who('eve').get(`/v1/access/check?tenant=contoso&resource=${encodeURIComponent(resource)}`);
     expect(check.body).toMatchObject({ allowed: true, requestId: r.id });
-    timings.slackFailingCaseMs = Date.now() - t0;
+    // A Slack post that never succeeds is not repeated by e-mail: each approver got exactly one.
+    expect(mailsFor(r.id, 'alice@contoso.com')).toHaveLength(1);
+    expect(mailsFor(r.id, 'bob@contoso.com')).toHaveLength(1);
   });
+
+  // The notification activity gives up after 8 attempts with 1 s -> 1 min backoff: about 2 minutes. Opt in with
+  // LOCKBOX_E2E_SLOW=1 to watch the whole of it.
+  it.runIf(process.env.LOCKBOX_E2E_SLOW === '1')(
+    'a channel that keeps failing is retried, then audited as notification.failed; the request goes on',
+    async () => {
+      slack.respond = () => 500;
+      const t0 = Date.now();
+      const resource = 'mailbox:slack-gives-up-e2e@contoso.com';
+      const r = await fileRequest(resource, { duration: '3s' });
+      const audit = await eventually(
+        async () => (await who('eve').get(`/v1/requests/${r.id}/audit`)).body.events as Array<{ type: string; details: Record<string, unknown> }>,
+        (events) => events.some((e) => e.type === 'notification.failed'),
+        300_000,
+      );
+      timings.notificationFailedAfterMs = Date.now() - t0;
+      const failed = audit.find((e) => e.type === 'notification.failed');
+      expect(failed?.details).toMatchObject({ kind: 'approval_needed', recipients: ['alice@contoso.com', 'bob@contoso.com'] });
+      expect(String(failed?.details.error)).toMatch(/slack/);
+      expect(String(failed?.details.error)).not.toContain(SLACK_PATH_SECRET);
+      expect(audit.map((e) => e.type)).not.toContain('approvers.notified');
+
+      slack.respond = () => 200; // Slack is back for the outcome messages
+      const approved = await who('alice').post(`/v1/requests/${r.id}/approve`, { comment: 'ok' });
+      expect(approved.body.status).toBe('active');
+      await eventually(() => workflowStatus(stack!, r.id), (s) => s === 'COMPLETED', 60_000);
+      const types = ((await who('eve').get(`/v1/requests/${r.id}/audit`)).body.events as Array<{ type: string }>).map((e) => e.type);
+      expect(types.filter((t) => t === 'notification.failed')).toHaveLength(1);
+      expect(types).toEqual(expect.arrayContaining(['request.approved', 'access.granted', 'access.revoked']));
+    },
+    420_000,
+  );
 });

@@ -35,16 +35,13 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async sendNotifications(messages: Notification[]): Promise<void> {
-      for (const m of messages) {
-        await deps.notifier.notify(m);
-        deps.log.info('notification sent', { requestId: m.requestId, tenant: m.tenant, recipient: m.recipient, kind: m.kind });
-      }
+      await deliverEach(deps, messages);
     },
 
     /** Tells every known admin of the message's tenant (the customer hears every outcome); returns who. */
     async notifyTenantAdmins(message: Notification): Promise<string[]> {
       const admins = (await deps.store.listUsers({ tenant: message.tenant, role: 'admin' })).map((u) => u.id).filter((id) => id !== message.recipient);
-      for (const admin of admins) await deps.notifier.notify({ ...message, id: `${message.id}:admin:${admin}`, recipient: admin });
+      await deliverEach(deps, admins.map((admin) => ({ ...message, id: `${message.id}:admin:${admin}`, recipient: admin })));
       return admins;
     },
 
@@ -100,6 +97,24 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Tries every message, even after one failed (one recipient's failing channel must not keep the others from hearing
+ * anything), then throws if any failed, so the activity is retried; the notifier skips what it already delivered.
+ */
+async function deliverEach(deps: ActivityDeps, messages: readonly Notification[]): Promise<void> {
+  const causes: unknown[] = [];
+  for (const m of messages) {
+    try {
+      await deps.notifier.notify(m);
+      deps.log.info('notification sent', { requestId: m.requestId, tenant: m.tenant, recipient: m.recipient, kind: m.kind });
+    } catch (err) {
+      causes.push(err);
+    }
+  }
+  if (causes.length === 1) throw causes[0];
+  if (causes.length > 1) throw new AggregateError(causes, causes.map(errorMessage).join('; '));
+}
 
 /** Configuration errors at the target are not retried: retrying cannot fix them, and the request ends as failed. */
 function asFailure(err: unknown): unknown {

@@ -2,6 +2,7 @@ import express, { type RequestHandler } from 'express';
 import { publicKeyOf } from '../domain/signing.js';
 import { requireAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
+import { docsPage, openApiJson } from './openapi.js';
 import { errorHandler, Problem, problems } from './problem.js';
 import { accessRoutes, notificationRoutes } from './routes/access.js';
 import { requestRoutes } from './routes/requests.js';
@@ -48,6 +49,8 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use('/audit', auditRoutes(deps));
   app.use('/v1', v1);
 
+  app.get('/openapi.json', openApiJson);
+  app.get('/docs', docsPage);
   app.use((req, _res, next) => next(problems.notFound(`no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;

@@ -7,7 +7,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { AuditEvent } from '../domain/audit.js';
 import { createRequest } from '../domain/decide.js';
-import type { AccessRequest, DecisionAction, NewRequestInput, RequestStatus } from '../domain/request.js';
+import { isTerminal, type AccessRequest, type DecisionAction, type NewRequestInput, type RequestStatus } from '../domain/request.js';
 import type { SettingsChange, SettingsChangeResult } from '../domain/settings.js';
 import type { SignedDecision } from '../domain/signing.js';
 import * as defs from '../workflows/definitions.js';
@@ -109,9 +109,10 @@ export function createLockboxClient(client: Client, taskQueue: string) {
           const code = typeof err.cause.details?.[0] === 'string' ? err.cause.details[0] : kind;
           throw new DecisionRefusedError(kind, code, err.cause.message);
         }
-        if (isNotFound(err)) {
-          // A closed workflow takes no updates: the request is over, so this is a conflict, not a missing request.
-          const current = await get(id);
+        // A closed (or closing) workflow takes no updates: the request is over, so this is a conflict, not a missing
+        // request and not a server error. The server says so in more than one way, so ask the request itself.
+        const current = await get(id).catch(() => null);
+        if (current && isTerminal(current.status)) {
           throw new DecisionRefusedError('conflict', 'not_pending', `request is ${current.status}`);
         }
         throw err;

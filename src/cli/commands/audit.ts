@@ -7,7 +7,7 @@ import type { AccessRequest } from '../../domain/request.js';
 import { apiAction, type ApiContext, type ApiOptions } from '../common.js';
 import { CliError, ExitCode } from '../exit.js';
 import { ApiError, seg } from '../http.js';
-import { clip, printJson, stdio, table, when } from '../output.js';
+import { clip, stdio, when } from '../output.js';
 
 const FOLLOW_POLL_MS = 2_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -24,16 +24,22 @@ const detailsText = (d: Record<string, unknown>) =>
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
 
-/** Prints events: JSON Lines with `--json` (pipe them to a file, then `audit verify` it), else a table. */
+/** Fixed column widths, so the rows `--follow` prints later line up with the first ones. */
+const COLUMNS = { time: 20, type: 33, actor: 24, request: 40 } as const;
+
+/** Prints events: JSON Lines with `--json` (pipe them to a file, then `audit verify` it), else aligned rows. */
 function printEvents(ctx: ApiContext, events: AuditEvent[], header: boolean, withRequest = true): void {
   if (ctx.json) {
     for (const e of events) ctx.io.out(JSON.stringify(e));
     return;
   }
   if (events.length === 0) return;
-  const rows = events.map((e) => [when(e.time), e.type, e.actor, ...(withRequest ? [e.requestId] : []), clip(detailsText(e.details ?? {}), 70)]);
-  const text = table(['time', 'type', 'actor', ...(withRequest ? ['request'] : []), 'details'], rows);
-  ctx.io.out(header ? text : text.split('\n').slice(1).join('\n'));
+  const row = (time: string, type: string, actor: string, request: string, details: string) =>
+    [time.padEnd(COLUMNS.time), type.padEnd(COLUMNS.type), clip(actor, COLUMNS.actor).padEnd(COLUMNS.actor), ...(withRequest ? [request.padEnd(COLUMNS.request)] : []), details]
+      .join('  ')
+      .trimEnd();
+  const lines = events.map((e) => row(when(e.time), e.type, e.actor, e.requestId, clip(detailsText(e.details ?? {}), 70)));
+  ctx.io.out([...(header ? [row('TIME', 'TYPE', 'ACTOR', 'REQUEST', 'DETAILS')] : []), ...lines].join('\n'));
 }
 
 /** One request's trail (`GET /v1/requests/{id}/audit`); `--follow` until the request has ended. */

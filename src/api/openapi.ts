@@ -1,0 +1,411 @@
+/**
+ * The API's OpenAPI 3.1 document, generated from the same zod schemas the routes validate with (`z.toJSONSchema`),
+ * plus a small table of what zod cannot say: method, path, summary, which schema is the body or the query, the
+ * answer and the problems. `GET /openapi.json` serves the document, `GET /docs` a self-contained page rendered from
+ * it. test/openapi.test.ts fails when the app registers a route this table does not document, or the reverse.
+ */
+import { readFileSync } from 'node:fs';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import * as s from './schemas.js';
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type JsonSchema = Record<string, unknown>;
+
+/** One operation as the route table describes it. */
+export interface RouteDoc {
+  method: Method;
+  /** OpenAPI form, `{name}` for a path parameter: `/v1/requests/{id}`. */
+  path: string;
+  summary: string;
+  description?: string;
+  tag: 'requests' | 'access' | 'tenants' | 'audit' | 'meta';
+  /** Default true for `/v1/...`: needs `Authorization: Bearer <token>` (401 otherwise). */
+  auth?: boolean;
+  /** The schema of each path parameter. */
+  params?: Record<string, z.ZodType>;
+  /** An object schema whose fields are the query parameters. */
+  query?: z.ZodType;
+  headers?: Array<{ name: string; description: string; schema: z.ZodType }>;
+  /** The JSON body's schema (named after its export in schemas.ts). */
+  body?: z.ZodType;
+  /** The success answer: status, what it is, headers worth knowing. */
+  response: { status: number; description: string; headers?: Record<string, string>; html?: boolean };
+  /** Non-problem answers besides the success one, e.g. readiness's 503. */
+  otherResponses?: Record<number, string>;
+  /** Problem statuses specific to the route; 401 (auth), 400/413/415 (body), 400 (query) and 500 are added. */
+  problems?: number[];
+}
+
+const id = { id: s.RequestIdParam };
+const tenant = { tenant: s.TenantParam };
+const decision = (action: string, summary: string, body: z.ZodType, description: string): RouteDoc => ({
+  method: 'post',
+  path: `/v1/requests/{id}/${action}`,
+  summary,
+  description,
+  tag: 'requests',
+  params: id,
+  body,
+  response: { status: 200, description: 'the request after the decision took effect' },
+  problems: [403, 404, 409],
+});
+
+/** Every route the app registers. Add a row here with every new route (the test names the missing ones). */
+export const ROUTES: RouteDoc[] = [
+  { method: 'get', path: '/healthz', summary: 'Liveness', tag: 'meta', auth: false, response: { status: 200, description: '`{status: "ok"}` while the process is up' } },
+  {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness',
+    tag: 'meta',
+    auth: false,
+    response: { status: 200, description: '`{status: "ready", checks}`: Temporal and a worker answer' },
+    otherResponses: { 503: '`{status: "not ready", checks}`: which dependency does not answer' },
+  },
+  { method: 'get', path: '/v1/signing-keys', summary: 'Public keys that verify the signatures kept in audit events', tag: 'audit', auth: false, response: { status: 200, description: '`{keys: [{keyId, alg, publicKey}]}`' } },
+  { method: 'get', path: '/openapi.json', summary: 'This OpenAPI document', tag: 'meta', auth: false, response: { status: 200, description: 'the OpenAPI 3.1 document' } },
+  { method: 'get', path: '/docs', summary: 'This document as a readable page', tag: 'meta', auth: false, response: { status: 200, description: 'an HTML page', html: true } },
+  {
+    method: 'post',
+    path: '/v1/requests',
+    summary: 'Ask for access to one resource of a tenant',
+    description: 'Engineers only. The tenant must have opted in; the duration must be within its maximum access. Retrying with the same `Idempotency-Key` (per person) returns the same request; the same key with another body is 422.',
+    tag: 'requests',
+    headers: [{ name: 'Idempotency-Key', description: 'makes a retry return the first answer instead of filing a second request', schema: s.IdempotencyKeyHeader }],
+    body: s.CreateRequestBody,
+    response: { status: 201, description: 'the new request, `pending`', headers: { Location: 'the request\'s URL', 'Idempotent-Replayed': '`true` when the answer is a replay of an earlier create' } },
+    problems: [403, 422],
+  },
+  {
+    method: 'get',
+    path: '/v1/requests',
+    summary: 'List requests the caller may see, newest first',
+    description: 'From Temporal visibility, which is eventually consistent: a status change shows shortly after.',
+    tag: 'requests',
+    query: s.ListRequestsQuery,
+    response: { status: 200, description: '`{requests: [summary]}`' },
+  },
+  { method: 'get', path: '/v1/requests/{id}', summary: 'One request', tag: 'requests', params: id, response: { status: 200, description: 'the request: status, decisions, access window' }, problems: [404] },
+  { method: 'get', path: '/v1/requests/{id}/audit', summary: "A request's audit events, in order", tag: 'audit', params: id, response: { status: 200, description: '`{events: [...]}`' }, problems: [404] },
+  {
+    method: 'get',
+    path: '/v1/requests/{id}/credentials',
+    summary: 'The credential issued for an active request',
+    description: 'For the requester only, and only while access is in force.',
+    tag: 'requests',
+    params: id,
+    response: { status: 200, description: '`{requestId, resource, expiresAt, ...credential}`', headers: { 'Cache-Control': '`no-store`' } },
+    problems: [403, 404, 409],
+  },
+  decision('approve', 'Approve a pending request', s.ApproveBody, 'An approval that completes the last stage answers once access is granted.'),
+  decision('reject', 'Reject a pending request', s.RejectBody, 'Ends the request; nothing is granted.'),
+  decision('revoke', 'End active access now', s.RevokeBody, 'Answers once the access is gone.'),
+  decision('cancel', 'Withdraw a pending request', s.CancelBody, 'The requester only, while pending.'),
+  decision('extend', 'Ask for more time on an active grant', s.ExtendBody, 'The requester only; the same approvers decide it, bounded by the tenant\'s maximum access.'),
+  { method: 'get', path: '/v1/access/check', summary: "Is the caller's access in force now?", tag: 'access', query: s.AccessCheckQuery, response: { status: 200, description: '`{allowed, requestId?, endsAt?}`' } },
+  { method: 'get', path: '/v1/notifications', summary: "The caller's in-app notifications, newest first", tag: 'access', response: { status: 200, description: '`{notifications: [...]}`' } },
+  {
+    method: 'get',
+    path: '/v1/tenants/{tenant}/settings',
+    summary: "A tenant's approval settings",
+    description: 'Tenant admins and operators.',
+    tag: 'tenants',
+    params: tenant,
+    response: { status: 200, description: 'the settings with `version`, `updatedAt`, `updatedBy`', headers: { ETag: '`"<version>"`, for If-Match' } },
+    problems: [400, 403, 404],
+  },
+  {
+    method: 'put',
+    path: '/v1/tenants/{tenant}/settings',
+    summary: "Change a tenant's approval settings",
+    description: 'Tenant admins. Audited as `tenant.settings_changed`. With `If-Match`, a change made since that version is not overwritten (412).',
+    tag: 'tenants',
+    params: tenant,
+    headers: [{ name: 'If-Match', description: 'the ETag of the settings this change is based on', schema: z.string() }],
+    body: s.SettingsBody,
+    response: { status: 200, description: 'the settings as stored', headers: { ETag: 'the new version' } },
+    problems: [403, 409, 412],
+  },
+  {
+    method: 'get',
+    path: '/v1/audit',
+    summary: 'The audit feed: stored events with their hash-chain links, cursor-paged',
+    description: "Tenant admins (their tenant) and operators (every tenant). Poll with `after=<next>` for what follows.",
+    tag: 'audit',
+    query: s.AuditQuery,
+    response: { status: 200, description: '`{events, next, more}`' },
+    problems: [403],
+  },
+];
+
+const TAGS = [
+  { name: 'requests', description: 'File, read and decide access requests' },
+  { name: 'access', description: "The caller's access and notifications" },
+  { name: 'tenants', description: 'Tenant settings' },
+  { name: 'audit', description: 'The audit trail and what verifies it' },
+  { name: 'meta', description: 'Health and this documentation' },
+];
+
+const PROBLEM_TEXT: Record<number, string> = {
+  400: 'Invalid input: `errors` names each field',
+  401: 'No or invalid bearer token',
+  403: 'Signed in, but not allowed',
+  404: 'Not found (a request of another tenant is "not found" too)',
+  409: 'Conflict: the request is not in a state that allows this',
+  412: 'If-Match does not match the current version',
+  413: 'Body too large',
+  415: 'Body is not JSON',
+  422: 'Well-formed but cannot be processed',
+  500: 'Unexpected error (logged; no internals in the answer)',
+};
+
+const FieldErrorSchema = z.object({ field: z.string(), pointer: z.string(), message: z.string() });
+const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(FieldErrorSchema).optional(),
+});
+
+/** zod -> JSON Schema as the client sends it (defaults optional); what JSON cannot express becomes `{}`. */
+function jsonSchema(schema: z.ZodType): JsonSchema {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+  return rest;
+}
+
+/** The export name of a schema in schemas.ts, so components are named as in the code. */
+function nameOf(schema: z.ZodType, fallback: string): string {
+  return Object.entries(s).find(([, v]) => v === schema)?.[0] ?? fallback;
+}
+
+/** `post /v1/requests/{id}/approve` -> `postRequestsByIdApprove` */
+function operationId(r: RouteDoc): string {
+  const words = r.path
+    .split('/')
+    .filter((p) => p && p !== 'v1')
+    .map((p) => (p.startsWith('{') ? `By${p.slice(1, -1)}` : p))
+    .flatMap((p) => p.split(/[^a-zA-Z0-9]+/))
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1));
+  return r.method + words.join('');
+}
+
+function operation(r: RouteDoc, components: Record<string, JsonSchema>): Record<string, unknown> {
+  const auth = r.auth ?? r.path.startsWith('/v1/');
+  const parameters: unknown[] = [];
+  for (const [name, schema] of Object.entries(r.params ?? {})) parameters.push({ name, in: 'path', required: true, schema: jsonSchema(schema) });
+  if (r.query) {
+    const q = jsonSchema(r.query) as { properties?: Record<string, JsonSchema>; required?: string[] };
+    for (const [name, schema] of Object.entries(q.properties ?? {})) parameters.push({ name, in: 'query', required: q.required?.includes(name) ?? false, schema });
+  }
+  for (const h of r.headers ?? []) parameters.push({ name: h.name, in: 'header', required: false, description: h.description, schema: jsonSchema(h.schema) });
+
+  const problems = new Set([...(auth ? [401] : []), ...(r.body ? [400, 413, 415] : []), ...(r.query ? [400] : []), ...(r.problems ?? []), 500]);
+  const responses: Record<string, unknown> = {
+    [r.response.status]: {
+      description: r.response.description,
+      ...(r.response.headers
+        ? { headers: Object.fromEntries(Object.entries(r.response.headers).map(([k, d]) => [k, { description: d, schema: { type: 'string' } }])) }
+        : {}),
+      content: r.response.html ? { 'text/html': { schema: { type: 'string' } } } : { 'application/json': { schema: { type: 'object' } } },
+    },
+  };
+  for (const [status, description] of Object.entries(r.otherResponses ?? {})) responses[status] = { description, content: { 'application/json': { schema: { type: 'object' } } } };
+  for (const status of [...problems].sort()) responses[status] = { $ref: `#/components/responses/Problem${status}` };
+
+  let requestBody: unknown;
+  if (r.body) {
+    const name = nameOf(r.body, `${operationId(r)}Body`);
+    components[name] = jsonSchema(r.body);
+    requestBody = { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } };
+  }
+  return {
+    operationId: operationId(r),
+    summary: r.summary,
+    ...(r.description ? { description: r.description } : {}),
+    tags: [r.tag],
+    security: auth ? [{ bearer: [] }] : [],
+    ...(parameters.length ? { parameters } : {}),
+    ...(requestBody ? { requestBody } : {}),
+    responses,
+  };
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Builds the OpenAPI 3.1 document from a route table (default: the app's). */
+export function buildOpenApiDocument(routes: readonly RouteDoc[] = ROUTES): Record<string, any> {
+  const schemas: Record<string, JsonSchema> = { Problem: jsonSchema(ProblemSchema) };
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) (paths[r.path] ??= {})[r.method] = operation(r, schemas);
+  const responses = Object.fromEntries(
+    Object.entries(PROBLEM_TEXT).map(([status, description]) => [
+      `Problem${status}`,
+      { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
+    ]),
+  );
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Lockbox API',
+      version: packageVersion(),
+      description:
+        'Just-in-time access approval. Errors are `application/problem+json` (RFC 9457). Durations are written `45s`, `30m`, `4h`, `1h30m` or ISO-8601 (`PT4H`).',
+    },
+    tags: TAGS,
+    paths,
+    components: {
+      schemas,
+      responses,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'Embedded default: a demo token (README). Production: an OIDC JWT from the configured issuer.' },
+      },
+    },
+  };
+}
+
+let cached: Record<string, any> | undefined;
+/** The document for this process's code (built once). */
+export function openApiDocument(): Record<string, any> {
+  return (cached ??= buildOpenApiDocument());
+}
+
+/** `GET /openapi.json` */
+export const openApiJson: RequestHandler = (_req, res) => {
+  res.json(openApiDocument());
+};
+
+/** `GET /docs`: no script, no CDN, styles inline; the CSP says so. */
+export const docsPage: RequestHandler = (_req, res) => {
+  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
+  res.type('html').send(renderDocsPage(openApiDocument()));
+};
+
+// ---- the docs page, rendered on the server from the document ----
+
+const esc = (v: unknown) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** Backticks in descriptions become <code>. */
+const prose = (t: unknown) => esc(t).replace(/`([^`]+)`/g, '<code>$1</code>');
+
+function resolve(doc: Record<string, any>, schema: JsonSchema): JsonSchema {
+  const ref = schema.$ref;
+  if (typeof ref !== 'string' || !ref.startsWith('#/')) return schema;
+  return ref
+    .slice(2)
+    .split('/')
+    .reduce((node: any, key) => node?.[key], doc) as JsonSchema;
+}
+
+/** One line about a schema's type and constraints: `string, pattern ^a$, at most 256`. */
+function typeLine(x: JsonSchema): string {
+  const parts: string[] = [];
+  if (x.const !== undefined) parts.push(`exactly ${JSON.stringify(x.const)}`);
+  else if (Array.isArray(x.enum)) parts.push(`one of ${x.enum.map((v) => JSON.stringify(v)).join(', ')}`);
+  else if (x.type === 'array') parts.push(`list of ${typeLine((x.items as JsonSchema) ?? {})}`);
+  else if (x.type) parts.push(String(x.type));
+  else if (x.oneOf || x.anyOf) parts.push('one of the shapes below');
+  else parts.push('any');
+  const c: Array<[string, string]> = [
+    ['pattern', 'pattern'],
+    ['minLength', 'at least chars'],
+    ['maxLength', 'at most chars'],
+    ['minimum', 'min'],
+    ['maximum', 'max'],
+    ['minItems', 'at least items'],
+    ['maxItems', 'at most items'],
+    ['default', 'default'],
+  ];
+  for (const [k, label] of c) if (x[k] !== undefined) parts.push(`${label} ${typeof x[k] === 'string' ? x[k] : JSON.stringify(x[k])}`);
+  return parts.join(', ');
+}
+
+/** A schema as a nested field table (objects, lists of objects, maps and unions opened up to a few levels). */
+function renderSchema(doc: Record<string, any>, raw: JsonSchema, depth = 0): string {
+  const x = resolve(doc, raw);
+  const variants = (x.oneOf ?? x.anyOf) as JsonSchema[] | undefined;
+  if (variants && depth < 4) return `<ol class="variants">${variants.map((v) => `<li>${renderSchema(doc, v, depth + 1)}</li>`).join('')}</ol>`;
+  if (x.type === 'array' && x.items && (x.items as JsonSchema).type === 'object') return `list of:${renderSchema(doc, x.items as JsonSchema, depth + 1)}`;
+  const props = x.properties as Record<string, JsonSchema> | undefined;
+  if (x.type !== 'object' || depth > 4) return `<code>${esc(typeLine(x))}</code>`;
+  if (!props) {
+    const values = x.additionalProperties as JsonSchema | undefined;
+    const keys = x.propertyNames ? ` keyed by <code>${esc(typeLine(x.propertyNames as JsonSchema))}</code>` : '';
+    return values && typeof values === 'object' ? `map${keys} of:${renderSchema(doc, values, depth + 1)}` : '<code>object</code>';
+  }
+  const required = new Set((x.required as string[] | undefined) ?? []);
+  const rows = Object.entries(props).map(([name, p]) => {
+    const nested = p.type === 'object' || p.oneOf || p.anyOf || (p.type === 'array' && (p.items as JsonSchema | undefined)?.type === 'object');
+    const desc = p.description ? `<br>${prose(p.description)}` : '';
+    return `<tr><td><code>${esc(name)}</code>${required.has(name) ? ' <span class="req">required</span>' : ''}</td><td>${nested ? renderSchema(doc, p, depth + 1) : `<code>${esc(typeLine(p))}</code>`}${desc}</td></tr>`;
+  });
+  const closed = x.additionalProperties === false ? '<p class="note">No other fields are accepted.</p>' : '';
+  return `<table><tr><th>field</th><th>type</th></tr>${rows.join('')}</table>${closed}`;
+}
+
+function renderOperation(doc: Record<string, any>, method: string, path: string, op: Record<string, any>): string {
+  const params = (op.parameters ?? []) as Array<Record<string, any>>;
+  const paramRows = params
+    .map((p) => `<tr><td><code>${esc(p.name)}</code>${p.required ? ' <span class="req">required</span>' : ''}</td><td>${esc(p.in)}</td><td><code>${esc(typeLine(p.schema ?? {}))}</code>${p.description ? `<br>${prose(p.description)}` : ''}</td></tr>`)
+    .join('');
+  const body = op.requestBody?.content?.['application/json']?.schema;
+  const responses = Object.entries(op.responses as Record<string, JsonSchema>).map(([status, r]) => {
+    const resolved = resolve(doc, r);
+    const headers = Object.entries((resolved.headers ?? {}) as Record<string, { description?: string }>)
+      .map(([h, v]) => `<br><code>${esc(h)}</code>: ${prose(v.description ?? '')}`)
+      .join('');
+    const kind = r.$ref ? ' <span class="note">problem+json</span>' : '';
+    return `<li><b>${esc(status)}</b> ${prose(resolved.description ?? '')}${kind}${headers}</li>`;
+  });
+  const auth = (op.security as unknown[]).length > 0 ? '<span class="auth">bearer token</span>' : '<span class="public">public</span>';
+  return `<section id="${esc(op.operationId)}">
+<h3><span class="m ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code> ${auth}</h3>
+<p>${prose(op.summary)}${op.description ? `. ${prose(op.description)}` : ''}</p>
+${paramRows ? `<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>type</th></tr>${paramRows}</table>` : ''}
+${body ? `<h4>Body <code>application/json</code>${body.$ref ? ` (${esc(String(body.$ref).split('/').pop())})` : ''}</h4>${renderSchema(doc, body)}` : ''}
+<h4>Responses</h4><ul>${responses.join('')}</ul>
+</section>`;
+}
+
+/** The whole page: contents by tag, each operation, then the problem shape. */
+export function renderDocsPage(doc: Record<string, any>): string {
+  const ops = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, op]) => ({ path, method, op })),
+  );
+  const tags = (doc.tags as Array<{ name: string; description: string }>).map((t) => ({ ...t, ops: ops.filter((o) => o.op.tags?.[0] === t.name) }));
+  const toc = tags
+    .map((t) => `<li>${esc(t.name)}<ul>${t.ops.map((o) => `<li><a href="#${esc(o.op.operationId)}">${esc(o.method.toUpperCase())} ${esc(o.path)}</a></li>`).join('')}</ul></li>`)
+    .join('');
+  const sections = tags
+    .map((t) => `<h2 id="tag-${esc(t.name)}">${esc(t.name)}: ${prose(t.description)}</h2>${t.ops.map((o) => renderOperation(doc, o.method, o.path, o.op)).join('\n')}`)
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(doc.info.title)} ${esc(doc.info.version)}</title>
+<style>
+body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff}
+code{font:13px ui-monospace,monospace;background:#f2f2f2;padding:0 .2em;border-radius:3px;word-break:break-word}
+table{border-collapse:collapse;margin:.3rem 0;width:100%}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
+section{border-top:1px solid #ddd;padding:.5rem 0}h3{margin:.4rem 0}h4{margin:.6rem 0 .2rem}
+.m{display:inline-block;min-width:3.5em;text-align:center;color:#fff;border-radius:3px;padding:0 .3em;font-size:13px}
+.get{background:#1f5fa6}.post{background:#1d7a3a}.put{background:#8a5a00}.delete{background:#a61f1f}.patch{background:#5a3d8a}
+.req{color:#a61f1f;font-size:12px}.note{color:#555;font-size:13px}.auth,.public{font-size:12px;font-weight:normal;border:1px solid #999;border-radius:3px;padding:0 .3em}
+</style></head><body>
+<h1>${esc(doc.info.title)} <small>${esc(doc.info.version)}</small></h1>
+<p>${prose(doc.info.description)} Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${esc(doc.openapi)}).</p>
+<p>Authentication: <code>Authorization: Bearer &lt;token&gt;</code> on every <code>/v1</code> route except the signing keys.</p>
+<nav><h2>Contents</h2><ul>${toc}<li><a href="#problems">Problems</a></li></ul></nav>
+${sections}
+<h2 id="problems">Problems</h2>
+<p>Every error is <code>application/problem+json</code>:</p>${renderSchema(doc, { $ref: '#/components/schemas/Problem' })}
+<ul>${Object.entries(doc.components.responses as Record<string, { description: string }>).map(([k, r]) => `<li><b>${esc(k.replace('Problem', ''))}</b> ${prose(r.description)}</li>`).join('')}</ul>
+</body></html>
+`;
+}
