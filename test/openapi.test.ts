@@ -181,17 +181,17 @@ describe('the OpenAPI document', () => {
 });
 
 describe('GET /openapi.json and GET /docs on the running API', () => {
-  const { apiUrl } = inject('stack');
+  const apiUrl = () => inject('stack').apiUrl;
 
   it('serves the generated document without a token', async () => {
-    const res = await fetch(`${apiUrl}/openapi.json`);
+    const res = await fetch(`${apiUrl()}/openapi.json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('application/json');
     expect(await res.json()).toEqual(buildOpenApiDocument());
   });
 
   it('serves a self-contained page listing every operation with its parameters and body fields', async () => {
-    const res = await fetch(`${apiUrl}/docs`);
+    const res = await fetch(`${apiUrl()}/docs`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/html');
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
