@@ -20,6 +20,11 @@ export interface Bare {
   startTrivial(): Promise<number>;
   /** One bare lifecycle: start -> approve update (answers after the grant) -> window -> revoke -> "revoked" exported. */
   lifecycle(windowMs: number, ttlMs: number, timeoutMs: number): Promise<{ ms: number; approveMs: number }>;
+  /** Starts a bare lifecycle and leaves it pending (waiting for an approval that never comes); returns its id. */
+  startPending(ttlMs: number): Promise<string>;
+  /** How many bare workflows have run their first workflow task and the activities before the wait. */
+  pendingReady(): number;
+  terminate(ids: string[], concurrency: number, deadline: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -34,9 +39,12 @@ export async function startBare(address: string, namespace: string): Promise<Bar
   const taskQueue = `bench-bare-${process.pid}`;
   /** Resolved when the export carrying "revoked" runs for a workflow id: the bare equivalent of "audit exported". */
   const revokedExported = new Map<string, () => void>();
+  let notified = 0;
   const activities: BareActivities = {
     async bareKeys() {},
-    async bareNotify() {},
+    async bareNotify(_id, kind) {
+      if (kind === 'approval_needed') notified += 1;
+    },
     async bareExport(requestId, stage) {
       if (stage === 'revoked') revokedExported.get(requestId)?.();
     },
@@ -97,6 +105,25 @@ export async function startBare(address: string, namespace: string): Promise<Bar
         clearTimeout(timer);
         revokedExported.delete(id);
       }
+    },
+    async startPending(ttlMs) {
+      const id = `bench-bare-pending-${ulid()}`;
+      const input: BareLifecycleInput = { id, windowMs: 1000, ttlMs };
+      await client.workflow.start('bareLifecycleWorkflow', { workflowId: id, taskQueue, args: [input] });
+      return id;
+    },
+    pendingReady: () => notified,
+    async terminate(ids, concurrency, deadline) {
+      let done = 0;
+      let next = 0;
+      const lane = async () => {
+        while (next < ids.length && Date.now() < deadline) {
+          const id = ids[next++]!;
+          await client.workflow.getHandle(id).terminate('benchmark cleanup').then(() => (done += 1), () => undefined);
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, lane));
+      return done;
     },
     stop,
   };

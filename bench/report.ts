@@ -41,6 +41,10 @@ export interface CpuSample {
   bench: number;
   /** Everything else on the machine (other users' processes): busy CPU from /proc/stat minus ours. */
   other: number | null;
+  /** The Lockbox process's CPU by thread: main (API, activities), workflowThread, temporalCore (Rust), other. */
+  lockboxThreads: Record<string, number> | null;
+  /** The bench process by thread: its workflowThread runs the bare workflows. */
+  benchThreads: Record<string, number> | null;
 }
 
 export interface Results {
@@ -99,6 +103,16 @@ export interface Results {
     /** Peak RSS of the Lockbox process and the Temporal server per step of the scale phase. */
     rssPeaksMiB: Record<string, { lockbox: number; temporal: number }>;
     createErrors: number;
+    /** RSS growth of the Lockbox process per pending request while creating them. */
+    rssPerPendingKiB: number | null;
+    /** The same for bare lifecycles left pending in the bench's own worker (engine floor), same run. */
+    bareRssPerPendingKiB: number | null;
+    barePendingCount: number;
+    /**
+     * For a few expired requests, from their histories: when the expiry timer was due relative to expiresAt (set
+     * by our workflow), how late the engine fired it, and how long until a worker started the workflow task.
+     */
+    expiryBreakdownMs: { timerDueAfterExpiresAt: Percentiles; engineFiredLate: Percentiles; pickupAfterFire: Percentiles };
   };
   histories: { ours: HistoryShape | null; bare: HistoryShape | null };
   cpu: CpuSample[];
@@ -215,6 +229,13 @@ export function markdown(r: Results): string {
     '',
     tv('10,000 pending: worker RSS'),
   );
+  row(
+    'RSS growth per pending request',
+    `${fmt(p.rssPerPendingKiB, ' KiB', 0)}`,
+    `bare pending workflow (bench worker, ${p.barePendingCount}): ${fmt(p.bareRssPerPendingKiB, ' KiB', 0)}`,
+    p.rssPerPendingKiB !== null && p.bareRssPerPendingKiB ? fmt(p.rssPerPendingKiB / p.bareRssPerPendingKiB, '', 1) : '',
+    '',
+  );
   row(`list 100 pending (\`GET /v1/requests?...&status=pending&limit=100\`) p50 / p95 / p99`, pct(p.listMs), '', '', '(none)');
   row(
     'expiry lateness (request.expired time - expiresAt) p50 / p99 / max',
@@ -232,6 +253,15 @@ export function markdown(r: Results): string {
     tv('pending requests expired late (> 2 s)'),
   );
   lines.push('');
+  const b = p.expiryBreakdownMs;
+  if (b.engineFiredLate.n) {
+    const q = (x: Percentiles) => `p50 ${fmt(x.p50, ' ms', 0)}, max ${fmt(x.max, ' ms', 0)}`;
+    lines.push(
+      `Expiry lateness, split (${b.engineFiredLate.n} histories): timer due after expiresAt ${q(b.timerDueAfterExpiresAt)} (our workflow); ` +
+        `engine fired it late by ${q(b.engineFiredLate)}; workflow task started after the fire ${q(b.pickupAfterFire)} (task queue + worker).`,
+    );
+    lines.push('');
+  }
   const peaks = Object.entries(p.rssPeaksMiB);
   if (peaks.length) {
     lines.push(`Peak RSS per step of the scale phase (Lockbox / Temporal server, MiB): ${peaks.map(([k, v]) => `${k} ${v.lockbox} / ${v.temporal}`).join('; ')}.`);
@@ -243,9 +273,12 @@ export function markdown(r: Results): string {
     lines.push('');
   }
   if (r.cpu.length) {
-    row('phase', 'seconds', 'CPU s: Lockbox (worker+API)', 'Temporal server', 'bench process', 'other processes');
-    row('---', '---', '---', '---', '---', '---');
-    for (const c of r.cpu) row(c.phase, fmt(c.seconds), fmt(c.lockbox), fmt(c.temporal), fmt(c.bench), fmt(c.other));
+    row('phase', 'seconds', 'CPU s: Lockbox (worker+API)', 'of which main / workflow / core threads', 'Temporal server', 'bench process (driver + bare worker)', 'of which bare workflow thread', 'other processes');
+    row('---', '---', '---', '---', '---', '---', '---', '---');
+    const th = (x: Record<string, number> | null) => (x ? `${fmt(x.main)} / ${fmt(x.workflowThread)} / ${fmt(x.temporalCore)}` : 'n/a');
+    for (const c of r.cpu) {
+      row(c.phase, fmt(c.seconds), fmt(c.lockbox), th(c.lockboxThreads), fmt(c.temporal), fmt(c.bench), fmt(c.benchThreads?.workflowThread ?? null), fmt(c.other));
+    }
     lines.push('');
   }
   for (const n of r.notes) lines.push(`- ${n}`);

@@ -24,7 +24,7 @@ import { AuditTail } from './audit-tail.js';
 import { startBare, type Bare } from './bare.js';
 import { ApiClient, TOKENS, type ApiResponse } from './http.js';
 import { markdown, targets, type CpuSample, type HistoryShape, type Results, type ThroughputLevel, type ThroughputSide } from './report.js';
-import { cleanupAll, cpuSeconds, descendants, installSignalHandlers, ROOT, rssMiB, startStack, type Stack } from './stack.js';
+import { cleanupAll, cpuSeconds, descendants, installSignalHandlers, threadCpu, ROOT, rssMiB, startStack, type Stack } from './stack.js';
 import { nowMs, percentiles, pool, round, sleep, type Percentiles } from './stats.js';
 
 const execFileAsync = promisify(execFile);
@@ -105,7 +105,8 @@ function emptyPending(): Results['pending'] {
     workerAndApiSameProcess: true, lockboxIdleRssMiB: null, lockboxPeakRssMiB: null, temporalRssMiB: null, temporalPeakRssMiB: null,
     extrapolatedRssMiBAt10k: null, listMs: EMPTY, listP99Ms: Number.NaN, listReturned: 0, visibilityPendingCount: null, lateExpiries: 0,
     expirySampled: 0, expiryLatenessMs: EMPTY, notExpiredInSample: 0, closedLateByCloseTime: null, closedCheckedByCloseTime: null,
-    stillPendingAfterExpiry: null, rssPeaksMiB: {}, createErrors: 0,
+    stillPendingAfterExpiry: null, rssPeaksMiB: {}, createErrors: 0, rssPerPendingKiB: null, bareRssPerPendingKiB: null, barePendingCount: 0,
+    expiryBreakdownMs: { timerDueAfterExpiresAt: EMPTY, engineFiredLate: EMPTY, pickupAfterFire: EMPTY },
   };
 }
 
@@ -145,7 +146,15 @@ class CpuMeter {
     const helpers = descendants(process.pid)
       .filter((p) => !stackPids.has(p.pid))
       .reduce((sum, p) => sum + (cpuSeconds(p.pid) ?? 0), 0);
-    return { t: nowMs(), lockbox, temporal, bench: benchOwn + helpers, busy: machineBusySeconds() };
+    return {
+      t: nowMs(),
+      lockbox,
+      temporal,
+      bench: benchOwn + helpers,
+      busy: machineBusySeconds(),
+      threads: threadCpu(this.stack.lockboxPid),
+      benchThreads: threadCpu(process.pid),
+    };
   }
   async measure<T>(phase: string, fn: () => Promise<T>): Promise<T> {
     const a = this.snapshot();
@@ -159,6 +168,10 @@ class CpuMeter {
       const bench = b.bench - a.bench;
       const busy = d(a.busy, b.busy);
       const other = busy === null ? null : Math.max(0, busy - (lockbox ?? 0) - (temporal ?? 0) - bench);
+      const diff = (x: Record<string, number> | null, y: Record<string, number> | null) =>
+        x && y ? Object.fromEntries(Object.keys(y).map((k) => [k, round((y[k] ?? 0) - (x[k] ?? 0), 2)])) : null;
+      const threads = diff(a.threads, b.threads);
+      const benchThreads = diff(a.benchThreads, b.benchThreads);
       this.samples.push({
         phase,
         seconds: round((b.t - a.t) / 1000, 1),
@@ -166,6 +179,8 @@ class CpuMeter {
         temporal: temporal === null ? null : round(temporal, 2),
         bench: round(bench, 2),
         other: other === null ? null : round(other, 2),
+        lockboxThreads: threads,
+        benchThreads,
       });
     }
   }
@@ -415,10 +430,31 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
     p.temporal = Math.max(p.temporal, Math.round(t));
   }, 250);
   try {
+    // 0. The engine's floor for memory: as many bare lifecycles left pending in the bench's own worker (same SDK,
+    // same default worker options); the bench process's RSS growth per workflow is compared with Lockbox's.
+    step = 'bare-pending';
+    const bareIds: string[] = [];
+    const benchBefore = rssMiB(process.pid);
+    let benchAfter: number | null = null;
+    await cpu.measure(`scale: ${n} bare pending`, async () => {
+      const ready0 = ctx.bare.pendingReady();
+      await pool(n, scaleConcurrency, Date.now() + ctx.ttlMs * 0.6, async () => {
+        bareIds.push(await ctx.bare.startPending(3_600_000));
+      });
+      const until = Date.now() + 30_000;
+      while (ctx.bare.pendingReady() - ready0 < bareIds.length && Date.now() < until) await sleep(200);
+      await sleep(1_000);
+      benchAfter = rssMiB(process.pid);
+    });
+    const barePerWorkflowKiB = benchBefore !== null && benchAfter !== null && bareIds.length ? ((benchAfter - benchBefore) * 1024) / bareIds.length : null;
+    await cpu.measure('scale: terminate bare pending', () => ctx.bare.terminate(bareIds, 16, Date.now() + 60_000));
+    step = 'create';
+
     // 1. Create N at bounded concurrency; stop early rather than let the first ones expire before the last exist.
     const created: Array<{ id: string; expiresAt: number }> = [];
     const createMs: number[] = [];
     const createErrors: string[] = [];
+    const idleAtCreate = rssMiB(ctx.stack.lockboxPid);
     const t0 = nowMs();
     const firstExpiryGuard = Date.now() + ctx.ttlMs * 0.6;
     let lastProgress = Date.now();
@@ -515,9 +551,37 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
         else lateness.push(Date.parse(ev.time) - s.expiresAt);
       }),
     );
+    // 3c. Where the lateness comes from, for a few of them, from their histories (read-only): how late the expiry
+    // timer was set (our workflow), how late the engine fired it, how long until a worker picked up the task.
+    const breakdown = { timerDueAfterExpiresAtMs: [] as number[], engineFiredLateMs: [] as number[], pickupAfterFireMs: [] as number[] };
+    const histories = ctx.plan.mode === 'quick' ? 20 : 50;
+    const spread = sample.filter((_, k) => k % Math.max(1, Math.floor(sample.length / histories)) === 0).slice(0, histories);
+    for (const s of spread) {
+      try {
+        const events = (await client.workflow.getHandle(s.id).fetchHistory()).events ?? [];
+        const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
+        let firedIdx = -1;
+        events.forEach((e, k) => {
+          if (e.timerFiredEventAttributes) firedIdx = k;
+        });
+        if (firedIdx < 0) continue;
+        const fired = events[firedIdx]!;
+        const started = events.find((e) => Number(e.eventId) === Number(fired.timerFiredEventAttributes!.startedEventId));
+        const wft = events.slice(firedIdx).find((e) => !!e.workflowTaskStartedEventAttributes);
+        const timeout = started?.timerStartedEventAttributes?.startToFireTimeout;
+        if (!started || !wft || !timeout) continue;
+        const due = at(started) + Number(timeout.seconds ?? 0) * 1000 + Math.floor((timeout.nanos ?? 0) / 1e6);
+        breakdown.timerDueAfterExpiresAtMs.push(due - s.expiresAt);
+        breakdown.engineFiredLateMs.push(at(fired) - due);
+        breakdown.pickupAfterFireMs.push(at(wft) - at(fired));
+      } catch {
+        // a history we cannot read leaves no sample
+      }
+    }
     const sampled = lateness.length + notExpired;
     const lateExpiries = lateness.filter((x) => x > 2_000).length + notExpired;
-    const perRequest = lockboxRss !== null && idle !== null && created.length ? (lockboxRss - idle) / created.length : null;
+    const idleBeforeCreate = idleAtCreate;
+    const perRequest = lockboxRss !== null && idleBeforeCreate !== null && created.length ? (lockboxRss - idleBeforeCreate) / created.length : null;
     return {
       count: created.length,
       requested: n,
@@ -531,7 +595,10 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
       lockboxPeakRssMiB: round(peakLockbox, 0),
       temporalRssMiB: temporalRss === null ? null : round(temporalRss, 0),
       temporalPeakRssMiB: ctx.stack.temporalPid === null ? null : round(peakTemporal, 0),
-      extrapolatedRssMiBAt10k: perRequest === null || idle === null ? null : round(idle + perRequest * 10_000, 0),
+      extrapolatedRssMiBAt10k: perRequest === null || idleBeforeCreate === null ? null : round(idleBeforeCreate + perRequest * 10_000, 0),
+      rssPerPendingKiB: perRequest === null ? null : round(perRequest * 1024, 0),
+      bareRssPerPendingKiB: barePerWorkflowKiB === null ? null : round(barePerWorkflowKiB, 0),
+      barePendingCount: bareIds.length,
       listMs: percentiles(listMs),
       listP99Ms: percentiles(listMs).p99,
       listReturned,
@@ -545,6 +612,11 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
       stillPendingAfterExpiry: stillPending,
       rssPeaksMiB: peaks,
       createErrors: createErrors.length,
+      expiryBreakdownMs: {
+        timerDueAfterExpiresAt: percentiles(breakdown.timerDueAfterExpiresAtMs),
+        engineFiredLate: percentiles(breakdown.engineFiredLateMs),
+        pickupAfterFire: percentiles(breakdown.pickupAfterFireMs),
+      },
     };
   } finally {
     clearInterval(sampler);
@@ -614,14 +686,15 @@ async function main(): Promise<void> {
   }
   const temporalAddress = process.env.TEMPORAL_ADDRESS || undefined;
   const namespace = process.env.TEMPORAL_NAMESPACE || 'lockbox';
-  const extraEnv: NodeJS.ProcessEnv = {};
+  const nodeFlags: string[] = [];
   if (plan.cpuProfDir) {
     await mkdir(plan.cpuProfDir, { recursive: true });
-    extraEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${plan.cpuProfDir}`.trim();
+    // Written when the stack exits (the bench stops it with SIGTERM, dev.ts then exits cleanly).
+    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${plan.cpuProfDir}`);
   }
 
   log(temporalAddress ? `starting worker + API against TEMPORAL_ADDRESS=${temporalAddress}` : 'starting the stack (embedded Temporal dev server, worker, API)');
-  const stack = await startStack({ requestTtl: plan.requestTtl, temporalAddress, namespace, log, keepDataDir: plan.keepData, extraEnv });
+  const stack = await startStack({ requestTtl: plan.requestTtl, temporalAddress, namespace, log, keepDataDir: plan.keepData, nodeFlags });
   log(`stack ready at ${stack.apiUrl} (Lockbox pid ${stack.lockboxPid}, Temporal ${stack.temporalPid ? `pid ${stack.temporalPid}` : 'external'}); starting the bare worker`);
   const bare = await startBare(stack.temporalAddress, namespace);
   const connection = await Connection.connect({ address: stack.temporalAddress });

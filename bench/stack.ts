@@ -135,6 +135,43 @@ export function cpuSeconds(pid: number | null): number | null {
   }
 }
 
+/**
+ * CPU seconds of one node process by thread group, from /proc/<pid>/task: the main JS thread (HTTP API, activities,
+ * SDK glue), the workflow thread (a node thread started after the Temporal core's tokio threads: where workflow code
+ * runs; identified heuristically), the Temporal core (Rust, `tokio-runtime-w`), and the rest (V8 GC/compiler
+ * helpers, libuv pool).
+ */
+export function threadCpu(pid: number | null): Record<string, number> | null {
+  if (pid === null) return null;
+  try {
+    const threads = readdirSync(`/proc/${pid}/task`)
+      .map(Number)
+      .sort((a, b) => a - b)
+      .flatMap((tid) => {
+        let stat: string;
+        try {
+          stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        } catch {
+          return []; // the thread ended while we looked
+        }
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return [{ tid, comm, cpu: (Number(rest[11]) + Number(rest[12])) / CLK_TCK }];
+      });
+    const firstTokio = threads.find((t) => t.comm.startsWith('tokio'))?.tid ?? Number.POSITIVE_INFINITY;
+    const out: Record<string, number> = { main: 0, workflowThread: 0, temporalCore: 0, other: 0 };
+    for (const t of threads) {
+      if (t.tid === pid) out.main! += t.cpu;
+      else if (t.comm.startsWith('tokio') || t.comm.startsWith('temporal') || t.comm.startsWith('workflow-proces')) out.temporalCore! += t.cpu;
+      else if (t.comm === 'node' && t.tid > firstTokio) out.workflowThread! += t.cpu;
+      else out.other! += t.cpu;
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The stack.
 
@@ -164,8 +201,10 @@ export interface StackOptions {
   namespace: string;
   log: (line: string) => void;
   keepDataDir?: boolean;
-  /** Extra environment for the stack (e.g. NODE_OPTIONS=--cpu-prof). */
+  /** Extra environment for the stack. */
   extraEnv?: NodeJS.ProcessEnv;
+  /** Node flags for the stack process (tsx passes them on), e.g. --cpu-prof. */
+  nodeFlags?: string[];
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -202,7 +241,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   }
 
   // Own process group, so the whole tree (launcher, node, dev server) can be stopped by its group id.
-  const child: ChildProcess = spawn(TSX, ['src/main/dev.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child: ChildProcess = spawn(TSX, [...(opts.nodeFlags ?? []), 'src/main/dev.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   const keep = (c: Buffer) => {
     out = (out + c.toString()).slice(-30_000);

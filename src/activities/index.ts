@@ -57,17 +57,26 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    async revokeAccess(input: { requestId: string; target?: ResourceTarget }): Promise<{ revokedAt: string }> {
+    /**
+     * Revokes, then checks at the target that the access is really gone (no grant, no role, no open session) before
+     * reporting success: a revoke that "succeeded" but left access behind is retried like a failure.
+     */
+    async revokeAccess(input: { requestId: string; target?: ResourceTarget }): Promise<{ revokedAt: string; verified: boolean }> {
       const revokedAt = new Date().toISOString();
+      const provider = deps.grants.providerFor(input.target);
       try {
-        await deps.grants.providerFor(input.target).revoke({ requestId: input.requestId, revokedAt });
+        await provider.revoke({ requestId: input.requestId, revokedAt });
+        const check = await provider.verify?.({ requestId: input.requestId });
+        if (check && (check.present || check.sessions > 0)) {
+          throw new Error(`revoke did not take: access still present at the target (${check.sessions} open session(s))`);
+        }
+        deps.log.info('access revoked', { requestId: input.requestId, revokedAt, verified: check !== undefined });
+        return { revokedAt, verified: check !== undefined };
       } catch (err) {
         // Loud on purpose: a revoke that keeps failing must be visible while it is retried (it is never given up).
         deps.log.error('revoke failed, will retry', { requestId: input.requestId, error: errorMessage(err) });
         throw err;
       }
-      deps.log.info('access revoked', { requestId: input.requestId, revokedAt });
-      return { revokedAt };
     },
 
     /** Moves the end of a grant at its target (an approved extension). */

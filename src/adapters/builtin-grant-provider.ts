@@ -26,6 +26,13 @@ export function createBuiltinGrantProvider(store: Store, clock: () => Date = () 
       if (!stored || stored.revokedAt !== null) throw new NonRetryableGrantError(`request ${requestId} has no grant in force to extend`);
       return { endsAt: stored.endsAt };
     },
+    async verify({ requestId }) {
+      const g = await store.getGrant(requestId);
+      return { present: g !== null && g.revokedAt === null, sessions: 0 };
+    },
+    async listGranted() {
+      return store.listUnrevokedGrants();
+    },
     async revoke({ requestId, revokedAt }): Promise<void> {
       await store.revokeGrant(requestId, revokedAt);
     },

@@ -190,6 +190,11 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return rows[0] ? toGrant(rows[0]) : null;
     },
 
+    async listUnrevokedGrants() {
+      const { rows } = await pool.query<{ request_id: string }>(`SELECT request_id FROM lockbox_grants WHERE revoked_at IS NULL ORDER BY request_id`);
+      return rows.map((r) => r.request_id);
+    },
+
     async extendGrant(requestId, endsAt) {
       await pool.query(`UPDATE lockbox_grants SET ends_at = $1 WHERE request_id = $2 AND revoked_at IS NULL`, [isoUtc(endsAt, 'endsAt'), requestId]);
       const { rows } = await pool.query<GrantRow>(`SELECT * FROM lockbox_grants WHERE request_id = $1`, [requestId]);

@@ -131,6 +131,7 @@ export function openSqliteStore(file: string): Store {
      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
   );
   const selectGrant = db.prepare<[string], GrantRow>(`SELECT * FROM grants WHERE request_id = ?`);
+  const selectUnrevoked = db.prepare<[], { request_id: string }>(`SELECT request_id FROM grants WHERE revoked_at IS NULL ORDER BY request_id`);
   const updateEndsAt = db.prepare(`UPDATE grants SET ends_at = ? WHERE request_id = ? AND revoked_at IS NULL`);
   const updateRevoked = db.prepare(
     `UPDATE grants SET revoked_at = ? WHERE request_id = ? AND revoked_at IS NULL`,
@@ -182,6 +183,9 @@ export function openSqliteStore(file: string): Store {
     async getGrant(requestId) {
       const row = selectGrant.get(requestId);
       return row ? toGrant(row) : null;
+    },
+    async listUnrevokedGrants() {
+      return selectUnrevoked.all().map((r) => r.request_id);
     },
     async extendGrant(requestId, endsAt) {
       updateEndsAt.run(isoUtc(endsAt, 'endsAt'), requestId);

@@ -185,8 +185,7 @@ function operationId(r: RouteDoc): string {
   const words = r.path
     .split('/')
     .filter((p) => p && p !== 'v1')
-    .map((p) => (p.startsWith('{') ? `By${p.slice(1, -1)}` : p))
-    .flatMap((p) => p.split(/[^a-zA-Z0-9]+/))
+    .flatMap((p) => (p.startsWith('{') ? ['by', p.slice(1, -1)] : p.split(/[^a-zA-Z0-9]+/)))
     .filter(Boolean)
     .map((w) => w[0]!.toUpperCase() + w.slice(1));
   return r.method + words.join('');
@@ -213,7 +212,7 @@ function operation(r: RouteDoc, components: Record<string, JsonSchema>): Record<
     },
   };
   for (const [status, description] of Object.entries(r.otherResponses ?? {})) responses[status] = { description, content: { 'application/json': { schema: { type: 'object' } } } };
-  for (const status of [...problems].sort()) responses[status] = { $ref: `#/components/responses/Problem${status}` };
+  for (const status of [...problems].sort((a, b) => a - b)) responses[status] = { $ref: `#/components/responses/Problem${status}` };
 
   let requestBody: unknown;
   if (r.body) {
@@ -315,12 +314,12 @@ function typeLine(x: JsonSchema): string {
   else parts.push('any');
   const c: Array<[string, string]> = [
     ['pattern', 'pattern'],
-    ['minLength', 'at least chars'],
-    ['maxLength', 'at most chars'],
+    ['minLength', 'min length'],
+    ['maxLength', 'max length'],
     ['minimum', 'min'],
     ['maximum', 'max'],
-    ['minItems', 'at least items'],
-    ['maxItems', 'at most items'],
+    ['minItems', 'min items'],
+    ['maxItems', 'max items'],
     ['default', 'default'],
   ];
   for (const [k, label] of c) if (x[k] !== undefined) parts.push(`${label} ${typeof x[k] === 'string' ? x[k] : JSON.stringify(x[k])}`);

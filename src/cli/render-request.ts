@@ -62,7 +62,8 @@ export function renderRequest(r: AccessRequest, now = Date.now()): string {
     ['Ended', r.endedAt ? when(r.endedAt) : null],
   ]);
   const decisions = r.decisions.map((d) => `  ${when(d.at)}  ${describeDecision(d)}`);
-  return decisions.length > 0 ? `${head}\nDecisions\n${decisions.join('\n')}` : head;
+  const extensions = (r.extensions ?? []).map((e) => `  ${when(e.requestedAt)}  +${e.duration} ${e.status}${e.stage ? ` (waiting for ${e.stage} approval)` : ''}: "${e.reason}"`);
+  return [head, ...(decisions.length ? ['Decisions', ...decisions] : []), ...(extensions.length ? ['Extensions', ...extensions] : [])].join('\n');
 }
 
 /** `lockbox request list`: one row per request. */

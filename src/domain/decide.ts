@@ -275,7 +275,12 @@ export function grantFailed(state: AccessRequest, error: string, now: Date): { s
  * Access was removed at the target. `completed` when the window ran out, `revoked` when someone ended it early
  * or the workflow was cancelled.
  */
-export function revoked(state: AccessRequest, revokedAt: string, early: { by: string; reason: string | null } | null): {
+export function revoked(
+  state: AccessRequest,
+  revokedAt: string,
+  early: { by: string; reason: string | null } | null,
+  verified?: boolean,
+): {
   state: AccessRequest;
   audit: AuditDraft[];
 } {
@@ -288,7 +293,13 @@ export function revoked(state: AccessRequest, revokedAt: string, early: { by: st
       {
         type: AuditEventType.accessRevoked,
         actor: early ? early.by : SYSTEM,
-        details: { cause: early ? 'revoked' : 'window_ended', reason: early?.reason ?? null, endsAt: state.access.endsAt },
+        details: {
+          cause: early ? 'revoked' : 'window_ended',
+          reason: early?.reason ?? null,
+          endsAt: state.access.endsAt,
+          // Checked at the target after the revoke (requests from before verification existed leave it out).
+          ...(verified === undefined ? {} : { verified }),
+        },
       },
     ],
   };

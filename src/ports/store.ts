@@ -74,6 +74,8 @@ export interface Store {
    * unknown request). Repeating it changes nothing more.
    */
   extendGrant(requestId: string, endsAt: string): Promise<GrantRecord | null>;
+  /** Request ids of grants not revoked yet (whatever their endsAt), for the reconciler. */
+  listUnrevokedGrants(): Promise<string[]>;
   /** Sets revokedAt if not set yet; revoking an unknown or already revoked grant succeeds and changes nothing. */
   revokeGrant(requestId: string, revokedAt: string): Promise<void>;
   /**

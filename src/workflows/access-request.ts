@@ -273,14 +273,14 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
       cancelledInTemporal = true;
     } finally {
       await CancellationScope.nonCancellable(async () => {
-        const { revokedAt } = await mustSucceed.revokeAccess(revokeInput());
+        const { revokedAt, verified } = await mustSucceed.revokeAccess(revokeInput());
         const early = state.decisions.find((d) => d.action === DecisionAction.revoke);
         const cause = early
           ? { by: early.actor, reason: early.note }
           : cancelledInTemporal
             ? { by: 'system', reason: 'workflow cancelled in Temporal' }
             : null;
-        commit(revoked(state, revokedAt, cause));
+        commit(revoked(state, revokedAt, cause, v2 ? verified : undefined));
       });
     }
   }

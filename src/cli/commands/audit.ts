@@ -93,12 +93,15 @@ async function tailAll(ctx: ApiContext, opts: TailOptions): Promise<void> {
   }
   printEvents(ctx, last, true);
   let header = last.length === 0;
+  let more = false;
   while (opts.follow) {
-    await sleep(FOLLOW_POLL_MS);
+    // A full page means more is waiting: fetch it at once instead of after the poll interval.
+    if (!more) await sleep(FOLLOW_POLL_MS);
     const res = (await page(cursor)).body;
     printEvents(ctx, res.events, header);
     if (res.events.length > 0) header = false;
     cursor = res.next ?? cursor;
+    more = res.more === true;
   }
   if (cursor && !ctx.json) ctx.io.err(`next cursor: ${cursor} (continue with --after)`);
 }

@@ -110,5 +110,11 @@ export function requestCommand(): Command {
     .addCommand(decisionCommand('approve', 'approve a pending request (as an approver of its tenant)', schemas.ApproveBody, {}))
     .addCommand(decisionCommand('reject', 'reject a pending request', schemas.RejectBody, { reason: 'why (shown to the requester)' }))
     .addCommand(decisionCommand('revoke', 'end active access now', schemas.RevokeBody, { reason: 'why access ends early' }))
-    .addCommand(decisionCommand('cancel', 'withdraw your own pending request', schemas.CancelBody, { reason: 'why it is no longer needed' }));
+    .addCommand(decisionCommand('cancel', 'withdraw your own pending request', schemas.CancelBody, { reason: 'why it is no longer needed' }))
+    .addCommand(
+      decisionCommand('extend', 'ask for more time on your active access (the same approvers decide)', schemas.ExtendBody, {
+        duration: 'how much longer: 30m, 2h, ...',
+        reason: 'why more time is needed',
+      }),
+    );
 }
