@@ -200,7 +200,14 @@ export function markdown(r: Results): string {
   row('measurement', 'Lockbox', 'baseline (bare Temporal, same run)', 'ratio', 'target');
   row('---', '---', '---', '---', '---');
   row('create `POST /v1/requests` p50 / p95 / p99', pct(r.createMs), `\`workflow.start\` ${pct(r.bareStartMs)}`, `p99 ${fmt(r.createP99Ratio, '', 2)}`, tv('create p99 / bare start p99'));
-  row('approve call (returns after the grant) p50 / p95 / p99', pct(r.approveMs), '', '', '');
+  const c5 = r.throughput.levels[0];
+  row(
+    'approve call (returns after the grant) p50 / p95 / p99',
+    pct(r.approveMs),
+    c5 ? `\`executeUpdate\` to a bare lifecycle (answers after a no-op grant activity), throughput at concurrency ${c5.concurrency}: ${pct(c5.bare.approveMs)}; Lockbox there: ${pct(c5.ours.approveMs)}` : '',
+    '',
+    '',
+  );
   row('decision-to-access p50 / p95 / p99', pct(r.decisionToAccessMs), '', '', tv('decision-to-access p99'));
   row(
     `revocation lag (endsAt -> check denies, polled every ${r.revocationLagMs.pollEveryMs} ms) p50 / p95 / p99 / max`,

@@ -49,6 +49,8 @@ interface Plan {
   requestTtl: string;
   listCalls: number;
   expirySample: number;
+  /** Bare lifecycles left pending to measure the engine's memory floor per pending workflow. */
+  barePending: number;
   phases: Set<string>;
   out: string;
   cpuProfDir: string | null;
@@ -76,18 +78,19 @@ function parseArgs(argv: string[]): Plan {
     warmup: quick ? 3 : 20,
     createSamples: quick ? 100 : 1000,
     decisionSamples: quick ? 20 : 200,
-    decisionConcurrency: quick ? 5 : 10,
+    decisionConcurrency: 10,
     revokeWindowMs: 2000,
     pollEveryMs: 20,
     levels: [5, 20, 50],
-    roundsPerLane: quick ? 2 : 6,
+    roundsPerLane: quick ? 1 : 6,
     lifecycleWindowMs: 1000,
     levelCapMs: quick ? 20_000 : 120_000,
     scaleN: n,
     scaleConcurrency: quick ? 8 : 16,
     requestTtl: ttl,
     listCalls: quick ? 30 : 200,
-    expirySample: quick ? 100 : 1000,
+    expirySample: quick ? 60 : 1000,
+    barePending: quick ? 200 : 2000,
     phases,
     out: resolve(value('--out') ?? join(ROOT, 'bench-results.json')),
     cpuProfDir: value('--cpu-prof') ? resolve(value('--cpu-prof')!) : null,
@@ -436,9 +439,10 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
     const bareIds: string[] = [];
     const benchBefore = rssMiB(process.pid);
     let benchAfter: number | null = null;
-    await cpu.measure(`scale: ${n} bare pending`, async () => {
+    const bareN = Math.min(n, ctx.plan.barePending);
+    await cpu.measure(`scale: ${bareN} bare pending`, async () => {
       const ready0 = ctx.bare.pendingReady();
-      await pool(n, scaleConcurrency, Date.now() + ctx.ttlMs * 0.6, async () => {
+      await pool(bareN, scaleConcurrency, Date.now() + ctx.ttlMs * 0.6, async () => {
         bareIds.push(await ctx.bare.startPending(3_600_000));
       });
       const until = Date.now() + 30_000;

@@ -8,6 +8,7 @@ import { accessRoutes, notificationRoutes } from './routes/access.js';
 import { requestRoutes } from './routes/requests.js';
 import { settingsRoutes } from './routes/settings.js';
 import { auditRoutes } from './routes/audit.js';
+import { meRoutes, portalRoutes } from './routes/web.js';
 
 const BODY_LIMIT = '16kb';
 
@@ -39,6 +40,9 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json({ keys: [{ keyId: deps.signer.keyId, alg: 'Ed25519', publicKey: publicKeyOf(deps.signer.secretKey) }] });
   });
 
+  // The web portal (page, assets, public GET /v1/portal-config): before /v1, whose router requires a token.
+  app.use(portalRoutes(deps));
+
   const v1 = express.Router();
   v1.use(requireAuth(deps.auth));
   v1.use(jsonOnly, express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
@@ -47,6 +51,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use('/notifications', notificationRoutes(deps));
   v1.use('/tenants', settingsRoutes(deps));
   v1.use('/audit', auditRoutes(deps));
+  v1.use('/me', meRoutes());
   app.use('/v1', v1);
 
   app.get('/openapi.json', openApiJson);

@@ -19,7 +19,7 @@ export interface RouteDoc {
   path: string;
   summary: string;
   description?: string;
-  tag: 'requests' | 'access' | 'tenants' | 'audit' | 'meta';
+  tag: 'requests' | 'access' | 'tenants' | 'audit' | 'meta' | 'portal';
   /** Default true for `/v1/...`: needs `Authorization: Bearer <token>` (401 otherwise). */
   auth?: boolean;
   /** The schema of each path parameter. */
@@ -137,6 +137,18 @@ export const ROUTES: RouteDoc[] = [
     response: { status: 200, description: '`{events, next, more}`' },
     problems: [403],
   },
+  { method: 'get', path: '/', summary: 'The web portal', description: 'Sign in with a bearer token; see docs/portal.md. Assets under `/portal/`.', tag: 'portal', auth: false, response: { status: 200, description: 'an HTML page', html: true } },
+  { method: 'get', path: '/requests/{id}', summary: 'The web portal, opened on one request', description: 'Where links in notifications point.', tag: 'portal', auth: false, params: { id: z.string() }, response: { status: 200, description: 'an HTML page', html: true } },
+  {
+    method: 'get',
+    path: '/v1/portal-config',
+    summary: 'What the portal needs before sign-in',
+    description: 'Public. The Temporal UI base URL (null when unknown) and namespace, for links from a request to its workflow; the mode; in the embedded default the demo identities.',
+    tag: 'portal',
+    auth: false,
+    response: { status: 200, description: '`{temporalUiUrl, namespace, mode, demoIdentities}`' },
+  },
+  { method: 'get', path: '/v1/me', summary: 'Who the bearer token is', tag: 'portal', response: { status: 200, description: '`{id, roles, tenants}`' } },
 ];
 
 const TAGS = [
@@ -145,6 +157,7 @@ const TAGS = [
   { name: 'tenants', description: 'Tenant settings' },
   { name: 'audit', description: 'The audit trail and what verifies it' },
   { name: 'meta', description: 'Health and this documentation' },
+  { name: 'portal', description: 'The web portal (docs/portal.md) and what it reads' },
 ];
 
 const PROBLEM_TEXT: Record<number, string> = {

@@ -42,6 +42,11 @@ import * as defs from './definitions.js';
  * one reminder before expiry. Requests started earlier replay on the v1 path unchanged.
  */
 export const PATCH_V2 = 'lockbox-v2-signed-staged';
+/**
+ * Approver notifications run beside the wait for decisions instead of before it, so a channel that keeps failing
+ * (retried for minutes) never holds up a decision or the grant that follows it.
+ */
+export const PATCH_BACKGROUND_NOTIFY = 'lockbox-background-notify';
 
 const notifications = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -170,6 +175,10 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     }
   }
 
+  /** Set (patched) once a request sends approver notifications in the background; these finish before the end. */
+  let background = false;
+  const inFlight: Promise<void>[] = [];
+
   let cancelledInTemporal = false;
   try {
     if (v2) {
@@ -188,6 +197,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
 
   await CancellationScope.nonCancellable(async () => {
     if (cancelledInTemporal) commit(cancelByOperator(state, new Date()));
+    await Promise.all(inFlight);
     await notify([outcome(state, new Date())], null);
     if (v2) await tellOthersTheOutcome();
     await condition(allHandlersFinished);
@@ -210,6 +220,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   /** Stage by stage: notify the stage's approvers, remind the undecided once, expire at the lifetime. */
   async function awaitDecisionsV2(): Promise<void> {
     let reminded = false;
+    background = patched(PATCH_BACKGROUND_NOTIFY);
     await notifyStage('approval_needed');
     while (awaitingDecision()) {
       const stage = state.stage;
@@ -240,7 +251,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
       (a) => a !== state.requester && (kind === 'approval_needed' || !decided.has(a)),
     );
     const type = kind === 'reminder' ? AuditEventType.approversReminded : AuditEventType.approversNotified;
-    await notify(approvalNeeded(state, recipients, new Date(), kind), { type, actor: 'system', details: { stage: state.stage, recipients } });
+    await send(approvalNeeded(state, recipients, new Date(), kind), { type, actor: 'system', details: { stage: state.stage, recipients } });
   }
 
   async function grantAndHold(): Promise<void> {
@@ -327,7 +338,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   async function notifyExtension(ext: Extension): Promise<void> {
     if (!ext.stage) return;
     const recipients = stageRule(latestPolicy, ext.stage).approvers.filter((a) => a !== state.requester);
-    await notify(extensionNeeded(state, ext, recipients, new Date()), {
+    await send(extensionNeeded(state, ext, recipients, new Date()), {
       type: AuditEventType.approversNotified,
       actor: 'system',
       details: { stage: ext.stage, recipients, extension: ext.seq },
@@ -355,6 +366,12 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   /** Where the revoke goes: the target recorded at filing (v1 requests had only the built-in store). */
   function revokeInput() {
     return v2 ? { requestId: state.id, target: state.target } : { requestId: state.id };
+  }
+
+  /** Approver messages: in the background where patched (not cancelled with the workflow: they are already due). */
+  async function send(messages: Message[], onSuccess: AuditDraft | null): Promise<void> {
+    if (!background) return notify(messages, onSuccess);
+    inFlight.push(CancellationScope.nonCancellable(() => notify(messages, onSuccess)));
   }
 
   /** Sends messages; a failing channel never fails the request, it is audited instead. */

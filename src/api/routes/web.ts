@@ -1,0 +1,108 @@
+/**
+ * The web portal: static HTML, CSS and browser ES modules from `src/web/` (no build step), served by the API at `/`.
+ * The page talks to the same `/v1` API with the bearer token the person pasted (kept in sessionStorage by the page).
+ * Two small JSON routes exist for it: `GET /v1/portal-config` (public: where the Temporal UI is, which mode) and
+ * `GET /v1/me` (who the token is: id, roles, tenants), so the page shows the views a person can use.
+ */
+import { join } from 'node:path';
+import express, { Router, type RequestHandler } from 'express';
+import type { Config } from '../../config/index.js';
+import { DEMO_TOKENS } from '../../config/demo.js';
+import { principalOf } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+
+/** `src/web`, next to `src/api` (tsx runs the sources, so this holds in development, tests and the image alike). */
+export const WEB_DIR = join(import.meta.dirname, '..', '..', 'web');
+
+/**
+ * Strict: scripts, styles and fetches only from this origin, no inline script or style, no framing, no plugins.
+ * The page inserts every text from the API with textContent; this is the second line of defence.
+ */
+export const PORTAL_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader('Content-Security-Policy', PORTAL_CSP);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  // Request ids in portal URLs stay here, not in the Referer sent to the Temporal UI.
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  next();
+};
+
+/** The fields of Config the portal reads; start-api passes the whole Config as `deps.config`, others may not. */
+type PortalConfigSource = Partial<Pick<Config, 'mode' | 'temporalPort' | 'temporalAddress' | 'namespace'>>;
+
+/** What `GET /v1/portal-config` answers. */
+export interface PortalConfig {
+  /** Base of the Temporal UI (no trailing slash), or null when it is not known. */
+  temporalUiUrl: string | null;
+  namespace: string;
+  mode: 'embedded' | 'production';
+  /** Embedded default only: the public demo identities, shown on the sign-in form. */
+  demoIdentities: Array<{ token: string; id: string; roles: string[]; tenants: string[] }>;
+}
+
+/**
+ * The Temporal UI sits at the frontend's port + 1000: the embedded dev server's (`--ui-port`, on 127.0.0.1), or by
+ * the same convention on the host of TEMPORAL_ADDRESS.
+ */
+export function portalConfig(c: PortalConfigSource): PortalConfig {
+  const mode = c.mode ?? 'embedded';
+  let temporalUiUrl: string | null = null;
+  if (c.temporalAddress) {
+    const m = /^(.+):(\d+)$/.exec(c.temporalAddress);
+    if (m?.[1] && m[2]) temporalUiUrl = `http://${m[1]}:${Number(m[2]) + 1000}`;
+  } else if (typeof c.temporalPort === 'number') {
+    temporalUiUrl = `http://127.0.0.1:${c.temporalPort + 1000}`;
+  }
+  return {
+    temporalUiUrl,
+    namespace: c.namespace ?? 'lockbox',
+    mode,
+    demoIdentities:
+      mode === 'embedded' ? Object.entries(DEMO_TOKENS).map(([token, p]) => ({ token, id: p.id, roles: [...p.roles], tenants: [...p.tenants] })) : [],
+  };
+}
+
+/** The page, its assets and `GET /v1/portal-config`. Mount on the app before the 404 handler. */
+export function portalRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  // Read at request time: the config is whatever the process was started with.
+  r.get('/v1/portal-config', (_req, res) => {
+    res.json(portalConfig(deps.config as PortalConfigSource));
+  });
+
+  const page: RequestHandler = (_req, res) => {
+    res.setHeader('Cache-Control', 'no-cache');
+    res.sendFile(join(WEB_DIR, 'index.html'));
+  };
+  r.get('/', securityHeaders, page);
+  // Links in notifications (src/adapters/notify/portal-link.ts) open one request.
+  r.get('/requests/:id', securityHeaders, page);
+  r.use(
+    '/portal',
+    securityHeaders,
+    express.static(WEB_DIR, { index: false, redirect: false, dotfiles: 'ignore', fallthrough: true, cacheControl: true, maxAge: 0 }),
+  );
+  return r;
+}
+
+/** `GET /v1/me`: who the bearer token is. Mounted inside the authenticated `/v1` router. */
+export function meRoutes(): Router {
+  const r = Router();
+  r.get('/', (_req, res) => {
+    const p = principalOf(res);
+    res.json({ id: p.id, roles: p.roles, tenants: p.tenants });
+  });
+  return r;
+}

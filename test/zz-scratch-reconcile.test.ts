@@ -1,0 +1,24 @@
+import { Client, Connection } from '@temporalio/client';
+import { expect, inject, it } from 'vitest';
+import { api, requestBody } from './support/api.js';
+const stack = inject('stack');
+it('scratch', async () => {
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: stack.namespace });
+  const http = api();
+  const created = await http.as('eve').post('/v1/requests', requestBody({ resource: `mailbox:scratch-${Date.now()}@contoso.com` }));
+  const id = created.body.id;
+  const approved = await http.as('alice').post(`/v1/requests/${id}/approve`, {});
+  console.log('approved', approved.body.status);
+  await client.workflow.getHandle(id).terminate('scratch');
+  const got = await http.as('eve').get(`/v1/requests/${id}`);
+  console.log('GET', got.status, JSON.stringify(got.body).slice(0, 400));
+  const aud = await http.as('eve').get(`/v1/requests/${id}/audit`);
+  console.log('AUDIT', aud.status, JSON.stringify(aud.body).slice(0, 300));
+  const d = await client.workflow.getHandle(id).describe();
+  console.log('describe', d.status.name, d.typedSearchAttributes.get as any ? '' : '');
+  const list = await http.as('eve').get(`/v1/requests?status=active`);
+  console.log('LIST', list.status, JSON.stringify(list.body.requests.filter((r: any) => r.id === id)));
+  await connection.close();
+  expect(1).toBe(1);
+});
