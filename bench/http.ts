@@ -19,7 +19,11 @@ export interface ApiResponse<T = any> {
 }
 
 export class ApiClient {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+  /**
+   * Idle keep-alive sockets are dropped after 4 s (the agent's timeout applies while a socket is free), before the
+   * server's 5 s keep-alive timeout can close one under a request ("socket hang up").
+   */
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 1_000, timeout: 4_000 });
   private readonly url: URL;
 
   constructor(baseUrl: string, private readonly timeoutMs = 30_000) {
@@ -27,7 +31,7 @@ export class ApiClient {
     if (this.url.hostname !== '127.0.0.1') throw new Error(`benchmark traffic goes to 127.0.0.1 only, not ${this.url.hostname}`);
   }
 
-  call<T = any>(method: string, path: string, token: string, body?: unknown): Promise<ApiResponse<T>> {
+  call<T = any>(method: string, path: string, token: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<ApiResponse<T>> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const started = nowMs();
     return new Promise((resolve, reject) => {
@@ -42,7 +46,7 @@ export class ApiClient {
             authorization: `Bearer ${token}`,
             ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
           },
-          timeout: this.timeoutMs,
+          timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -62,7 +66,7 @@ export class ApiClient {
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out after ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out after ${timeoutMs} ms`)));
       req.on('error', reject);
       if (payload) req.write(payload);
       req.end();
@@ -70,8 +74,8 @@ export class ApiClient {
   }
 
   /** Like `call`, but throws unless the status is the expected one. */
-  async expect<T = any>(status: number, method: string, path: string, token: string, body?: unknown): Promise<ApiResponse<T>> {
-    const res = await this.call<T>(method, path, token, body);
+  async expect<T = any>(status: number, method: string, path: string, token: string, body?: unknown, timeoutMs?: number): Promise<ApiResponse<T>> {
+    const res = await this.call<T>(method, path, token, body, timeoutMs);
     if (res.status !== status) {
       const detail = typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
       throw new Error(`${method} ${path} answered ${res.status}, expected ${status}: ${detail.slice(0, 300)}`);

@@ -10,7 +10,7 @@
  *   npm run bench                    full run (10,000 pending requests; about 25 minutes)
  *   npm run bench:quick              quick run (500 pending; under 3 minutes)
  *   npx tsx bench/run.ts --quick --phases create,decision     only some phases (for iterating)
- *   options: --n <pending> --ttl <duration> --out <file> --cpu-prof <dir> --keep-data
+ *   options: --n <pending> --ttl <duration> --out <file> --cpu-prof <dir> --stack-log <file> --keep-data
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -55,6 +55,8 @@ interface Plan {
   out: string;
   cpuProfDir: string | null;
   keepData: boolean;
+  /** Where to write the stack's whole output (stdout + stderr), if anywhere. */
+  stackLog: string | null;
 }
 
 const ALL_PHASES = ['create', 'decision', 'throughput', 'scale'];
@@ -65,36 +67,44 @@ function parseArgs(argv: string[]): Plan {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  const known = new Set(['--quick', '--keep-data', '--n', '--ttl', '--phases', '--out', '--cpu-prof', '--stack-log']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!known.has(a)) throw new Error(`unknown option ${a} (options: ${[...known].join(' ')})`);
+    if (!['--quick', '--keep-data'].includes(a)) i += 1;
+  }
   const quick = has('--quick');
   const n = value('--n') ? Number(value('--n')) : quick ? 500 : 10_000;
   if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error('--n must be a whole number between 1 and 100000');
-  // The request lifetime must leave room to create all N before the first one expires (creation stops at 60 % of it).
-  const ttl = value('--ttl') ?? (quick ? '30s' : n <= 1000 ? '2m' : '15m');
+  // The request lifetime must leave room to create all N before the first one expires (creation stops at 60 % of
+  // it): 30 s for the quick run's 500 (they are created at 35-100/s here), 12 minutes for 10,000.
+  const ttl = value('--ttl') ?? (quick ? `${Math.max(30, Math.ceil(n / 24))}s` : `${Math.max(2, Math.ceil(n / 15 / 60))}m`);
   if (parseDuration(ttl) === null) throw new Error(`--ttl ${ttl} is not a duration`);
   const phases = new Set((value('--phases') ?? ALL_PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
   for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`unknown phase ${p} (phases: ${ALL_PHASES.join(', ')})`);
   return {
     mode: quick ? 'quick' : 'full',
-    warmup: quick ? 3 : 20,
+    warmup: quick ? 2 : 20,
     createSamples: quick ? 100 : 1000,
     decisionSamples: quick ? 20 : 200,
-    decisionConcurrency: 10,
+    decisionConcurrency: 5,
     revokeWindowMs: 2000,
     pollEveryMs: 20,
     levels: [5, 20, 50],
     roundsPerLane: quick ? 1 : 6,
     lifecycleWindowMs: 1000,
-    levelCapMs: quick ? 20_000 : 120_000,
+    levelCapMs: quick ? 10_000 : 120_000,
     scaleN: n,
     scaleConcurrency: quick ? 8 : 16,
     requestTtl: ttl,
     listCalls: quick ? 30 : 200,
     expirySample: quick ? 60 : 1000,
-    barePending: quick ? 200 : 2000,
+    barePending: quick ? 100 : 2000,
     phases,
     out: resolve(value('--out') ?? join(ROOT, 'bench-results.json')),
     cpuProfDir: value('--cpu-prof') ? resolve(value('--cpu-prof')!) : null,
     keepData: has('--keep-data'),
+    stackLog: value('--stack-log') ? resolve(value('--stack-log')!) : null,
   };
 }
 
@@ -201,6 +211,16 @@ interface Ctx {
   runId: string;
   notes: string[];
   ttlMs: number;
+  /** Quick runs: phases before the scale test stop starting work after this (epoch ms), so the run stays under 3 minutes. */
+  preScaleDeadline: number;
+  /** Quick runs: nothing starts after this (epoch ms); what is measured by then is reported. */
+  hardDeadline: number;
+}
+
+/** A deadline `quickMs` (quick) or `fullMs` (full) from now; before the scale test, never past `preScaleDeadline`. */
+function until(ctx: Ctx, quickMs: number, fullMs: number, preScale = false): number {
+  const d = Math.min(Date.now() + (ctx.plan.mode === 'quick' ? quickMs : fullMs), ctx.hardDeadline);
+  return preScale ? Math.min(d, ctx.preScaleDeadline) : d;
 }
 
 const resource = (ctx: Ctx, kind: string, i: number) => `mailbox:bench-${ctx.runId}-${kind}-${i}@contoso.com`;
@@ -229,20 +249,33 @@ async function oursLifecycle(ctx: Ctx, kind: string, i: number, windowMs: number
   const endsAt = Date.parse(a.body.access.endsAt);
   const inFile = await ctx.tail.waitFor(id, 'access.revoked', Math.max(0, endsAt - Date.now()) + 30_000);
   if (!inFile) throw new Error(`${id}: access.revoked not in audit.jsonl within 30 s after endsAt`);
-  for (let k = 0; ; k++) {
-    const au = await ctx.api.expect(200, 'GET', `/v1/requests/${id}/audit`, TOKENS.engineer);
-    if ((au.body.events as Array<{ type: string }>).some((e) => e.type === 'access.revoked')) break;
-    if (k >= 40) throw new Error(`${id}: access.revoked in the file but not in GET /audit`);
-    await sleep(50);
+  const exportedMs = nowMs() - t0;
+  try {
+    for (let k = 0; ; k++) {
+      const au = await ctx.api.expect(200, 'GET', `/v1/requests/${id}/audit`, TOKENS.engineer);
+      if ((au.body.events as Array<{ type: string }>).some((e) => e.type === 'access.revoked')) break;
+      if (k >= 40) throw new Error(`${id}: access.revoked in the file but not in GET /audit`);
+      await sleep(50);
+    }
+  } catch (err) {
+    throw new ConfirmError(errText(err), exportedMs);
   }
   return { ms: nowMs() - t0, approveMs: a.ms, id };
 }
 
+/** The lifecycle finished (access.revoked is in audit.jsonl) but reading it back through the API failed. */
+class ConfirmError extends Error {
+  constructor(message: string, readonly exportedMs: number) {
+    super(message);
+  }
+}
+
 async function warmUp(ctx: Ctx): Promise<void> {
   const n = ctx.plan.warmup;
-  await pool(n, 2, Date.now() + 60_000, (i) => oursLifecycle(ctx, 'warm', i, 1000));
-  await pool(n, 2, Date.now() + 60_000, () => ctx.bare.lifecycle(1000, ctx.ttlMs, 30_000));
-  for (let i = 0; i < n * 2; i++) {
+  await pool(n, 2, until(ctx, 10_000, 60_000, true), (i) => oursLifecycle(ctx, 'warm', i, 1000));
+  await pool(n, 2, until(ctx, 10_000, 60_000, true), () => ctx.bare.lifecycle(1000, ctx.ttlMs, 30_000));
+  const deadline = until(ctx, 5_000, 30_000, true);
+  for (let i = 0; i < n * 2 && Date.now() < deadline; i++) {
     const c = await create(ctx, resource(ctx, 'warmc', i), '1h');
     await ctx.bare.startTrivial();
     await ctx.api.call('POST', `/v1/requests/${c.body.id}/cancel`, TOKENS.engineer, {});
@@ -254,7 +287,7 @@ async function createPhase(ctx: Ctx) {
   const ours: number[] = [];
   const bare: number[] = [];
   const ids: string[] = [];
-  const deadline = Date.now() + (ctx.plan.mode === 'quick' ? 25_000 : 180_000);
+  const deadline = until(ctx, 12_000, 180_000, true);
   for (let i = 0; i < ctx.plan.createSamples && Date.now() < deadline; i++) {
     const oursFirst = i % 2 === 0;
     if (!oursFirst) bare.push(await ctx.bare.startTrivial());
@@ -269,7 +302,7 @@ async function createPhase(ctx: Ctx) {
 
 /** Cancels requests left pending by a phase, so they do not expire in the middle of a later one. */
 async function cancelAll(ctx: Ctx, ids: string[]): Promise<void> {
-  const results = await pool(ids.length, 8, Date.now() + 60_000, (i) => ctx.api.call('POST', `/v1/requests/${ids[i]}/cancel`, TOKENS.engineer, { reason: 'benchmark cleanup' }));
+  const results = await pool(ids.length, 8, until(ctx, 15_000, 120_000), (i) => ctx.api.call('POST', `/v1/requests/${ids[i]}/cancel`, TOKENS.engineer, { reason: 'benchmark cleanup' }));
   const bad = results.filter((r) => r.status === 'rejected' || r.value.status !== 200).length;
   if (bad) ctx.notes.push(`cleanup: ${bad} of ${ids.length} cancels failed`);
 }
@@ -282,8 +315,7 @@ async function decisionPhase(ctx: Ctx) {
   const grants: Array<{ id: string; endsAt: number }> = [];
   const errors: string[] = [];
   const { decisionSamples, decisionConcurrency, revokeWindowMs, pollEveryMs } = ctx.plan;
-  const deadline = Date.now() + (ctx.plan.mode === 'quick' ? 30_000 : 300_000);
-  await pool(decisionSamples, decisionConcurrency, deadline, async (i) => {
+  await pool(decisionSamples, decisionConcurrency, until(ctx, 20_000, 300_000, true), async (i) => {
     try {
       const res = resource(ctx, 'decision', i);
       const c = await create(ctx, res, `${revokeWindowMs / 1000}s`);
@@ -323,7 +355,7 @@ async function decisionPhase(ctx: Ctx) {
   // When did the revoke activity itself run? (It is what a real grant provider would wait for.)
   const revokeLag: number[] = [];
   await sleep(1_000);
-  await pool(grants.length, 4, Date.now() + 30_000, async (i) => {
+  await pool(grants.length, 4, until(ctx, 5_000, 30_000), async (i) => {
     const g = grants[i]!;
     for (let k = 0; k < 20; k++) {
       const r = await ctx.api.expect(200, 'GET', `/v1/requests/${g.id}`, TOKENS.engineer);
@@ -343,34 +375,45 @@ async function decisionPhase(ctx: Ctx) {
 async function runSide(
   concurrency: number,
   count: number,
-  capMs: number,
+  deadline: number,
   one: (i: number) => Promise<{ ms: number; approveMs: number }>,
 ): Promise<ThroughputSide> {
   const lat: number[] = [];
   const appr: number[] = [];
   const errors: string[] = [];
   let lastDone = 0;
+  let lastExported = 0;
+  let exportedOnly = 0;
   let started = 0;
   const t0 = nowMs();
-  await pool(count, concurrency, Date.now() + capMs, async (i) => {
+  await pool(count, concurrency, deadline, async (i) => {
     started += 1;
     try {
       const r = await one(i);
       lat.push(r.ms);
       appr.push(r.approveMs);
       lastDone = nowMs();
+      lastExported = lastDone;
     } catch (err) {
+      if (err instanceof ConfirmError) {
+        exportedOnly += 1;
+        lastExported = Math.max(lastExported, t0 + err.exportedMs);
+      }
       if (errors.length < 5) errors.push(errText(err));
       throw err;
     }
   });
   const seconds = lat.length ? (lastDone - t0) / 1000 : (nowMs() - t0) / 1000;
+  const exported = lat.length + exportedOnly;
+  const exportedSeconds = exported ? (lastExported - t0) / 1000 : seconds;
   return {
     started,
     completed: lat.length,
     failed: started - lat.length,
     seconds: round(seconds, 2),
     perSec: round(lat.length / seconds, 2),
+    exported,
+    exportedPerSec: round(exported / exportedSeconds, 2),
     lifecycleMs: percentiles(lat),
     approveMs: percentiles(appr),
     errors,
@@ -383,18 +426,23 @@ async function throughputPhase(ctx: Ctx, cpu: CpuMeter): Promise<{ levels: Throu
   const oursIds: string[] = [];
   const w = ctx.plan.lifecycleWindowMs;
   for (const c of ctx.plan.levels) {
+    // Both sides of a level or neither: a level needs up to two level caps.
+    if (Date.now() + 2 * ctx.plan.levelCapMs > ctx.preScaleDeadline + ctx.plan.levelCapMs) {
+      ctx.notes.push(`throughput: concurrency ${c} skipped to keep the quick run under 3 minutes`);
+      continue;
+    }
     const count = Math.max(10, c * ctx.plan.roundsPerLane);
     log(`throughput: concurrency ${c}, ${count} lifecycles each`);
     const ours = await cpu.measure(`throughput c=${c} Lockbox`, () =>
-      runSide(c, count, ctx.plan.levelCapMs, async (i) => {
+      runSide(c, count, until(ctx, ctx.plan.levelCapMs, ctx.plan.levelCapMs), async (i) => {
         const r = await oursLifecycle(ctx, `tp${c}`, i, w);
         oursIds.push(r.id);
         return r;
       }),
     );
-    await sleep(1_500); // let the last workflows finish their outcome notification and final export
-    const bare = await cpu.measure(`throughput c=${c} bare`, () => runSide(c, count, ctx.plan.levelCapMs, () => ctx.bare.lifecycle(w, ctx.ttlMs, 30_000)));
-    await sleep(1_000);
+    await sleep(1_000); // let the last workflows finish their outcome notification and final export
+    const bare = await cpu.measure(`throughput c=${c} bare`, () => runSide(c, count, until(ctx, ctx.plan.levelCapMs, ctx.plan.levelCapMs), () => ctx.bare.lifecycle(w, ctx.ttlMs, 30_000)));
+    await sleep(500);
     for (const [who, side] of [['Lockbox', ours], ['bare', bare]] as const) {
       if (side.failed) ctx.notes.push(`throughput c=${c} ${who}: ${side.failed} of ${side.started} lifecycles failed, e.g. ${side.errors[0] ?? '?'}`);
       if (side.started < count) ctx.notes.push(`throughput c=${c} ${who}: only ${side.started} of ${count} started (time cap)`);
@@ -404,8 +452,32 @@ async function throughputPhase(ctx: Ctx, cpu: CpuMeter): Promise<{ levels: Throu
   return { levels, oursIds };
 }
 
+/**
+ * The engine's floor for memory: bare lifecycles left pending in the bench's own worker (same SDK, same default
+ * worker options); the bench process's RSS growth per workflow, compared with Lockbox's in the scale test.
+ */
+async function barePendingPhase(ctx: Ctx, cpu: CpuMeter): Promise<{ perWorkflowKiB: number | null; count: number }> {
+  const bareN = Math.min(ctx.plan.scaleN, ctx.plan.barePending);
+  const bareIds: string[] = [];
+  const before = rssMiB(process.pid);
+  let after: number | null = null;
+  await cpu.measure(`${bareN} bare pending (memory floor)`, async () => {
+    const ready0 = ctx.bare.pendingReady();
+    await pool(bareN, ctx.plan.scaleConcurrency, until(ctx, 10_000, 120_000, true), async () => {
+      bareIds.push(await ctx.bare.startPending(3_600_000));
+    });
+    const readyBy = until(ctx, 8_000, 30_000);
+    while (ctx.bare.pendingReady() - ready0 < bareIds.length && Date.now() < readyBy) await sleep(200);
+    await sleep(1_000);
+    after = rssMiB(process.pid);
+  });
+  await cpu.measure('terminate bare pending', () => ctx.bare.terminate(bareIds, 16, until(ctx, 5_000, 60_000)));
+  const perWorkflowKiB = before !== null && after !== null && bareIds.length ? ((after - before) * 1024) / bareIds.length : null;
+  return { perWorkflowKiB, count: bareIds.length };
+}
+
 /** N pending requests at once: memory, listing, and that every one expires on time. */
-async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
+async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFloor: { perWorkflowKiB: number | null; count: number }) {
   const { scaleN: n, scaleConcurrency, listCalls, expirySample } = ctx.plan;
   const tq = ctx.stack.taskQueue;
   const pendingQuery = `WorkflowType = 'accessRequestWorkflow' AND TaskQueue = '${tq}' AND LockboxStatus = 'pending'`;
@@ -433,27 +505,6 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
     p.temporal = Math.max(p.temporal, Math.round(t));
   }, 250);
   try {
-    // 0. The engine's floor for memory: as many bare lifecycles left pending in the bench's own worker (same SDK,
-    // same default worker options); the bench process's RSS growth per workflow is compared with Lockbox's.
-    step = 'bare-pending';
-    const bareIds: string[] = [];
-    const benchBefore = rssMiB(process.pid);
-    let benchAfter: number | null = null;
-    const bareN = Math.min(n, ctx.plan.barePending);
-    await cpu.measure(`scale: ${bareN} bare pending`, async () => {
-      const ready0 = ctx.bare.pendingReady();
-      await pool(bareN, scaleConcurrency, Date.now() + ctx.ttlMs * 0.6, async () => {
-        bareIds.push(await ctx.bare.startPending(3_600_000));
-      });
-      const until = Date.now() + 30_000;
-      while (ctx.bare.pendingReady() - ready0 < bareIds.length && Date.now() < until) await sleep(200);
-      await sleep(1_000);
-      benchAfter = rssMiB(process.pid);
-    });
-    const barePerWorkflowKiB = benchBefore !== null && benchAfter !== null && bareIds.length ? ((benchAfter - benchBefore) * 1024) / bareIds.length : null;
-    await cpu.measure('scale: terminate bare pending', () => ctx.bare.terminate(bareIds, 16, Date.now() + 60_000));
-    step = 'create';
-
     // 1. Create N at bounded concurrency; stop early rather than let the first ones expire before the last exist.
     const created: Array<{ id: string; expiresAt: number }> = [];
     const createMs: number[] = [];
@@ -496,7 +547,8 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
     let listReturned = 0;
     const firstExpiry = Math.min(...created.map((c) => c.expiresAt));
     await cpu.measure('scale: list pending', async () => {
-      for (let i = 0; i < listCalls && Date.now() < firstExpiry - 1_000; i++) {
+      const listUntil = Math.min(firstExpiry - 1_000, until(ctx, 5_000, 120_000));
+      for (let i = 0; i < listCalls && Date.now() < listUntil; i++) {
         const r = await ctx.api.expect(200, 'GET', '/v1/requests?tenant=contoso&status=pending&limit=100', TOKENS.approver);
         listMs.push(r.ms);
         listReturned = (r.body.requests as unknown[]).length;
@@ -510,8 +562,9 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
     let stillPending: number | null = null;
     step = 'expiries';
     await cpu.measure('scale: expiries', async () => {
-      await sleep(lastExpiry + 2_500 - Date.now());
-      for (let k = 0; k < 60; k++) {
+      await sleep(Math.min(lastExpiry + 2_500, ctx.hardDeadline - 15_000) - Date.now());
+      const pollUntil = until(ctx, 6_000, 60_000);
+      for (let k = 0; k < 120 && Date.now() < pollUntil; k++) {
         stillPending = await countPending();
         if (stillPending === null || stillPending === 0) break;
         await sleep(500);
@@ -526,7 +579,7 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
       const expiresById = new Map(created.map((c) => [c.id, c.expiresAt]));
       let late = 0;
       let checked = 0;
-      const deadline = Date.now() + 60_000;
+      const deadline = until(ctx, 5_000, 120_000);
       for await (const info of client.workflow.list({ query: `WorkflowType = 'accessRequestWorkflow' AND TaskQueue = '${tq}' AND LockboxStatus = 'expired'`, pageSize: 1000 })) {
         const exp = expiresById.get(info.workflowId);
         if (exp === undefined) continue;
@@ -541,15 +594,28 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
     }
 
     // 3b. A sample, by the audit trail: request.expired event time vs expiresAt.
-    const stride = Math.max(1, created.length / Math.min(expirySample, created.length));
-    const sample = Array.from({ length: Math.min(expirySample, created.length) }, (_, k) => created[Math.floor(k * stride)]!);
+    // Only requests whose lifetime is over by now (all of them, unless the quick run's time budget cut the wait).
+    const due = created.filter((c) => c.expiresAt + 2_000 < Date.now());
+    if (due.length < created.length) ctx.notes.push(`scale: only ${due.length} of ${created.length} requests were past their expiry when the time budget ended the wait; the sample is taken from those`);
+    const stride = Math.max(1, due.length / Math.min(expirySample, due.length));
+    const sample = Array.from({ length: Math.min(expirySample, due.length) }, (_, k) => due[Math.floor(k * stride)]!);
     const lateness: number[] = [];
     let notExpired = 0;
     step = 'audit-sample';
+    let sampleErrors = 0;
+    const sampleUntil = until(ctx, 8_000, 300_000);
     await cpu.measure('scale: audit sample', () =>
-      pool(sample.length, 8, Date.now() + (ctx.plan.mode === 'quick' ? 30_000 : 300_000), async (i) => {
+      pool(sample.length, 8, sampleUntil, async (i) => {
         const s = sample[i]!;
-        const au = await ctx.api.expect(200, 'GET', `/v1/requests/${s.id}/audit`, TOKENS.engineer);
+        const left = sampleUntil - Date.now();
+        if (left < 500) return;
+        let au: ApiResponse;
+        try {
+          au = await ctx.api.expect(200, 'GET', `/v1/requests/${s.id}/audit`, TOKENS.engineer, undefined, left);
+        } catch {
+          sampleErrors += 1;
+          return;
+        }
         const ev = (au.body.events as Array<{ type: string; time: string }>).find((e) => e.type === 'request.expired');
         if (!ev) notExpired += 1;
         else lateness.push(Date.parse(ev.time) - s.expiresAt);
@@ -560,7 +626,9 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
     const breakdown = { timerDueAfterExpiresAtMs: [] as number[], engineFiredLateMs: [] as number[], pickupAfterFireMs: [] as number[] };
     const histories = ctx.plan.mode === 'quick' ? 20 : 50;
     const spread = sample.filter((_, k) => k % Math.max(1, Math.floor(sample.length / histories)) === 0).slice(0, histories);
+    const historiesUntil = until(ctx, 4_000, 60_000);
     for (const s of spread) {
+      if (Date.now() > historiesUntil) break;
       try {
         const events = (await client.workflow.getHandle(s.id).fetchHistory()).events ?? [];
         const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
@@ -583,6 +651,7 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
       }
     }
     const sampled = lateness.length + notExpired;
+    if (sampleErrors) ctx.notes.push(`scale: ${sampleErrors} audit reads of expired requests failed or timed out (not counted in the sample)`);
     const lateExpiries = lateness.filter((x) => x > 2_000).length + notExpired;
     const idleBeforeCreate = idleAtCreate;
     const perRequest = lockboxRss !== null && idleBeforeCreate !== null && created.length ? (lockboxRss - idleBeforeCreate) / created.length : null;
@@ -601,8 +670,8 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter) {
       temporalPeakRssMiB: ctx.stack.temporalPid === null ? null : round(peakTemporal, 0),
       extrapolatedRssMiBAt10k: perRequest === null || idleBeforeCreate === null ? null : round(idleBeforeCreate + perRequest * 10_000, 0),
       rssPerPendingKiB: perRequest === null ? null : round(perRequest * 1024, 0),
-      bareRssPerPendingKiB: barePerWorkflowKiB === null ? null : round(barePerWorkflowKiB, 0),
-      barePendingCount: bareIds.length,
+      bareRssPerPendingKiB: bareFloor.perWorkflowKiB === null ? null : round(bareFloor.perWorkflowKiB, 0),
+      barePendingCount: bareFloor.count,
       listMs: percentiles(listMs),
       listP99Ms: percentiles(listMs).p99,
       listReturned,
@@ -698,7 +767,7 @@ async function main(): Promise<void> {
   }
 
   log(temporalAddress ? `starting worker + API against TEMPORAL_ADDRESS=${temporalAddress}` : 'starting the stack (embedded Temporal dev server, worker, API)');
-  const stack = await startStack({ requestTtl: plan.requestTtl, temporalAddress, namespace, log, keepDataDir: plan.keepData, nodeFlags });
+  const stack = await startStack({ requestTtl: plan.requestTtl, temporalAddress, namespace, log, keepDataDir: plan.keepData, nodeFlags, logFile: plan.stackLog });
   log(`stack ready at ${stack.apiUrl} (Lockbox pid ${stack.lockboxPid}, Temporal ${stack.temporalPid ? `pid ${stack.temporalPid}` : 'external'}); starting the bare worker`);
   const bare = await startBare(stack.temporalAddress, namespace);
   const connection = await Connection.connect({ address: stack.temporalAddress });
@@ -706,7 +775,19 @@ async function main(): Promise<void> {
   const api = new ApiClient(stack.apiUrl);
   const tail = new AuditTail(join(stack.dataDir, 'audit.jsonl'), 20);
   tail.start();
-  const ctx: Ctx = { plan, stack, api, bare, tail, runId: Date.now().toString(36), notes, ttlMs: parseDuration(plan.requestTtl)! };
+  const ctx: Ctx = {
+    plan,
+    stack,
+    api,
+    bare,
+    tail,
+    runId: Date.now().toString(36),
+    notes,
+    ttlMs: parseDuration(plan.requestTtl)!,
+    // Quick: the scale test (about 75 s with a 30 s request lifetime) starts by 95 s into the run at the latest.
+    preScaleDeadline: plan.mode === 'quick' ? startedAt + 85_000 : Number.POSITIVE_INFINITY,
+    hardDeadline: plan.mode === 'quick' ? startedAt + 168_000 : Number.POSITIVE_INFINITY,
+  };
   const cpu = new CpuMeter(stack);
   const rssAtReady = { lockbox: rssMiB(stack.lockboxPid), temporal: rssMiB(stack.temporalPid) };
   let complete = true;
@@ -729,6 +810,11 @@ async function main(): Promise<void> {
       log(`decision-to-access and revocation lag: ${plan.decisionSamples} requests, ${plan.revokeWindowMs / 1000} s windows, ${plan.decisionConcurrency} at a time`);
       dec = await cpu.measure('decision + revocation', () => decisionPhase(ctx));
     }
+    let bareFloor: { perWorkflowKiB: number | null; count: number } = { perWorkflowKiB: null, count: 0 };
+    if (plan.phases.has('scale')) {
+      log(`memory floor: ${Math.min(plan.scaleN, plan.barePending)} bare lifecycles left pending in the bench's worker`);
+      bareFloor = await barePendingPhase(ctx, cpu);
+    }
     let tp: { levels: ThroughputLevel[]; oursIds: string[] } = { levels: [], oursIds: [] };
     if (plan.phases.has('throughput')) tp = await throughputPhase(ctx, cpu);
     let ours: HistoryShape | null = null;
@@ -740,7 +826,7 @@ async function main(): Promise<void> {
     let scale: Results['pending'] | null = null;
     if (plan.phases.has('scale')) {
       log(`scale: ${plan.scaleN} pending requests, ${plan.scaleConcurrency} at a time`);
-      scale = await scalePhase(ctx, client, cpu);
+      scale = await scalePhase(ctx, client, cpu, bareFloor);
     }
 
     const createMs = percentiles(createRes.ours);
@@ -758,6 +844,7 @@ async function main(): Promise<void> {
       throughputPerSec: peakOurs,
       bareThroughputPerSec: peakBare,
       throughputRatio: round(peakOurs / peakBare, 2),
+      throughputExportedPerSec: tp.levels.length ? Math.max(...tp.levels.map((l) => l.ours.exportedPerSec)) : Number.NaN,
       throughput: {
         windowMs: plan.lifecycleWindowMs,
         levels: tp.levels,
@@ -812,6 +899,7 @@ emptyPending(),
     throughputPerSec: Number.NaN,
     bareThroughputPerSec: Number.NaN,
     throughputRatio: Number.NaN,
+    throughputExportedPerSec: Number.NaN,
     throughput: { windowMs: plan.lifecycleWindowMs, levels: [], definition: '' },
     pending: undefined as unknown as Results['pending'],
     histories: { ours: null, bare: null },
@@ -837,7 +925,8 @@ emptyPending(),
 }
 
 main().catch(async (err) => {
-  log(`failed: ${err instanceof Error ? err.stack : String(err)}`);
+  const usage = err instanceof Error && /^(unknown option|--)/.test(err.message);
+  log(`failed: ${err instanceof Error ? (usage ? err.message : err.stack) : String(err)}`);
   await cleanupAll();
   process.exit(1);
 });

@@ -4,7 +4,7 @@
  * and cleanup of everything the benchmark started, on normal exit and on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +205,8 @@ export interface StackOptions {
   extraEnv?: NodeJS.ProcessEnv;
   /** Node flags for the stack process (tsx passes them on), e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** Append the stack's whole output to this file. */
+  logFile?: string | null;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -243,8 +245,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   // Own process group, so the whole tree (launcher, node, dev server) can be stopped by its group id.
   const child: ChildProcess = spawn(TSX, [...(opts.nodeFlags ?? []), 'src/main/dev.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
+  const logStream = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : null;
   const keep = (c: Buffer) => {
     out = (out + c.toString()).slice(-30_000);
+    logStream?.write(c);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -269,7 +273,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // Whatever is left in the group (a dev server that did not stop in time) is killed.
     killGroup('SIGKILL');
   };
-  onCleanup({ name: 'stack', run: stop, kill: () => killGroup('SIGKILL') });
+  let groupGone = false;
+  onCleanup({
+    name: 'stack',
+    run: async () => {
+      await stop();
+      groupGone = true;
+    },
+    kill: () => {
+      if (!groupGone) killGroup('SIGKILL');
+    },
+  });
 
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const deadline = Date.now() + 180_000;

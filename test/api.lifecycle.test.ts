@@ -29,8 +29,8 @@ async function exported(requestId: string) {
 describe('an access request, end to end', () => {
   it('is granted on approval, revoked when its window ends, and every step is audited exactly once', async () => {
     const resource = 'mailbox:carol@contoso.com';
-    const created = await create({ resource, duration: '3s' });
-    expect(created).toMatchObject({ status: 'pending', requester: 'eve@lockbox.dev', tenant: 'contoso', resource, access: null, duration: '3s' });
+    const created = await create({ resource, duration: '6s' });
+    expect(created).toMatchObject({ status: 'pending', requester: 'eve@lockbox.dev', tenant: 'contoso', resource, access: null, duration: '6s' });
     expect(created.id).toMatch(/^req-contoso-[0-9A-Z]{26}$/);
     expect((await check(resource)).body).toEqual({ allowed: false });
 
@@ -48,7 +48,7 @@ describe('an access request, end to end', () => {
     expect(approved.body.decisions).toEqual([expect.objectContaining({ action: 'approve', actor: 'alice@contoso.com', note: 'go ahead' })]);
     const { grantedAt, endsAt } = approved.body.access;
     // The window starts at the grant, not at the request.
-    expect(Date.parse(endsAt) - Date.parse(grantedAt)).toBe(3000);
+    expect(Date.parse(endsAt) - Date.parse(grantedAt)).toBe(6000);
     expect(Date.parse(grantedAt)).toBeGreaterThanOrEqual(Date.parse(approved.body.decisions[0].at));
 
     // Access is in force as soon as the approve call returns.

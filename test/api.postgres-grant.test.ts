@@ -98,7 +98,7 @@ describe('a PostgreSQL grant (db:crm)', () => {
   });
 
   it('lets the login expire at the database itself when the window ends', async () => {
-    const { body } = await eve.post('/v1/requests', requestBody({ resource: 'db:crm', duration: '3s' }));
+    const { body } = await eve.post('/v1/requests', requestBody({ resource: 'db:crm', duration: '6s' }));
     await bob.post(`/v1/requests/${body.id}/approve`, {});
     const cred = (await eve.get(`/v1/requests/${body.id}/credentials`)).body as Credentials;
     const session = await connect(cred);

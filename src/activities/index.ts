@@ -9,6 +9,7 @@ import type { Logger } from '../config/logger.js';
 import type { SettingsChange, SettingsChangeResult } from '../domain/settings.js';
 import type { TrustedKeys } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
+import { createReconcileActivities } from './reconcile.js';
 
 /** What the activities need, built once at worker start-up. */
 export interface ActivityDeps {
@@ -102,6 +103,9 @@ export function createActivities(deps: ActivityDeps) {
     async exportAudit(events: AuditEvent[]): Promise<void> {
       await deps.audit.append(events);
     },
+
+    /** The reconciler's (docs/reconcile.md). */
+    ...createReconcileActivities(deps),
   };
 }
 

@@ -2,12 +2,14 @@ import express, { type RequestHandler } from 'express';
 import { publicKeyOf } from '../domain/signing.js';
 import { requireAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
+import { createHttpMetrics, metricsText } from './http-metrics.js';
 import { docsPage, openApiJson } from './openapi.js';
 import { errorHandler, Problem, problems } from './problem.js';
 import { accessRoutes, notificationRoutes } from './routes/access.js';
 import { requestRoutes } from './routes/requests.js';
 import { settingsRoutes } from './routes/settings.js';
 import { auditRoutes } from './routes/audit.js';
+import { operatorRoutes } from './routes/operator.js';
 import { meRoutes, portalRoutes } from './routes/web.js';
 
 const BODY_LIMIT = '16kb';
@@ -26,6 +28,13 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+
+  // First, so every answer is counted, problems and 404s included.
+  const metrics = createHttpMetrics();
+  app.use(metrics.middleware);
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metricsText([metrics.registry, ...(deps.metricsRegistries ?? [])]));
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -51,6 +60,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use('/notifications', notificationRoutes(deps));
   v1.use('/tenants', settingsRoutes(deps));
   v1.use('/audit', auditRoutes(deps));
+  v1.use('/operator', operatorRoutes(deps));
   v1.use('/me', meRoutes());
   app.use('/v1', v1);
 

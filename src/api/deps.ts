@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { LockboxClient } from '../client/lockbox-client.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../config/logger.js';
@@ -29,5 +30,7 @@ export interface ApiDeps {
   internalApprovers: readonly string[];
   log: Logger;
   readiness: () => Promise<Readiness>;
+  /** Registries `GET /metrics` serves besides the API's own HTTP metrics (the process's, e.g. the reconciler's). */
+  metricsRegistries?: readonly Registry[];
   clock?: () => Date;
 }

@@ -19,7 +19,9 @@ export interface RouteDoc {
   path: string;
   summary: string;
   description?: string;
-  tag: 'requests' | 'access' | 'tenants' | 'audit' | 'meta' | 'portal';
+  /** When the one made from the path would clash (`/` and the portal's `/requests/{id}` next to the API's). */
+  operationId?: string;
+  tag: 'requests' | 'access' | 'tenants' | 'audit' | 'meta' | 'portal' | 'operator';
   /** Default true for `/v1/...`: needs `Authorization: Bearer <token>` (401 otherwise). */
   auth?: boolean;
   /** The schema of each path parameter. */
@@ -30,7 +32,7 @@ export interface RouteDoc {
   /** The JSON body's schema (named after its export in schemas.ts). */
   body?: z.ZodType;
   /** The success answer: status, what it is, headers worth knowing. */
-  response: { status: number; description: string; headers?: Record<string, string>; html?: boolean };
+  response: { status: number; description: string; headers?: Record<string, string>; html?: boolean; text?: boolean };
   /** Non-problem answers besides the success one, e.g. readiness's 503. */
   otherResponses?: Record<number, string>;
   /** Problem statuses specific to the route; 401 (auth), 400/413/415 (body), 400 (query) and 500 are added. */
@@ -62,6 +64,16 @@ export const ROUTES: RouteDoc[] = [
     auth: false,
     response: { status: 200, description: '`{status: "ready", checks}`: Temporal and a worker answer' },
     otherResponses: { 503: '`{status: "not ready", checks}`: which dependency does not answer' },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    description:
+      'Requests and latency by route pattern and status (`lockbox_http_requests_total`, `lockbox_http_request_duration_seconds`), decisions by action and outcome (`lockbox_decisions_total`), the process (`process_*`, `nodejs_*`) and the reconciler (`lockbox_reconcile_*`). For the scraper inside the deployment; do not expose it publicly.',
+    tag: 'meta',
+    auth: false,
+    response: { status: 200, description: 'Prometheus text exposition format', text: true },
   },
   { method: 'get', path: '/v1/signing-keys', summary: 'Public keys that verify the signatures kept in audit events', tag: 'audit', auth: false, response: { status: 200, description: '`{keys: [{keyId, alg, publicKey}]}`' } },
   { method: 'get', path: '/openapi.json', summary: 'This OpenAPI document', tag: 'meta', auth: false, response: { status: 200, description: 'the OpenAPI 3.1 document' } },
@@ -137,8 +149,8 @@ export const ROUTES: RouteDoc[] = [
     response: { status: 200, description: '`{events, next, more}`' },
     problems: [403],
   },
-  { method: 'get', path: '/', summary: 'The web portal', description: 'Sign in with a bearer token; see docs/portal.md. Assets under `/portal/`.', tag: 'portal', auth: false, response: { status: 200, description: 'an HTML page', html: true } },
-  { method: 'get', path: '/requests/{id}', summary: 'The web portal, opened on one request', description: 'Where links in notifications point.', tag: 'portal', auth: false, params: { id: z.string() }, response: { status: 200, description: 'an HTML page', html: true } },
+  { method: 'get', path: '/', operationId: 'getPortal', summary: 'The web portal', description: 'Sign in with a bearer token; see docs/portal.md. Assets under `/portal/`.', tag: 'portal', auth: false, response: { status: 200, description: 'an HTML page', html: true } },
+  { method: 'get', path: '/requests/{id}', operationId: 'getPortalRequest', summary: 'The web portal, opened on one request', description: 'Where links in notifications point.', tag: 'portal', auth: false, params: { id: z.string() }, response: { status: 200, description: 'an HTML page', html: true } },
   {
     method: 'get',
     path: '/v1/portal-config',
@@ -147,6 +159,17 @@ export const ROUTES: RouteDoc[] = [
     tag: 'portal',
     auth: false,
     response: { status: 200, description: '`{temporalUiUrl, namespace, mode, demoIdentities}`' },
+  },
+  {
+    method: 'post',
+    path: '/v1/operator/reconcile',
+    summary: 'Run the reconciler now',
+    description:
+      'Operators only. Revokes access that no running request owns (audited `access.orphan_revoked`) and reports active requests whose access is missing at the target (`access.drift_detected`); see docs/reconcile.md. Calls made while a run is going share it. No body.',
+    tag: 'operator',
+    response: { status: 200, description: 'the report: `{startedAt, finishedAt, drift, ok, targets: [{target, provider, granted, held, orphans, drift, unsure, skipped?, error?}], errors}`' },
+    otherResponses: { 202: '`{status: "running", workflowId}`: the run takes longer than the call waits; it goes on' },
+    problems: [403],
   },
   { method: 'get', path: '/v1/me', summary: 'Who the bearer token is', tag: 'portal', response: { status: 200, description: '`{id, roles, tenants}`' } },
 ];
@@ -158,6 +181,7 @@ const TAGS = [
   { name: 'audit', description: 'The audit trail and what verifies it' },
   { name: 'meta', description: 'Health and this documentation' },
   { name: 'portal', description: 'The web portal (docs/portal.md) and what it reads' },
+  { name: 'operator', description: 'Operating Lockbox itself' },
 ];
 
 const PROBLEM_TEXT: Record<number, string> = {
@@ -195,6 +219,7 @@ function nameOf(schema: z.ZodType, fallback: string): string {
 
 /** `post /v1/requests/{id}/approve` -> `postRequestsByIdApprove` */
 function operationId(r: RouteDoc): string {
+  if (r.operationId) return r.operationId;
   const words = r.path
     .split('/')
     .filter((p) => p && p !== 'v1')
@@ -221,7 +246,11 @@ function operation(r: RouteDoc, components: Record<string, JsonSchema>): Record<
       ...(r.response.headers
         ? { headers: Object.fromEntries(Object.entries(r.response.headers).map(([k, d]) => [k, { description: d, schema: { type: 'string' } }])) }
         : {}),
-      content: r.response.html ? { 'text/html': { schema: { type: 'string' } } } : { 'application/json': { schema: { type: 'object' } } },
+      content: r.response.html
+        ? { 'text/html': { schema: { type: 'string' } } }
+        : r.response.text
+          ? { 'text/plain': { schema: { type: 'string' } } }
+          : { 'application/json': { schema: { type: 'object' } } },
     },
   };
   for (const [status, description] of Object.entries(r.otherResponses ?? {})) responses[status] = { description, content: { 'application/json': { schema: { type: 'object' } } } };

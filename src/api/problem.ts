@@ -72,7 +72,24 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (err instanceof Problem) return sendProblem(res, err);
     const bodyError = typeof err?.type === 'string' ? BODY_ERRORS[err.type] : undefined;
     if (bodyError) return sendProblem(res, bodyError(err));
-    log.error('unhandled error', { method: req.method, path: req.path, error: err instanceof Error ? err.message : String(err) });
+    log.error('unhandled error', { method: req.method, path: req.path, ...requestContext(req), error: err instanceof Error ? err.message : String(err) });
     sendProblem(res, new Problem(500, 'internal', 'Internal error', 'an unexpected error occurred; it has been logged'));
   };
+}
+
+const REQUEST_ID = /^\/v1\/requests\/(req-([a-z0-9-]+)-[0-9A-HJKMNP-TV-Z]{26})(?:\/|$)/;
+const TENANT_PATH = /^\/v1\/tenants\/([a-z0-9-]{1,64})(?:\/|$)/;
+const TENANT = /^[a-z0-9-]{1,64}$/;
+
+/** For error logs: the request (= workflow) id and the tenant the call was about, where the call names them. */
+export function requestContext(req: { path: string; query?: unknown; body?: unknown }): { requestId?: string; workflowId?: string; tenant?: string } {
+  const byId = REQUEST_ID.exec(req.path);
+  if (byId) return { requestId: byId[1], workflowId: byId[1], tenant: byId[2] };
+  const named = TENANT_PATH.exec(req.path)?.[1] ?? field(req.body, 'tenant') ?? field(req.query, 'tenant');
+  return named && TENANT.test(named) ? { tenant: named } : {};
+}
+
+function field(o: unknown, name: string): string | undefined {
+  const v = o && typeof o === 'object' ? (o as Record<string, unknown>)[name] : undefined;
+  return typeof v === 'string' ? v : undefined;
 }

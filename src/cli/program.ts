@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { auditCommand } from './commands/audit.js';
 import { processCommands } from './commands/processes.js';
+import { reconcileCommand } from './commands/reconcile.js';
 import { requestCommand } from './commands/request.js';
 import { settingsCommand } from './commands/settings.js';
 
@@ -39,7 +40,8 @@ export function buildProgram(): Command {
     .version(version(), '-V, --version')
     .addCommand(requestCommand())
     .addCommand(auditCommand())
-    .addCommand(settingsCommand());
+    .addCommand(settingsCommand())
+    .addCommand(reconcileCommand());
   for (const p of processCommands()) program.addCommand(p);
   program.addHelpText('after', HELP_FOOTER);
   eachCommand(program, (c) => {

@@ -12,6 +12,8 @@ import type { SettingsChange, SettingsChangeResult } from '../domain/settings.js
 import type { SignedDecision } from '../domain/signing.js';
 import * as defs from '../workflows/definitions.js';
 import { DecisionRefusedError, RequestNotFoundError } from './errors.js';
+import { endedOutsideWorkflow } from '../domain/reconcile.js';
+import { runReconcileNow, type ReconcileNow } from './reconcile.js';
 
 /** What a listing shows of a request: visibility data only (decisions and access come with `get`). */
 export interface RequestSummary {
@@ -54,7 +56,13 @@ export function createLockboxClient(client: Client, taskQueue: string) {
 
   async function get(id: string): Promise<AccessRequest> {
     try {
-      return await handle(id).query(defs.getRequestQuery);
+      const state = await handle(id).query(defs.getRequestQuery);
+      if (isTerminal(state.status)) return state;
+      // A workflow terminated (or timed out) in Temporal answers with its last state, which still says pending or
+      // active: say instead that it ended, and why.
+      const execution = await handle(id).describe().catch(() => null);
+      if (!execution) return state;
+      return endedOutsideWorkflow(state, { status: execution.status.name, closedAt: execution.closeTime?.toISOString() ?? null });
     } catch (err) {
       throw mapNotFound(err, id);
     }
@@ -129,6 +137,11 @@ export function createLockboxClient(client: Client, taskQueue: string) {
       });
     },
 
+    /** Runs the reconciler now (operators; docs/reconcile.md) and waits up to `waitMs` for its report. */
+    reconcile(waitMs: number): Promise<ReconcileNow> {
+      return runReconcileNow(client, taskQueue, waitMs);
+    },
+
     async list(filter: ListFilter): Promise<RequestSummary[]> {
       const query = buildListQuery(filter);
       const out: RequestSummary[] = [];
@@ -160,7 +173,7 @@ function buildListQuery(f: ListFilter): string {
     clauses.push(scope.length > 0 ? `(${scope.join(' OR ')})` : `WorkflowId = ''`);
   }
   if (f.tenant) clauses.push(`${defs.SearchAttributes.tenant.name} = ${quote(f.tenant)}`);
-  if (f.status) clauses.push(`${defs.SearchAttributes.status.name} = ${quote(f.status)}`);
+  if (f.status) clauses.push(statusClause(f.status));
   if (f.requester) clauses.push(`${defs.SearchAttributes.requester.name} = ${quote(f.requester)}`);
   if (f.resource) clauses.push(`${defs.SearchAttributes.resource.name} = ${quote(f.resource)}`);
   // No ORDER BY: SQL visibility (the dev server) refuses it; every store lists newest first by default.
@@ -179,11 +192,27 @@ function toSummary(info: WorkflowExecutionInfo): RequestSummary {
     reason: str(memo.reason),
     ticket: typeof memo.ticket === 'string' ? memo.ticket : null,
     duration: str(memo.duration),
-    status: (sa.get(defs.SearchAttributes.status) ?? 'pending') as RequestStatus,
+    status: listedStatus((sa.get(defs.SearchAttributes.status) ?? 'pending') as RequestStatus, info.status.name),
     createdAt: str(memo.createdAt),
     expiresAt: str(memo.expiresAt),
     closedAt: info.closeTime ? info.closeTime.toISOString() : null,
   };
+}
+
+/**
+ * Status as `toSummary` reports it: a request still `pending` or `active` in visibility whose workflow is closed
+ * (terminated in Temporal) is listed as `failed`, and found by that status.
+ */
+function statusClause(status: RequestStatus): string {
+  const sa = defs.SearchAttributes.status.name;
+  if (status === 'pending' || status === 'active') return `${sa} = ${quote(status)} AND ExecutionStatus = 'Running'`;
+  if (status === 'failed') return `(${sa} = 'failed' OR (${sa} IN ('pending', 'active') AND ExecutionStatus != 'Running'))`;
+  return `${sa} = ${quote(status)}`;
+}
+
+/** A request whose workflow closed without reaching an end of its own (terminated in Temporal) is over: `failed`. */
+function listedStatus(status: RequestStatus, execution: string): RequestStatus {
+  return execution !== 'RUNNING' && !isTerminal(status) ? 'failed' : status;
 }
 
 function isNotFound(err: unknown): boolean {

@@ -17,6 +17,20 @@ const duration = (fallback: string) =>
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 
+/** An empty value (`VAR=`, compose's `${VAR:-}`) counts as unset. */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
+const text = z.preprocess(unsetIfEmpty, z.string().optional());
+
+/** `true`/`false` (also 1/0, yes/no), as Temporal's tools read booleans; unset or empty stays undefined. */
+const bool = z.preprocess(
+  unsetIfEmpty,
+  z
+    .string()
+    .regex(/^(true|false|1|0|yes|no)$/i, 'must be true or false')
+    .transform((v) => /^(true|1|yes)$/i.test(v))
+    .optional(),
+);
+
 /** Every environment variable Lockbox reads; all optional. */
 const EnvSchema = z.object({
   LOCKBOX_MODE: z.enum(['embedded', 'production']).default('embedded'),
@@ -27,6 +41,24 @@ const EnvSchema = z.object({
   LOCKBOX_TEMPORAL_PORT: port(7233),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('lockbox'),
+  /**
+   * Connection to an existing Temporal (TEMPORAL_ADDRESS), named as Temporal's CLI and SDK environment
+   * configuration name them. Secrets (the API key, the client key) are never logged.
+   */
+  TEMPORAL_API_KEY: text,
+  TEMPORAL_TLS: bool,
+  TEMPORAL_TLS_CLIENT_CERT_PATH: text,
+  TEMPORAL_TLS_CLIENT_CERT_DATA: text,
+  TEMPORAL_TLS_CLIENT_KEY_PATH: text,
+  TEMPORAL_TLS_CLIENT_KEY_DATA: text,
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: text,
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: text,
+  TEMPORAL_TLS_SERVER_NAME: text,
+  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: bool.refine((v) => v !== true, 'is not supported by the TypeScript SDK; use TEMPORAL_TLS_SERVER_NAME to name the host the certificate was issued for'),
+  /** Worker: `host:port` where the SDK's Prometheus exporter serves the worker's runtime metrics at /metrics. */
+  LOCKBOX_WORKER_METRICS_ADDRESS: z.preprocess(unsetIfEmpty, z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464').optional()),
+  /** Worker: a workflow bundle built ahead of time (`npm run build:workflows`); default dist/workflow-bundle.js if present. */
+  LOCKBOX_WORKFLOW_BUNDLE: text,
   LOCKBOX_TASK_QUEUE: z.string().min(1).default('lockbox'),
   LOCKBOX_REQUEST_TTL: duration('12h'),
   LOCKBOX_MAX_ACCESS: duration('8h'),
@@ -65,6 +97,10 @@ const EnvSchema = z.object({
   LOCKBOX_PORTAL_URL: z.string().url().optional(),
   /** Provider-side internal approvers (user ids, comma-separated). */
   LOCKBOX_INTERNAL_APPROVERS: z.string().default(''),
+  /** How often the reconciler's schedule runs (docs/reconcile.md). */
+  LOCKBOX_RECONCILE_INTERVAL: duration('1m'),
+  /** What the reconciler does when an active request's access is missing at its target. */
+  LOCKBOX_RECONCILE_DRIFT: z.enum(['restore', 'fail']).default('fail'),
 });
 
 export interface Config {
@@ -77,7 +113,13 @@ export interface Config {
   /** Set when Lockbox uses an existing Temporal server instead of starting its own. */
   temporalAddress: string | undefined;
   namespace: string;
+  /** How to reach TEMPORAL_ADDRESS (TLS, API key); see src/main/connection.ts. */
+  temporalConnection: TemporalConnectionConfig;
   taskQueue: string;
+  /** Worker: where the SDK serves Prometheus runtime metrics (`host:port`), when set. */
+  workerMetricsAddress: string | undefined;
+  /** Worker: an explicitly configured prebuilt workflow bundle. */
+  workflowBundle: string | undefined;
   /** Lifetime given to tenants that opt in without choosing one (and to the demo tenants). */
   requestTtlMs: number;
   /** The longest window any tenant may allow. */
@@ -100,6 +142,27 @@ export interface Config {
     webhookSecret: string | undefined;
     portalUrl: string;
   };
+  reconcile: {
+    intervalMs: number;
+    /** `fail`: report drift (audit, metric, log); `restore`: also grant it again. */
+    drift: 'restore' | 'fail';
+  };
+}
+
+/** TEMPORAL_API_KEY and TEMPORAL_TLS_*, as given (files are read when connecting). */
+export interface TemporalConnectionConfig {
+  /** Secret: never logged. */
+  apiKey: string | undefined;
+  /** TEMPORAL_TLS: true/false forces TLS on/off; undefined: on when an API key or any TLS setting is given. */
+  tls: boolean | undefined;
+  clientCertPath: string | undefined;
+  clientCertData: string | undefined;
+  clientKeyPath: string | undefined;
+  /** Secret: never logged. */
+  clientKeyData: string | undefined;
+  serverCaCertPath: string | undefined;
+  serverCaCertData: string | undefined;
+  serverName: string | undefined;
 }
 
 /** Thrown at start-up; the message names each bad variable. Never includes a value that could be a secret. */
@@ -124,7 +187,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.LOCKBOX_AUDIT_HTTP_FORMAT === 'splunk-hec' && e.LOCKBOX_AUDIT_SINKS.includes('http') && !e.LOCKBOX_AUDIT_SPLUNK_TOKEN
       ? ['LOCKBOX_AUDIT_SPLUNK_TOKEN: required for the splunk-hec format']
       : []),
+    ...(e.TEMPORAL_TLS_CLIENT_CERT_PATH && e.TEMPORAL_TLS_CLIENT_CERT_DATA ? ['TEMPORAL_TLS_CLIENT_CERT_PATH: set it or TEMPORAL_TLS_CLIENT_CERT_DATA, not both'] : []),
+    ...(e.TEMPORAL_TLS_CLIENT_KEY_PATH && e.TEMPORAL_TLS_CLIENT_KEY_DATA ? ['TEMPORAL_TLS_CLIENT_KEY_PATH: set it or TEMPORAL_TLS_CLIENT_KEY_DATA, not both'] : []),
+    ...(e.TEMPORAL_TLS_SERVER_CA_CERT_PATH && e.TEMPORAL_TLS_SERVER_CA_CERT_DATA ? ['TEMPORAL_TLS_SERVER_CA_CERT_PATH: set it or TEMPORAL_TLS_SERVER_CA_CERT_DATA, not both'] : []),
+    ...(Boolean(e.TEMPORAL_TLS_CLIENT_CERT_PATH ?? e.TEMPORAL_TLS_CLIENT_CERT_DATA) !== Boolean(e.TEMPORAL_TLS_CLIENT_KEY_PATH ?? e.TEMPORAL_TLS_CLIENT_KEY_DATA)
+      ? ['TEMPORAL_TLS_CLIENT_CERT_PATH: a client certificate and its key (TEMPORAL_TLS_CLIENT_KEY_PATH) go together']
+      : []),
     ...(e.LOCKBOX_NOTIFY_WEBHOOK_URL && !e.LOCKBOX_NOTIFY_WEBHOOK_SECRET ? ['LOCKBOX_NOTIFY_WEBHOOK_SECRET: required with LOCKBOX_NOTIFY_WEBHOOK_URL'] : []),
+    ...(e.LOCKBOX_RECONCILE_INTERVAL < 1000 ? ['LOCKBOX_RECONCILE_INTERVAL: must be at least 1s (schedules count in whole seconds)'] : []),
   ];
   if (needs.length > 0) throw new ConfigError(`invalid configuration:\n${needs.map((n) => `  ${n}`).join('\n')}`);
   return {
@@ -136,7 +206,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalPort: e.LOCKBOX_TEMPORAL_PORT,
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
+    temporalConnection: {
+      apiKey: e.TEMPORAL_API_KEY,
+      tls: e.TEMPORAL_TLS,
+      clientCertPath: e.TEMPORAL_TLS_CLIENT_CERT_PATH,
+      clientCertData: e.TEMPORAL_TLS_CLIENT_CERT_DATA,
+      clientKeyPath: e.TEMPORAL_TLS_CLIENT_KEY_PATH,
+      clientKeyData: e.TEMPORAL_TLS_CLIENT_KEY_DATA,
+      serverCaCertPath: e.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+      serverCaCertData: e.TEMPORAL_TLS_SERVER_CA_CERT_DATA,
+      serverName: e.TEMPORAL_TLS_SERVER_NAME,
+    },
     taskQueue: e.LOCKBOX_TASK_QUEUE,
+    workerMetricsAddress: e.LOCKBOX_WORKER_METRICS_ADDRESS,
+    workflowBundle: e.LOCKBOX_WORKFLOW_BUNDLE,
     requestTtlMs: e.LOCKBOX_REQUEST_TTL,
     maxAccessMs: e.LOCKBOX_MAX_ACCESS,
     signingKey: e.LOCKBOX_SIGNING_KEY ? keyPair(e.LOCKBOX_SIGNING_KEY, 'secretKey') : undefined,
@@ -157,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       portalUrl: e.LOCKBOX_PORTAL_URL ?? `http://${e.LOCKBOX_HOST}:${e.LOCKBOX_PORT}`,
     },
     internalApprovers: e.LOCKBOX_INTERNAL_APPROVERS.split(',').map((s) => s.trim()).filter(Boolean),
+    reconcile: { intervalMs: e.LOCKBOX_RECONCILE_INTERVAL, drift: e.LOCKBOX_RECONCILE_DRIFT },
   };
 }
 

@@ -20,6 +20,10 @@ export const AuditEventType = {
   extensionExpired: 'extension.expired',
   extensionFailed: 'extension.failed',
   accessExtended: 'access.extended',
+  /** The reconciler revoked access that no running request owned (docs/reconcile.md). */
+  accessOrphanRevoked: 'access.orphan_revoked',
+  /** The reconciler found an active request's access missing at its target. */
+  accessDriftDetected: 'access.drift_detected',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 

@@ -10,6 +10,7 @@ import { startApi } from './start-api.js';
 import { onShutdown, openAdapters } from './stack.js';
 import { provideTemporal } from './temporal.js';
 import { createWorker } from './worker.js';
+import { ensureReconcileScheduleAtStart } from './reconcile-schedule.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
   if (config.mode === 'embedded') await prepareDemoCrm(process.env[DEMO_CRM.env] ?? DEMO_TARGET_ENV[DEMO_CRM.env] ?? '', log);
   const { worker, connection } = await createWorker(config, temporal.address, adapters.activityDeps);
   const running = worker.run();
+  await ensureReconcileScheduleAtStart(config, temporal.address, log);
   const api = await startApi(config, temporal.address, adapters, log);
 
   onShutdown(log, async () => {

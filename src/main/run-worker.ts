@@ -4,6 +4,7 @@ import { createLogger } from '../config/logger.js';
 import { onShutdown, openAdapters } from './stack.js';
 import { provideTemporal } from './temporal.js';
 import { createWorker } from './worker.js';
+import { ensureReconcileScheduleAtStart } from './reconcile-schedule.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
   const adapters = await openAdapters(config, log, 'worker');
   const { worker, connection } = await createWorker(config, temporal.address, adapters.activityDeps);
   const running = worker.run();
+  await ensureReconcileScheduleAtStart(config, temporal.address, log);
   const drain = async () => {
     await running;
     await connection.close();

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createApp } from '../api/app.js';
 import { staticTokenAuthenticator, type Authenticator } from '../api/auth.js';
 import { createOidcAuthenticator, oidcOptionsFromEnv } from '../api/auth-oidc.js';
@@ -9,6 +10,8 @@ import { DEMO_INTERNAL_APPROVERS, DEMO_TOKENS, demoTenantSettings } from '../con
 import { loadKeys } from '../config/keys.js';
 import type { Logger } from '../config/logger.js';
 import type { Store } from '../ports/store.js';
+import { connectClient } from './connection.js';
+import { registry as processMetrics } from './metrics.js';
 import { temporalReadiness } from './readiness.js';
 import type { Adapters } from './stack.js';
 
@@ -21,7 +24,7 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
   if (!signing) throw new ConfigError('invalid configuration:\n  LOCKBOX_SIGNING_KEY: required');
   const { store, vault } = adapters;
   const auth = config.mode === 'embedded' ? await demoDirectory(config, store) : oidcFromEnv(log);
-  const connection = await Connection.connect({ address });
+  const connection = await connectClient(config, address);
   const client = new Client({ connection, namespace: config.namespace });
   const app = createApp({
     config,
@@ -34,6 +37,8 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
     internalApprovers: config.mode === 'embedded' ? [...new Set([...DEMO_INTERNAL_APPROVERS, ...config.internalApprovers])] : config.internalApprovers,
     log,
     readiness: temporalReadiness(client, config.namespace, config.taskQueue),
+    // GET /metrics serves the HTTP metrics and everything the process registered (the reconciler's).
+    metricsRegistries: [processMetrics, nodeMetrics()],
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -50,6 +55,16 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
       await connection.close();
     },
   };
+}
+
+/** The Node process's own metrics (CPU, memory, event loop lag), once per process. */
+let nodeRegistry: Registry | undefined;
+function nodeMetrics(): Registry {
+  if (!nodeRegistry) {
+    nodeRegistry = new Registry();
+    collectDefaultMetrics({ register: nodeRegistry });
+  }
+  return nodeRegistry;
 }
 
 /** Demo identities and tenants (embedded default only). Seeding keeps what a tenant admin changed since. */

@@ -1,23 +1,34 @@
-import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import type { Config } from '../config/index.js';
+import { connectNative } from './connection.js';
+import { chooseWorkflowSource } from './workflow-bundle.js';
 
-const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+let runtimeInstalled = false;
 
-/** A worker for the request workflow; `run()` resolves once it has shut down. */
+/**
+ * A worker for the request workflow; `run()` resolves once it has shut down. Connects with TEMPORAL_TLS_* /
+ * TEMPORAL_API_KEY against TEMPORAL_ADDRESS, loads a prebuilt workflow bundle when there is one, and serves the SDK's
+ * runtime metrics for Prometheus at LOCKBOX_WORKER_METRICS_ADDRESS when set.
+ */
 export async function createWorker(config: Config, address: string, deps: ActivityDeps): Promise<{
   worker: Worker;
   connection: NativeConnection;
 }> {
-  const connection = await NativeConnection.connect({ address });
+  // The runtime must be configured before the first native connection creates the default one.
+  if (config.workerMetricsAddress && !runtimeInstalled) {
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.workerMetricsAddress } } } });
+    runtimeInstalled = true;
+  }
+  const source = await chooseWorkflowSource(config.workflowBundle, deps.log);
+  const connection = await connectNative(config, address);
   const worker = await Worker.create({
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
+    ...source,
     activities: createActivities(deps),
-    bundlerOptions: { ignoreModules: [] },
+    ...('workflowsPath' in source ? { bundlerOptions: { ignoreModules: [] } } : {}),
   });
   return { worker, connection };
 }

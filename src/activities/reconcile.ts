@@ -1,0 +1,287 @@
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { AuditEventType, type AuditEvent } from '../domain/audit.js';
+import {
+  compareTarget,
+  mustHoldAccess,
+  targetKey,
+  tenantOfRequestId,
+  type DriftMode,
+  type DriftOutcome,
+  type Execution,
+  type HeldAccess,
+  type Orphan,
+  type OrphanOutcome,
+  type ReconcileReport,
+  type TargetRef,
+  type TargetReport,
+} from '../domain/reconcile.js';
+import { TARGET_ENV_PATTERN, type ResourceTarget } from '../domain/resources.js';
+import type { GrantProvider } from '../ports/grant-provider.js';
+import { reconcileMetrics, type ReconcileMetrics } from '../main/metrics.js';
+import type { ActivityDeps } from './index.js';
+import { listActiveRequestIds, lookUpRequest, messageOf, queryRequest, type Lookup } from './reconcile-lookup.js';
+
+/** At most this many active requests are checked for drift per run. */
+const MAX_HELD = 5_000;
+
+export interface ReconcileOptions {
+  metrics?: ReconcileMetrics;
+  /** The worker's environment: a target is reconciled only where its connection variable is really set. */
+  env?: (name: string) => string | undefined;
+  /** Test seam; default the worker's own client (activity context). */
+  temporal?: () => Client;
+}
+
+/**
+ * The reconciler's activities (docs/reconcile.md). They compare what Lockbox granted at each target with the
+ * requests that really hold access, revoke what nobody owns (verified, audited `access.orphan_revoked` under a
+ * deterministic id, so concurrent runs audit it once) and report drift (`access.drift_detected`).
+ */
+export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOptions = {}) {
+  const metrics = opts.metrics ?? reconcileMetrics;
+  const env = opts.env ?? ((name: string) => process.env[name]);
+  const temporal = opts.temporal ?? (() => Context.current().client);
+  const heartbeat = () => {
+    try {
+      Context.current().heartbeat();
+    } catch {
+      // Outside an activity (tests): nothing to report to.
+    }
+  };
+
+  /** Lockbox's built-in store plus every distinct target declared in any tenant's settings. */
+  async function reconcileTargets(): Promise<TargetRef[]> {
+    const refs = new Map<string, TargetRef>();
+    const builtin: ResourceTarget = { provider: 'builtin' };
+    refs.set(targetKey(builtin), { key: targetKey(builtin), label: 'builtin', target: builtin, tenants: [], resources: [] });
+    for (const record of await deps.store.listTenantSettings()) {
+      for (const [resource, target] of Object.entries(record.settings.resources ?? {})) {
+        const key = targetKey(target);
+        let ref = refs.get(key);
+        if (!ref) {
+          ref = { key, label: labelOf(target), target, tenants: [], resources: [] };
+          const skipped = skipReason(target);
+          if (skipped) ref.skipped = skipped;
+          refs.set(key, ref);
+        }
+        if (!ref.tenants.includes(record.tenant)) ref.tenants.push(record.tenant);
+        if (!ref.resources.includes(resource)) ref.resources.push(resource);
+      }
+    }
+    return [...refs.values()];
+  }
+
+  function skipReason(target: ResourceTarget): string | undefined {
+    if (target.provider === 'webhook') return 'the webhook provider cannot list what it granted';
+    // A default URL (the embedded demo's machine-wide PostgreSQL) is shared by every Lockbox on the machine: what
+    // another installation granted there would look like an orphan here. Only explicit configuration is reconciled.
+    if (target.provider === 'postgres' && (!TARGET_ENV_PATTERN.test(target.connection) || !env(target.connection))) {
+      return `${target.connection} is not set in this worker's environment (a built-in default is never reconciled)`;
+    }
+    return undefined;
+  }
+
+  /** This task queue's active requests whose access must exist now (read BEFORE any target is listed). */
+  async function listHeldAccess(): Promise<HeldAccess[]> {
+    const client = temporal();
+    const ids = await listActiveRequestIds(client, Context.current().info.taskQueue, MAX_HELD);
+    const held: HeldAccess[] = [];
+    for (const id of ids) {
+      heartbeat();
+      const r = await queryRequest(client, id);
+      if (!r?.access || !mustHoldAccess(r, Date.now())) continue;
+      const { grantedAt, endsAt } = r.access;
+      held.push({ requestId: r.id, tenant: r.tenant, resource: r.resource, principal: r.requester, grantedAt, endsAt, target: targetKey(r.target) });
+    }
+    return held;
+  }
+
+  async function reconcileTarget(input: { ref: TargetRef; held: HeldAccess[] | null; drift: DriftMode }): Promise<{ report: TargetReport; events: AuditEvent[] }> {
+    const { ref } = input;
+    const provider = deps.grants.providerFor(ref.target);
+    const report: TargetReport = { target: ref.label, provider: ref.target.provider, granted: 0, held: input.held?.length ?? 0, orphans: [], drift: [], unsure: [] };
+    if (!provider.listGranted) return { report: { ...report, skipped: 'this provider cannot list what it granted' }, events: [] };
+    const client = temporal();
+    const granted = await provider.listGranted();
+    report.granted = granted.length;
+    const lookups: Record<string, Lookup> = {};
+    for (const id of granted) {
+      heartbeat();
+      lookups[id] = await lookUpRequest(client, id);
+    }
+    const executions: Record<string, Execution> = Object.fromEntries(Object.entries(lookups).map(([id, l]) => [id, l.execution]));
+    const cmp = compareTarget({ granted, executions, held: input.held ?? [] });
+    report.unsure.push(...cmp.unsure);
+    const events: AuditEvent[] = [];
+    for (const o of cmp.orphans) {
+      heartbeat();
+      const outcome = await revokeOrphan(provider, ref, o, lookups[o.requestId] ?? { execution: { kind: 'not_found' } });
+      report.orphans.push(outcome.result);
+      if (outcome.event) events.push(outcome.event);
+    }
+    for (const m of cmp.missing) {
+      heartbeat();
+      const found = await confirmDrift(client, provider, ref, m, input.drift);
+      if (found === 'unsure') report.unsure.push({ requestId: m.requestId, why: 'drift could not be confirmed' });
+      else if (found) {
+        report.drift.push(found.result);
+        events.push(found.event);
+      }
+    }
+    return { report, events };
+  }
+
+  /** Revokes one orphan through its provider, checks at the target that it is gone, audits it. */
+  async function revokeOrphan(provider: GrantProvider, ref: TargetRef, o: Orphan, l: Lookup): Promise<{ result: OrphanOutcome; event?: AuditEvent }> {
+    const record = ref.target.provider === 'builtin' ? await deps.store.getGrant(o.requestId) : null;
+    const tenant = record?.tenant ?? l.tenant ?? declaredTenant(ref, o.requestId);
+    const resource = record?.resource ?? l.resource ?? (ref.resources.length === 1 ? ref.resources[0]! : 'unknown');
+    const base = { requestId: o.requestId, tenant, resource, reason: o.reason };
+    const fields = { ...base, provider: ref.target.provider, target: ref.label };
+    try {
+      const before = await provider.verify?.({ requestId: o.requestId });
+      if (before && !before.present && before.sessions === 0) {
+        deps.log.info('orphan access already gone', fields);
+        return { result: { ...base, outcome: 'already_gone' } };
+      }
+      const revokedAt = new Date().toISOString();
+      await provider.revoke({ requestId: o.requestId, revokedAt });
+      const after = await provider.verify?.({ requestId: o.requestId });
+      if (after && (after.present || after.sessions > 0)) {
+        throw new Error(`revoke did not take: access still present at the target (${after.sessions} open session(s))`);
+      }
+      const event = reconcileEvent('orphan', AuditEventType.accessOrphanRevoked, tenant, o.requestId, {
+        resource,
+        provider: ref.target.provider,
+        target: ref.label,
+        reason: o.reason,
+        principal: record?.principal ?? l.principal ?? null,
+        revokedAt,
+        verified: after !== undefined,
+      });
+      // Exported here and again by the workflow (unlimited retries): the sink keeps one by id either way.
+      await deps.audit.append([event]).catch((err) => deps.log.warn('orphan audit export failed, the workflow retries it', { ...fields, error: messageOf(err) }));
+      metrics.orphansRevoked.inc({ provider: ref.target.provider });
+      deps.log.warn('orphan access revoked', { ...fields, verified: after !== undefined });
+      return { result: { ...base, outcome: 'revoked' }, event };
+    } catch (err) {
+      deps.log.error('orphan revoke failed, next run retries', { ...fields, error: messageOf(err) });
+      return { result: { ...base, outcome: 'failed', error: messageOf(err) } };
+    }
+  }
+
+  /**
+   * An active request the target did not list: asks the request and the target again (the window may have just
+   * ended, or a revoke begun), then reports it, and in `restore` mode grants it again for the rest of its window.
+   */
+  async function confirmDrift(
+    client: Client,
+    provider: GrantProvider,
+    ref: TargetRef,
+    m: HeldAccess,
+    mode: DriftMode,
+  ): Promise<{ result: DriftOutcome; event: AuditEvent } | null | 'unsure'> {
+    if (!provider.verify) return 'unsure';
+    const stillHeld = async () => {
+      const r = await queryRequest(client, m.requestId);
+      return r !== null && mustHoldAccess(r, Date.now());
+    };
+    if (!(await stillHeld())) return null;
+    const at = await provider.verify({ requestId: m.requestId });
+    if (at.present) return null;
+    if (!(await stillHeld())) return null;
+    const fields = { requestId: m.requestId, tenant: m.tenant, resource: m.resource, provider: ref.target.provider, target: ref.label, mode };
+    const id = eventId(m.requestId, 'drift');
+    const seenBefore = (await deps.audit.listByRequest(m.requestId).catch(() => [])).some((e) => e.id === id);
+    let action: DriftOutcome['action'] = 'reported';
+    let error: string | undefined;
+    if (mode === 'restore') {
+      try {
+        const durationMs = Date.parse(m.endsAt) - Date.now();
+        await provider.grant({ requestId: m.requestId, tenant: m.tenant, resource: m.resource, principal: m.principal, durationMs });
+        const again = await provider.verify({ requestId: m.requestId });
+        action = again.present ? 'restored' : 'restore_failed';
+        if (!again.present) error = 'the target still has no grant after granting again (a revoked grant is never granted again)';
+      } catch (err) {
+        action = 'restore_failed';
+        error = messageOf(err);
+      }
+    }
+    if (!seenBefore || mode === 'restore') metrics.driftDetected.inc({ provider: ref.target.provider, action });
+    deps.log[action === 'restore_failed' ? 'error' : 'warn'](seenBefore ? 'drift persists: active request has no access at its target' : 'drift: active request has no access at its target', { ...fields, action, ...(error ? { error } : {}) });
+    const event = reconcileEvent('drift', AuditEventType.accessDriftDetected, m.tenant, m.requestId, {
+      resource: m.resource,
+      provider: ref.target.provider,
+      target: ref.label,
+      principal: m.principal,
+      endsAt: m.endsAt,
+      mode,
+      action,
+      ...(error ? { error } : {}),
+    });
+    return { result: { requestId: m.requestId, tenant: m.tenant, resource: m.resource, action, ...(error ? { error } : {}) }, event };
+  }
+
+  /** Metrics and a summary log line per run; a failed run is an error line and a counted failure, every time. */
+  async function recordReconcileOutcome(report: ReconcileReport): Promise<void> {
+    const failedTargets = report.targets.filter((t) => t.error);
+    const failedOrphans = report.targets.flatMap((t) => t.orphans.filter((o) => o.outcome === 'failed'));
+    if (failedTargets.length) metrics.failures.inc({ stage: 'target' }, failedTargets.length);
+    if (failedOrphans.length) metrics.failures.inc({ stage: 'orphan' }, failedOrphans.length);
+    if (report.errors.length) metrics.failures.inc({ stage: 'run' }, report.errors.length);
+    const summary = {
+      targets: report.targets.length,
+      orphansRevoked: report.targets.reduce((n, t) => n + t.orphans.filter((o) => o.outcome === 'revoked').length, 0),
+      drift: report.targets.reduce((n, t) => n + t.drift.length, 0),
+    };
+    if (report.ok) {
+      metrics.lastSuccess.set(Date.parse(report.finishedAt) / 1000);
+      deps.log.info('reconcile done', summary);
+    } else {
+      deps.log.error('reconcile failed', {
+        ...summary,
+        errors: [...report.errors, ...failedTargets.map((t) => `${t.target}: ${t.error}`), ...failedOrphans.map((o) => `${o.requestId}: ${o.error}`)],
+      });
+    }
+  }
+
+  return { reconcileTargets, listHeldAccess, reconcileTarget, recordReconcileOutcome };
+}
+
+/** `reconcile:<requestId>:orphan|drift`: the same finding by any run is the same event, stored once by every sink. */
+function eventId(requestId: string, kind: 'orphan' | 'drift'): string {
+  return `reconcile:${requestId}:${kind}`;
+}
+
+/** seq 0: outside the request's own numbered trail (its workflow numbers 1, 2, 3...). */
+function reconcileEvent(kind: 'orphan' | 'drift', type: AuditEventType, tenant: string, requestId: string, details: Record<string, unknown>): AuditEvent {
+  return { id: eventId(requestId, kind), seq: 0, time: new Date().toISOString(), type, tenant, requestId, actor: 'system', details };
+}
+
+/** A tenant that declares the target: the one in the request id if it does, else the only one. */
+function declaredTenant(ref: TargetRef, requestId: string): string {
+  const named = tenantOfRequestId(requestId);
+  if (named && ref.tenants.includes(named)) return named;
+  return ref.tenants.length === 1 ? ref.tenants[0]! : 'unknown';
+}
+
+/** No secret: the provider, the variable holding the URL and the database or URL host. */
+function labelOf(t: ResourceTarget): string {
+  switch (t.provider) {
+    case 'builtin':
+      return 'builtin';
+    case 'postgres':
+      return `postgres ${t.connection}${t.database ? `/${t.database}` : ''}`;
+    case 'webhook':
+      return `webhook ${safeHost(t.revokeUrl)}`;
+  }
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'invalid-url';
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The reconciler's rules, pure: which access at a grant target nobody owns any more (orphans), which active request
+ * has lost its access at the target (drift), and what a request whose workflow ended outside its own code looks
+ * like to a reader. No I/O, no Node built-ins (the reconcile workflow uses the report types).
+ */
+import type { ResourceTarget } from './resources.js';
+import { RequestStatus, isTerminal, type AccessRequest } from './request.js';
+
+/** What Temporal says about the workflow of a request id found at a target. */
+export type Execution =
+  /** Running; `request` is its state as queried, or null when the query failed (then nothing is decided). */
+  | { kind: 'running'; request: RequestView | null }
+  /** Closed: completed, failed, terminated, timed out, cancelled (Temporal's own close status). */
+  | { kind: 'closed'; closeStatus: string }
+  /** No such workflow: deleted by retention, or never made by this Lockbox (a role made by hand). */
+  | { kind: 'not_found' }
+  /** Temporal could not be asked (timeout, permission): nothing is decided about this id in this run. */
+  | { kind: 'unknown'; error: string };
+
+/** The part of a request the rules look at. */
+export type RequestView = Pick<AccessRequest, 'status' | 'approvedAt' | 'access' | 'decisions'>;
+
+/** An active request whose access must exist at its target, as the reconciler saw it before listing the target. */
+export interface HeldAccess {
+  requestId: string;
+  tenant: string;
+  resource: string;
+  principal: string;
+  /** ISO-8601 UTC. */
+  grantedAt: string;
+  /** ISO-8601 UTC. */
+  endsAt: string;
+  /** `targetKey` of the request's target. */
+  target: string;
+}
+
+export interface Orphan {
+  requestId: string;
+  /** Why nobody owns it, e.g. `workflow TERMINATED`, `workflow not found`, `request revoked`. */
+  reason: string;
+}
+
+export interface Comparison {
+  /** Access at the target that no running workflow holds: revoke it. */
+  orphans: Orphan[];
+  /** Active requests whose access the target did not list: confirm (it may have just ended), then report. */
+  missing: HeldAccess[];
+  /** Ids the run could not decide about; they are looked at again next run. */
+  unsure: Array<{ requestId: string; why: string }>;
+}
+
+/**
+ * How close to its start or end a window is left alone: the workflow itself is granting or revoking it then, and
+ * what the target says may be a moment behind or ahead of the request's state.
+ */
+export const SETTLE_MS = 15_000;
+
+/** A stable key for a target, whatever order its fields were written in. */
+export function targetKey(target: ResourceTarget | undefined): string {
+  const t = (target ?? { provider: 'builtin' }) as Record<string, unknown>;
+  return JSON.stringify(Object.fromEntries(Object.keys(t).sort().map((k) => [k, t[k]])));
+}
+
+/** Whether a running request owns access at its target now: it is active, or approved and being granted. */
+export function ownsAccess(r: RequestView): boolean {
+  if (r.status === RequestStatus.active) return true;
+  return r.status === RequestStatus.pending && r.approvedAt !== null;
+}
+
+/**
+ * Whether an active request's access must exist at the target now, so that its absence is drift: granted a while
+ * ago, not ending soon, no revoke asked for (the workflow may be revoking it this very moment).
+ */
+export function mustHoldAccess(r: RequestView, now: number): boolean {
+  if (r.status !== RequestStatus.active || !r.access || r.access.revokedAt !== null) return false;
+  if (r.decisions.some((d) => d.action === 'revoke')) return false;
+  return Date.parse(r.access.grantedAt) + SETTLE_MS <= now && now < Date.parse(r.access.endsAt) - SETTLE_MS;
+}
+
+/** Orphan or not: null when the workflow owns the access, a string when not, `unsure` when it cannot be told. */
+export function orphanReason(e: Execution | undefined): { orphan: string } | { owned: true } | { unsure: string } {
+  if (!e) return { unsure: 'not looked up' };
+  switch (e.kind) {
+    case 'not_found':
+      return { orphan: 'workflow not found (deleted by retention, or never made by Lockbox)' };
+    case 'closed':
+      return { orphan: `workflow ${e.closeStatus}` };
+    case 'unknown':
+      return { unsure: e.error };
+    case 'running':
+      if (!e.request) return { unsure: 'request state could not be queried' };
+      if (ownsAccess(e.request)) return { owned: true };
+      // A running request that is not approved (reset to before its approval) or already ended holds nothing.
+      return { orphan: `request ${e.request.status}${e.request.status === RequestStatus.pending ? ', not approved' : ''}` };
+  }
+}
+
+/**
+ * Compares what Lockbox granted at one target (`granted`: request ids it lists) with the requests that own access
+ * there. `held` must have been read BEFORE `granted`, so a request granted in between is not taken for drift; every
+ * `missing` entry still needs confirming against the target and the request right before anything is done.
+ */
+export function compareTarget(input: {
+  granted: readonly string[];
+  executions: Readonly<Record<string, Execution>>;
+  held: readonly HeldAccess[];
+}): Comparison {
+  const out: Comparison = { orphans: [], missing: [], unsure: [] };
+  const granted = new Set(input.granted);
+  for (const requestId of granted) {
+    const verdict = orphanReason(input.executions[requestId]);
+    if ('orphan' in verdict) out.orphans.push({ requestId, reason: verdict.orphan });
+    else if ('unsure' in verdict) out.unsure.push({ requestId, why: verdict.unsure });
+  }
+  for (const h of input.held) if (!granted.has(h.requestId)) out.missing.push(h);
+  return out;
+}
+
+/**
+ * A request as readers should see it when its workflow is no longer running but its last state is not an end
+ * (terminated or timed out in Temporal, so its own code never ran to the end): `failed`, saying why. Its access
+ * window is not enforced by the workflow any more; the reconciler revokes what is left at the target.
+ */
+export function endedOutsideWorkflow(state: AccessRequest, execution: { status: string; closedAt: string | null }): AccessRequest {
+  if (isTerminal(state.status) || execution.status === 'RUNNING') return state;
+  const how = execution.status.toLowerCase().replace(/_/g, ' ');
+  return {
+    ...state,
+    status: RequestStatus.failed,
+    stage: null,
+    endedAt: execution.closedAt ?? state.endedAt,
+    failure: `the request's workflow was ${how} in Temporal before the request ended${state.access ? '; the reconciler revokes any access left at the target' : ''}`,
+  };
+}
+
+/** The tenant in a request id `req-<tenant>-<26-character ULID>`, or null. */
+export function tenantOfRequestId(requestId: string): string | null {
+  const m = /^req-(.+)-[0-9A-HJKMNP-TV-Z]{26}$/.exec(requestId);
+  return m?.[1] ?? null;
+}
+
+/** What the reconciler does about drift: `fail` reports it (audit, metric, log); `restore` also grants it again. */
+export type DriftMode = 'fail' | 'restore';
+
+/** The reconcile workflow's input (the schedule's action arguments). */
+export interface ReconcileInput {
+  drift?: DriftMode;
+}
+
+/** A grant target the reconciler looks at: one per distinct target in use. */
+export interface TargetRef {
+  key: string;
+  /** For logs and reports, no secret: `builtin`, `postgres LOCKBOX_TARGET_CRM/crm`, ... */
+  label: string;
+  target: ResourceTarget;
+  /** Tenants whose settings declare it (none for the built-in store, which every undeclared resource uses). */
+  tenants: string[];
+  /** Resources declared with it, for audit events about access whose request is unknown. */
+  resources: string[];
+  /** Set when the target is not reconciled, saying why. */
+  skipped?: string;
+}
+
+export interface OrphanOutcome {
+  requestId: string;
+  tenant: string;
+  resource: string;
+  reason: string;
+  /** `already_gone`: another run (or the workflow) removed it first; nothing was done or audited. */
+  outcome: 'revoked' | 'already_gone' | 'failed';
+  error?: string;
+}
+
+export interface DriftOutcome {
+  requestId: string;
+  tenant: string;
+  resource: string;
+  action: 'reported' | 'restored' | 'restore_failed';
+  error?: string;
+}
+
+export interface TargetReport {
+  target: string;
+  provider: ResourceTarget['provider'];
+  /** Access objects Lockbox made that the target listed. */
+  granted: number;
+  /** Active requests whose access should be there. */
+  held: number;
+  orphans: OrphanOutcome[];
+  drift: DriftOutcome[];
+  unsure: Array<{ requestId: string; why: string }>;
+  skipped?: string;
+  /** The target could not be reconciled this run (unreachable, bad configuration). */
+  error?: string;
+}
+
+export interface ReconcileReport {
+  /** ISO-8601 UTC. */
+  startedAt: string;
+  finishedAt: string;
+  drift: DriftMode;
+  /** False when any target (or the listing of active requests) failed: the run did not check everything. */
+  ok: boolean;
+  targets: TargetReport[];
+  /** Failures outside any one target. */
+  errors: string[];
+}
+
+/** A target's report when it could not be reconciled at all. */
+export function failedTarget(ref: TargetRef, error: string): TargetReport {
+  return { target: ref.label, provider: ref.target.provider, granted: 0, held: 0, orphans: [], drift: [], unsure: [], error };
+}
+
+/** A target's report when it is not reconciled (its provider cannot list grants, no explicit connection). */
+export function skippedTarget(ref: TargetRef, why: string): TargetReport {
+  return { target: ref.label, provider: ref.target.provider, granted: 0, held: 0, orphans: [], drift: [], unsure: [], skipped: why };
+}
+
+/** The run's report: ok only if every target and every orphan revoke succeeded. */
+export function finishReport(input: { startedAt: string; finishedAt: string; drift: DriftMode; targets: TargetReport[]; errors: string[] }): ReconcileReport {
+  const targetsOk = input.targets.every((t) => !t.error && t.orphans.every((o) => o.outcome !== 'failed'));
+  return { ...input, ok: targetsOk && input.errors.length === 0 };
+}

@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The production-shape suite (`npm run test:production`): the full Temporal server on PostgreSQL, Lockbox as separate
+ * API and worker processes, mTLS, SIGKILL and SIGTERM. Its own global setup builds or finds the server binaries and
+ * provisions the server; `npm test` does not run these files (vitest.config.ts excludes test/production).
+ */
+export default defineConfig({
+  test: {
+    include: ['test/production/**/*.test.ts'],
+    globalSetup: ['test/production/global-setup.ts'],
+    // The files start processes of their own on a 2-core machine: one at a time.
+    fileParallelism: false,
+    testTimeout: 240_000,
+    hookTimeout: 240_000,
+    teardownTimeout: 60_000,
+    // .ci/run reads this report to add the suite's counts to its closing line.
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest-production.json' }]],
+  },
+});
