@@ -10,7 +10,8 @@ export class AuditTail {
   private offset = 0;
   private partial = '';
   private decoder = new StringDecoder('utf8');
-  private readonly seen = new Map<string, Set<string>>();
+  /** requestId -> event type -> the event's time (the first one of that type). */
+  private readonly seen = new Map<string, Map<string, string>>();
   private readonly waiters = new Map<string, Array<() => void>>();
   private running = false;
   private loop: Promise<void> | null = null;
@@ -23,7 +24,7 @@ export class AuditTail {
     this.loop = (async () => {
       while (this.running) {
         try {
-          await this.poll();
+          await this.pollOnce();
         } catch {
           // the file may not exist yet
         }
@@ -39,6 +40,28 @@ export class AuditTail {
 
   has(requestId: string, type: string): boolean {
     return this.seen.get(requestId)?.has(type) ?? false;
+  }
+
+  /** The `time` of the first event of `type` for the request in the file, if it is there yet. */
+  timeOf(requestId: string, type: string): string | undefined {
+    return this.seen.get(requestId)?.get(type);
+  }
+
+  /** Reads whatever was appended since the last poll, now. */
+  async refresh(): Promise<void> {
+    try {
+      await this.pollOnce();
+    } catch {
+      // not there yet
+    }
+  }
+
+  /** One poll at a time: the offset and the partial line are shared state. */
+  private chain: Promise<void> = Promise.resolve();
+  private pollOnce(): Promise<void> {
+    const next = this.chain.then(() => this.poll());
+    this.chain = next.catch(() => undefined);
+    return next;
   }
 
   /** Resolves true once the event is in the file, false after `timeoutMs`. */
@@ -86,7 +109,7 @@ export class AuditTail {
 
   private learn(line: string): void {
     if (!line.trim()) return;
-    let e: { requestId?: unknown; type?: unknown };
+    let e: { requestId?: unknown; type?: unknown; time?: unknown };
     try {
       e = JSON.parse(line);
     } catch {
@@ -94,8 +117,8 @@ export class AuditTail {
     }
     if (typeof e.requestId !== 'string' || typeof e.type !== 'string') return;
     let types = this.seen.get(e.requestId);
-    if (!types) this.seen.set(e.requestId, (types = new Set()));
-    types.add(e.type);
+    if (!types) this.seen.set(e.requestId, (types = new Map()));
+    if (!types.has(e.type)) types.set(e.type, typeof e.time === 'string' ? e.time : '');
     const key = `${e.requestId}\n${e.type}`;
     const list = this.waiters.get(key);
     if (list) {

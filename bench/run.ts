@@ -98,7 +98,7 @@ function parseArgs(argv: string[]): Plan {
     scaleConcurrency: quick ? 8 : 16,
     requestTtl: ttl,
     listCalls: quick ? 30 : 200,
-    expirySample: quick ? 60 : 1000,
+    expirySample: quick ? 20 : 200,
     barePending: quick ? 100 : 2000,
     phases,
     out: resolve(value('--out') ?? join(ROOT, 'bench-results.json')),
@@ -118,7 +118,7 @@ function emptyPending(): Results['pending'] {
     workerAndApiSameProcess: true, lockboxIdleRssMiB: null, lockboxPeakRssMiB: null, temporalRssMiB: null, temporalPeakRssMiB: null,
     extrapolatedRssMiBAt10k: null, listMs: EMPTY, listP99Ms: Number.NaN, listReturned: 0, visibilityPendingCount: null, lateExpiries: 0,
     expirySampled: 0, expiryLatenessMs: EMPTY, notExpiredInSample: 0, closedLateByCloseTime: null, closedCheckedByCloseTime: null,
-    stillPendingAfterExpiry: null, rssPeaksMiB: {}, createErrors: 0, rssPerPendingKiB: null, bareRssPerPendingKiB: null, barePendingCount: 0,
+    stillPendingAfterExpiry: null, checkedAfterLastExpiryMs: null, apiReadBack: { sampled: 0, agrees: 0, disagrees: 0, failed: 0 }, rssPeaksMiB: {}, createErrors: 0, rssPerPendingKiB: null, bareRssPerPendingKiB: null, barePendingCount: 0,
     expiryBreakdownMs: { timerDueAfterExpiresAt: EMPTY, engineFiredLate: EMPTY, pickupAfterFire: EMPTY },
   };
 }
@@ -563,13 +563,16 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFloor: { 
     step = 'expiries';
     await cpu.measure('scale: expiries', async () => {
       await sleep(Math.min(lastExpiry + 2_500, ctx.hardDeadline - 15_000) - Date.now());
-      const pollUntil = until(ctx, 6_000, 60_000);
-      for (let k = 0; k < 120 && Date.now() < pollUntil; k++) {
-        stillPending = await countPending();
-        if (stillPending === null || stillPending === 0) break;
-        await sleep(500);
+      // Late ones: wait (bounded) until every request.expired has reached audit.jsonl.
+      const pollUntil = until(ctx, 8_000, 120_000);
+      for (let k = 0; k < 1_000 && Date.now() < pollUntil; k++) {
+        await ctx.tail.refresh();
+        if (created.every((c) => c.expiresAt > Date.now() - 2_000 || ctx.tail.has(c.id, 'request.expired'))) break;
+        await sleep(250);
       }
+      stillPending = await countPending();
     });
+    const checkedAfterLastExpiryMs = Date.now() - lastExpiry;
 
     // 3a. Every one, by visibility: workflow close time vs expiresAt (an upper bound: closing comes after the
     // outcome notification and the last audit export).
@@ -593,34 +596,47 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFloor: { 
       ctx.notes.push(`scale: visibility list of expired requests failed: ${errText(err)}`);
     }
 
-    // 3b. A sample, by the audit trail: request.expired event time vs expiresAt.
     // Only requests whose lifetime is over by now (all of them, unless the quick run's time budget cut the wait).
     const due = created.filter((c) => c.expiresAt + 2_000 < Date.now());
-    if (due.length < created.length) ctx.notes.push(`scale: only ${due.length} of ${created.length} requests were past their expiry when the time budget ended the wait; the sample is taken from those`);
-    const stride = Math.max(1, due.length / Math.min(expirySample, due.length));
-    const sample = Array.from({ length: Math.min(expirySample, due.length) }, (_, k) => due[Math.floor(k * stride)]!);
+    if (due.length < created.length) ctx.notes.push(`scale: only ${due.length} of ${created.length} requests were past their expiry when the time budget ended the wait; lateness is measured on those`);
+
+    // 3b. Every one, by the audit trail as exported to audit.jsonl: request.expired event time vs expiresAt.
+    await ctx.tail.refresh();
     const lateness: number[] = [];
     let notExpired = 0;
+    for (const c of due) {
+      const t = ctx.tail.timeOf(c.id, 'request.expired');
+      if (t) lateness.push(Date.parse(t) - c.expiresAt);
+      else notExpired += 1;
+    }
+    // 3b'. A sample read back through the API (GET /v1/requests/{id}/audit): it must tell the same story.
+    const stride = Math.max(1, due.length / Math.min(expirySample, due.length));
+    const sample = Array.from({ length: Math.min(expirySample, due.length) }, (_, k) => due[Math.floor(k * stride)]!);
+    let apiAgrees = 0;
+    let apiDisagrees = 0;
+    const sampleErrors: string[] = [];
     step = 'audit-sample';
-    let sampleErrors = 0;
     const sampleUntil = until(ctx, 8_000, 300_000);
-    await cpu.measure('scale: audit sample', () =>
-      pool(sample.length, 8, sampleUntil, async (i) => {
+    await cpu.measure('scale: audit read-back sample', () =>
+      pool(sample.length, 4, sampleUntil, async (i) => {
         const s = sample[i]!;
         const left = sampleUntil - Date.now();
         if (left < 500) return;
         let au: ApiResponse;
         try {
           au = await ctx.api.expect(200, 'GET', `/v1/requests/${s.id}/audit`, TOKENS.engineer, undefined, left);
-        } catch {
-          sampleErrors += 1;
+        } catch (err) {
+          sampleErrors.push(errText(err));
           return;
         }
         const ev = (au.body.events as Array<{ type: string; time: string }>).find((e) => e.type === 'request.expired');
-        if (!ev) notExpired += 1;
-        else lateness.push(Date.parse(ev.time) - s.expiresAt);
+        if ((ev?.time ?? undefined) === ctx.tail.timeOf(s.id, 'request.expired')) apiAgrees += 1;
+        else apiDisagrees += 1;
       }),
     );
+    if (sampleErrors.length) ctx.notes.push(`scale: ${sampleErrors.length} audit read-backs of expired requests failed or timed out, e.g. ${sampleErrors[0]}`);
+    if (apiDisagrees) ctx.notes.push(`scale: for ${apiDisagrees} requests GET /audit and audit.jsonl disagree about request.expired`);
+
     // 3c. Where the lateness comes from, for a few of them, from their histories (read-only): how late the expiry
     // timer was set (our workflow), how late the engine fired it, how long until a worker picked up the task.
     const breakdown = { timerDueAfterExpiresAtMs: [] as number[], engineFiredLateMs: [] as number[], pickupAfterFireMs: [] as number[] };
@@ -651,7 +667,6 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFloor: { 
       }
     }
     const sampled = lateness.length + notExpired;
-    if (sampleErrors) ctx.notes.push(`scale: ${sampleErrors} audit reads of expired requests failed or timed out (not counted in the sample)`);
     const lateExpiries = lateness.filter((x) => x > 2_000).length + notExpired;
     const idleBeforeCreate = idleAtCreate;
     const perRequest = lockboxRss !== null && idleBeforeCreate !== null && created.length ? (lockboxRss - idleBeforeCreate) / created.length : null;
@@ -680,6 +695,8 @@ async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFloor: { 
       expirySampled: sampled,
       expiryLatenessMs: percentiles(lateness),
       notExpiredInSample: notExpired,
+      checkedAfterLastExpiryMs: round(checkedAfterLastExpiryMs, 0),
+      apiReadBack: { sampled: sample.length, agrees: apiAgrees, disagrees: apiDisagrees, failed: sampleErrors.length },
       closedLateByCloseTime: closedLate,
       closedCheckedByCloseTime: closedChecked,
       stillPendingAfterExpiry: stillPending,

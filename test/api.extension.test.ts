@@ -55,6 +55,7 @@ describe('extending an active grant', () => {
     await eve.post(`/v1/requests/${unanswered.id}/extend`, { duration: '1h', reason: 'please' });
     for (const r of [rejected, unanswered]) {
       const done = await eventually(() => eve.get(`/v1/requests/${r.id}`), (x) => x.body.status === 'completed', 30_000);
+      expect(done.body.status, JSON.stringify(done.body)).toBe('completed');
       expect(done.body.access.endsAt).toBe(r.access.endsAt);
     }
     expect(await types(unanswered.id)).toContain('extension.expired');

@@ -10,6 +10,7 @@ import { normalizePolicy } from '../src/domain/policy.js';
 import {
   SETTLE_MS,
   compareTarget,
+  driftCandidates,
   endedOutsideWorkflow,
   finishReport,
   mustHoldAccess,
@@ -17,7 +18,6 @@ import {
   targetKey,
   tenantOfRequestId,
   type Execution,
-  type HeldAccess,
   type RequestView,
   type TargetReport,
 } from '../src/domain/reconcile.js';
@@ -57,20 +57,23 @@ function revokeAsked(r = active()): AccessRequest {
   if (!out.ok) throw new Error(out.rejection.message);
   return out.state;
 }
-const running = (request: RequestView | null): Execution => ({ kind: 'running', request });
+/** Running, as describe shows it; pending ones are queried too (`request`). */
+const running = (request: RequestView | null, status = request?.status ?? 'pending'): Execution =>
+  status === 'pending' ? { kind: 'running', status, request } : { kind: 'running', status };
 
 describe('orphan or owned: what Temporal says about the workflow of access found at a target', () => {
   const table: Array<[string, Execution | undefined, 'orphan' | 'owned' | 'unsure', RegExp?]> = [
     ["eve's active request", running(active()), 'owned'],
     ['approved by alice, grant in progress (still pending)', running(approved()), 'owned'],
     ['an early revoke asked for, workflow still revoking', running(revokeAsked()), 'owned'],
+    ['running, its status not set yet', { kind: 'running', status: null }, 'unsure'],
     ['workflow terminated in the Temporal UI', { kind: 'closed', closeStatus: 'TERMINATED' }, 'orphan', /TERMINATED/],
     ['workflow timed out', { kind: 'closed', closeStatus: 'TIMED_OUT' }, 'orphan', /TIMED_OUT/],
     ['workflow completed but access was left', { kind: 'closed', closeStatus: 'COMPLETED' }, 'orphan', /COMPLETED/],
     ['workflow deleted by retention, or a role made by hand', { kind: 'not_found' }, 'orphan', /not found/],
     ['workflow reset to before alice approved', running(eveRequest()), 'orphan', /pending, not approved/],
     ['workflow running but the request already ended', running({ ...active(), status: 'revoked' }), 'orphan', /request revoked/],
-    ['workflow running, its state could not be queried', running(null), 'unsure'],
+    ['workflow running, pending, its state could not be queried', running(null), 'unsure'],
     ['Temporal could not be asked', { kind: 'unknown', error: 'deadline exceeded' }, 'unsure'],
     ['not looked up at all', undefined, 'unsure'],
   ];
@@ -98,17 +101,7 @@ describe('must an active request hold access at its target right now (else it is
 });
 
 describe('comparing one target', () => {
-  const held = (requestId: string): HeldAccess => ({
-    requestId,
-    tenant: 'contoso',
-    resource: 'mailbox:bob@contoso.com',
-    principal: EVE,
-    grantedAt: at(1).toISOString(),
-    endsAt: at(241).toISOString(),
-    target: targetKey(undefined),
-  });
-
-  it('sorts every id the target lists into orphan, owned or unsure, and finds active requests it did not list', () => {
+  it('sorts every id the target lists into orphan, owned or unsure', () => {
     const out = compareTarget({
       granted: ['req-a', 'req-terminated', 'req-gone', 'req-unknown', 'req-terminated'],
       executions: {
@@ -117,35 +110,37 @@ describe('comparing one target', () => {
         'req-gone': { kind: 'not_found' },
         'req-unknown': { kind: 'unknown', error: 'timeout' },
       },
-      held: [held('req-a'), held('req-lost')],
     });
     expect(out.orphans.map((o) => o.requestId)).toEqual(['req-terminated', 'req-gone']);
     expect(out.unsure).toEqual([{ requestId: 'req-unknown', why: 'timeout' }]);
-    expect(out.missing.map((m) => m.requestId)).toEqual(['req-lost']);
   });
 
   it('finds nothing to do when the target and the requests agree', () => {
-    expect(compareTarget({ granted: ['req-a'], executions: { 'req-a': running(active()) }, held: [held('req-a')] })).toEqual({ orphans: [], missing: [], unsure: [] });
+    expect(compareTarget({ granted: ['req-a'], executions: { 'req-a': running(active()) } })).toEqual({ orphans: [], unsure: [] });
+  });
+
+  it('takes as drift candidates the active requests no target listed, once each', () => {
+    expect(driftCandidates(['req-a', 'req-lost', 'req-b', 'req-lost'], ['req-a', 'req-b', 'req-orphan'])).toEqual(['req-lost']);
+    expect(driftCandidates([], ['req-a'])).toEqual([]);
   });
 
   it('holds as a property: each listed id gets exactly one verdict; no running active request is ever an orphan', () => {
     const executionArb: fc.Arbitrary<Execution> = fc.oneof(
       fc.constantFrom<Execution>(running(active()), running(approved()), running(revokeAsked()), running(eveRequest()), running(null), { kind: 'not_found' }),
+      fc.record({ kind: fc.constant('running' as const), status: fc.constantFrom('active' as const, 'revoked' as const, 'completed' as const, null) }),
       fc.record({ kind: fc.constant('closed' as const), closeStatus: fc.constantFrom('TERMINATED', 'TIMED_OUT', 'COMPLETED', 'FAILED') }),
       fc.record({ kind: fc.constant('unknown' as const), error: fc.string() }),
     );
+    const owns = (e: Execution) =>
+      e.kind === 'running' && (e.request ? e.request.status === 'active' || (e.request.status === 'pending' && e.request.approvedAt !== null) : e.status === 'active');
     fc.assert(
-      fc.property(fc.dictionary(fc.stringMatching(/^req-[a-z0-9]{1,6}$/), executionArb), fc.array(fc.stringMatching(/^req-[a-z0-9]{1,6}$/)), (executions, heldIds) => {
+      fc.property(fc.dictionary(fc.stringMatching(/^req-[a-z0-9]{1,6}$/), executionArb), fc.array(fc.stringMatching(/^req-[a-z0-9]{1,6}$/)), (executions, active) => {
         const ids = Object.keys(executions);
-        const out = compareTarget({ granted: ids, executions, held: heldIds.map(held) });
+        const out = compareTarget({ granted: ids, executions });
         const orphans = new Set(out.orphans.map((o) => o.requestId));
         const unsure = new Set(out.unsure.map((u) => u.requestId));
-        for (const id of ids) {
-          const e = executions[id]!;
-          const owned = e.kind === 'running' && e.request !== null && (e.request.status === 'active' || (e.request.status === 'pending' && e.request.approvedAt !== null));
-          expect(Number(orphans.has(id)) + Number(unsure.has(id)) + Number(owned)).toBe(1);
-        }
-        for (const m of out.missing) expect(ids).not.toContain(m.requestId);
+        for (const id of ids) expect(Number(orphans.has(id)) + Number(unsure.has(id)) + Number(owns(executions[id]!))).toBe(1);
+        for (const c of driftCandidates(active, ids)) expect(ids).not.toContain(c);
       }),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 500) },
     );
@@ -191,8 +186,8 @@ describe('helpers', () => {
   });
 
   it('calls a run ok only when every target was checked and every orphan revoke took', () => {
-    const target = (t: Partial<TargetReport>): TargetReport => ({ target: 'builtin', provider: 'builtin', granted: 1, held: 0, orphans: [], drift: [], unsure: [], ...t });
-    const base = { startedAt: at(0).toISOString(), finishedAt: at(1).toISOString(), drift: 'fail' as const, errors: [] };
+    const target = (t: Partial<TargetReport>): TargetReport => ({ target: 'builtin', provider: 'builtin', granted: 1, orphans: [], drift: [], unsure: [], ...t });
+    const base = { startedAt: at(0).toISOString(), finishedAt: at(1).toISOString(), drift: 'fail' as const, active: 0, errors: [] };
     const orphan = { requestId: 'r', tenant: 'contoso', resource: 'x', reason: 'workflow TERMINATED' };
     expect(finishReport({ ...base, targets: [target({}), target({ skipped: 'webhook' })] }).ok).toBe(true);
     expect(finishReport({ ...base, targets: [target({ orphans: [{ ...orphan, outcome: 'revoked' }] })] }).ok).toBe(true);

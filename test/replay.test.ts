@@ -18,6 +18,7 @@ describe('workflow replay', () => {
     const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.json')).sort();
     expect(files.filter((f) => f.startsWith("v1-"))).toHaveLength(6);
     expect(files.filter((f) => f.startsWith("v2-")).length).toBeGreaterThanOrEqual(8);
+    expect(files.filter((f) => f.startsWith("v3-")).length).toBeGreaterThanOrEqual(8);
     const histories = await Promise.all(
       files.map(async (f) => ({ workflowId: f, history: temporal.api.history.v1.History.fromObject(JSON.parse(await readFile(new URL(f, HISTORIES), 'utf8'))) })),
     );

@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { AccessRequest } from '../domain/request.js';
+import { RequestStatus, type AccessRequest } from '../domain/request.js';
 import type { Execution } from '../domain/reconcile.js';
 import * as defs from '../workflows/definitions.js';
 
@@ -15,8 +15,10 @@ export interface Lookup {
 }
 
 /**
- * Describes the request's workflow (strongly consistent, unlike a visibility listing) and, when it runs, queries
- * its state. Never throws: what cannot be told is `unknown`, and the reconciler leaves it for the next run.
+ * Describes the request's workflow (strongly consistent, unlike a visibility listing); its status search attribute
+ * says the rest, except while `pending`, when its state is queried (approved and being granted, or not approved).
+ * Queries are kept to that: each one makes a worker load the workflow. Never throws: what cannot be told is
+ * `unknown`, and the reconciler leaves it for the next run.
  */
 export async function lookUpRequest(client: Client, requestId: string): Promise<Lookup> {
   const handle = client.workflow.getHandle(requestId);
@@ -34,7 +36,9 @@ export async function lookUpRequest(client: Client, requestId: string): Promise<
     principal: sa.get(defs.SearchAttributes.requester),
   };
   if (described.status.name !== 'RUNNING') return { execution: { kind: 'closed', closeStatus: described.status.name }, ...who };
-  return { execution: { kind: 'running', request: await queryRequest(client, requestId) }, ...who };
+  const status = (sa.get(defs.SearchAttributes.status) ?? null) as RequestStatus | null;
+  if (status !== null && status !== RequestStatus.pending) return { execution: { kind: 'running', status }, ...who };
+  return { execution: { kind: 'running', status, request: await queryRequest(client, requestId) }, ...who };
 }
 
 /** The running request's state, or null when the query failed or timed out. */

@@ -23,7 +23,7 @@ import type { ActivityDeps } from './index.js';
 import { listActiveRequestIds, lookUpRequest, messageOf, queryRequest, type Lookup } from './reconcile-lookup.js';
 
 /** At most this many active requests are checked for drift per run. */
-const MAX_HELD = 5_000;
+const MAX_ACTIVE = 5_000;
 
 export interface ReconcileOptions {
   metrics?: ReconcileMetrics;
@@ -82,26 +82,17 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
     return undefined;
   }
 
-  /** This task queue's active requests whose access must exist now (read BEFORE any target is listed). */
-  async function listHeldAccess(): Promise<HeldAccess[]> {
-    const client = temporal();
-    const ids = await listActiveRequestIds(client, Context.current().info.taskQueue, MAX_HELD);
-    const held: HeldAccess[] = [];
-    for (const id of ids) {
-      heartbeat();
-      const r = await queryRequest(client, id);
-      if (!r?.access || !mustHoldAccess(r, Date.now())) continue;
-      const { grantedAt, endsAt } = r.access;
-      held.push({ requestId: r.id, tenant: r.tenant, resource: r.resource, principal: r.requester, grantedAt, endsAt, target: targetKey(r.target) });
-    }
-    return held;
+  /** Ids of this task queue's running requests that visibility lists as active (read BEFORE any target is listed). */
+  async function listActiveRequests(): Promise<string[]> {
+    return listActiveRequestIds(temporal(), Context.current().info.taskQueue, MAX_ACTIVE);
   }
 
-  async function reconcileTarget(input: { ref: TargetRef; held: HeldAccess[] | null; drift: DriftMode }): Promise<{ report: TargetReport; events: AuditEvent[] }> {
+  /** Lists what Lockbox granted at one target and revokes what no running request owns. */
+  async function reconcileTarget(input: { ref: TargetRef }): Promise<{ report: TargetReport; granted: string[]; events: AuditEvent[] }> {
     const { ref } = input;
     const provider = deps.grants.providerFor(ref.target);
-    const report: TargetReport = { target: ref.label, provider: ref.target.provider, granted: 0, held: input.held?.length ?? 0, orphans: [], drift: [], unsure: [] };
-    if (!provider.listGranted) return { report: { ...report, skipped: 'this provider cannot list what it granted' }, events: [] };
+    const report: TargetReport = { target: ref.label, provider: ref.target.provider, granted: 0, orphans: [], drift: [], unsure: [] };
+    if (!provider.listGranted) return { report: { ...report, skipped: 'this provider cannot list what it granted' }, granted: [], events: [] };
     const client = temporal();
     const granted = await provider.listGranted();
     report.granted = granted.length;
@@ -111,7 +102,7 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
       lookups[id] = await lookUpRequest(client, id);
     }
     const executions: Record<string, Execution> = Object.fromEntries(Object.entries(lookups).map(([id, l]) => [id, l.execution]));
-    const cmp = compareTarget({ granted, executions, held: input.held ?? [] });
+    const cmp = compareTarget({ granted, executions });
     report.unsure.push(...cmp.unsure);
     const events: AuditEvent[] = [];
     for (const o of cmp.orphans) {
@@ -120,16 +111,38 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
       report.orphans.push(outcome.result);
       if (outcome.event) events.push(outcome.event);
     }
-    for (const m of cmp.missing) {
+    return { report, granted, events };
+  }
+
+  /**
+   * Active requests no target listed: each is asked for its state, and where its access must exist now, its own
+   * target is asked (`verify`) before it counts as drift. Requests on targets not reconciled this run are left out.
+   * Findings name their target by key.
+   */
+  async function checkDrift(input: { candidates: string[]; refs: TargetRef[]; drift: DriftMode }): Promise<{
+    found: Array<{ target: string; outcome: DriftOutcome }>;
+    unsure: Array<{ target: string; requestId: string; why: string }>;
+    events: AuditEvent[];
+  }> {
+    const client = temporal();
+    const refs = new Map(input.refs.map((r) => [r.key, r]));
+    const out = { found: [] as Array<{ target: string; outcome: DriftOutcome }>, unsure: [] as Array<{ target: string; requestId: string; why: string }>, events: [] as AuditEvent[] };
+    for (const id of input.candidates) {
       heartbeat();
-      const found = await confirmDrift(client, provider, ref, m, input.drift);
-      if (found === 'unsure') report.unsure.push({ requestId: m.requestId, why: 'drift could not be confirmed' });
+      const r = await queryRequest(client, id);
+      if (!r?.access || !mustHoldAccess(r, Date.now())) continue;
+      const ref = refs.get(targetKey(r.target));
+      if (!ref) continue;
+      const held: HeldAccess = { requestId: r.id, tenant: r.tenant, resource: r.resource, principal: r.requester, grantedAt: r.access.grantedAt, endsAt: r.access.endsAt, target: ref.key };
+      const provider = deps.grants.providerFor(ref.target);
+      const found = await confirmDrift(client, provider, ref, held, input.drift);
+      if (found === 'unsure') out.unsure.push({ target: ref.key, requestId: id, why: 'drift could not be confirmed' });
       else if (found) {
-        report.drift.push(found.result);
-        events.push(found.event);
+        out.found.push({ target: ref.key, outcome: found.result });
+        out.events.push(found.event);
       }
     }
-    return { report, events };
+    return out;
   }
 
   /** Revokes one orphan through its provider, checks at the target that it is gone, audits it. */
@@ -172,8 +185,9 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
   }
 
   /**
-   * An active request the target did not list: asks the request and the target again (the window may have just
-   * ended, or a revoke begun), then reports it, and in `restore` mode grants it again for the rest of its window.
+   * An active request its target did not list, whose state says the access must be there: asks the target
+   * (`verify`), then the request once more (a revoke may have begun meanwhile), then reports it, and in `restore`
+   * mode grants it again for the rest of its window.
    */
   async function confirmDrift(
     client: Client,
@@ -187,7 +201,6 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
       const r = await queryRequest(client, m.requestId);
       return r !== null && mustHoldAccess(r, Date.now());
     };
-    if (!(await stillHeld())) return null;
     const at = await provider.verify({ requestId: m.requestId });
     if (at.present) return null;
     if (!(await stillHeld())) return null;
@@ -246,7 +259,7 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
     }
   }
 
-  return { reconcileTargets, listHeldAccess, reconcileTarget, recordReconcileOutcome };
+  return { reconcileTargets, listActiveRequests, reconcileTarget, checkDrift, recordReconcileOutcome };
 }
 
 /** `reconcile:<requestId>:orphan|drift`: the same finding by any run is the same event, stored once by every sink. */

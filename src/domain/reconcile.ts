@@ -8,8 +8,12 @@ import { RequestStatus, isTerminal, type AccessRequest } from './request.js';
 
 /** What Temporal says about the workflow of a request id found at a target. */
 export type Execution =
-  /** Running; `request` is its state as queried, or null when the query failed (then nothing is decided). */
-  | { kind: 'running'; request: RequestView | null }
+  /**
+   * Running. `status` is its `LockboxStatus` as the workflow last set it (describe, consistent with its history);
+   * `request` is its queried state, asked only while `pending` (approved and being granted, or not approved at all),
+   * null when that query failed.
+   */
+  | { kind: 'running'; status: RequestStatus | null; request?: RequestView | null }
   /** Closed: completed, failed, terminated, timed out, cancelled (Temporal's own close status). */
   | { kind: 'closed'; closeStatus: string }
   /** No such workflow: deleted by retention, or never made by this Lockbox (a role made by hand). */
@@ -20,7 +24,7 @@ export type Execution =
 /** The part of a request the rules look at. */
 export type RequestView = Pick<AccessRequest, 'status' | 'approvedAt' | 'access' | 'decisions'>;
 
-/** An active request whose access must exist at its target, as the reconciler saw it before listing the target. */
+/** An active request whose access must exist at its target now. */
 export interface HeldAccess {
   requestId: string;
   tenant: string;
@@ -43,8 +47,6 @@ export interface Orphan {
 export interface Comparison {
   /** Access at the target that no running workflow holds: revoke it. */
   orphans: Orphan[];
-  /** Active requests whose access the target did not list: confirm (it may have just ended), then report. */
-  missing: HeldAccess[];
   /** Ids the run could not decide about; they are looked at again next run. */
   unsure: Array<{ requestId: string; why: string }>;
 }
@@ -88,32 +90,37 @@ export function orphanReason(e: Execution | undefined): { orphan: string } | { o
     case 'unknown':
       return { unsure: e.error };
     case 'running':
-      if (!e.request) return { unsure: 'request state could not be queried' };
-      if (ownsAccess(e.request)) return { owned: true };
-      // A running request that is not approved (reset to before its approval) or already ended holds nothing.
-      return { orphan: `request ${e.request.status}${e.request.status === RequestStatus.pending ? ', not approved' : ''}` };
+      if (e.request) {
+        if (ownsAccess(e.request)) return { owned: true };
+        // A running request that is not approved (reset to before its approval) or already ended holds nothing.
+        return { orphan: `request ${e.request.status}${e.request.status === RequestStatus.pending ? ', not approved' : ''}` };
+      }
+      if (e.status === RequestStatus.active) return { owned: true };
+      if (e.status !== null && isTerminal(e.status)) return { orphan: `request ${e.status}` };
+      return { unsure: e.status === null ? 'the workflow has no status' : 'request state could not be queried' };
   }
 }
 
-/**
- * Compares what Lockbox granted at one target (`granted`: request ids it lists) with the requests that own access
- * there. `held` must have been read BEFORE `granted`, so a request granted in between is not taken for drift; every
- * `missing` entry still needs confirming against the target and the request right before anything is done.
- */
-export function compareTarget(input: {
-  granted: readonly string[];
-  executions: Readonly<Record<string, Execution>>;
-  held: readonly HeldAccess[];
-}): Comparison {
-  const out: Comparison = { orphans: [], missing: [], unsure: [] };
-  const granted = new Set(input.granted);
-  for (const requestId of granted) {
+/** Sorts what Lockbox granted at one target (`granted`: request ids it lists) into orphans and ids left unsure. */
+export function compareTarget(input: { granted: readonly string[]; executions: Readonly<Record<string, Execution>> }): Comparison {
+  const out: Comparison = { orphans: [], unsure: [] };
+  for (const requestId of new Set(input.granted)) {
     const verdict = orphanReason(input.executions[requestId]);
     if ('orphan' in verdict) out.orphans.push({ requestId, reason: verdict.orphan });
     else if ('unsure' in verdict) out.unsure.push({ requestId, why: verdict.unsure });
   }
-  for (const h of input.held) if (!granted.has(h.requestId)) out.missing.push(h);
   return out;
+}
+
+/**
+ * Active requests no target listed: the ones that may have lost their access. `active` must have been read BEFORE
+ * the targets were listed (a request is active only once its grant exists, so one listed active then had its grant
+ * then); each candidate still needs confirming against the request and its target before anything is done, since
+ * its window may have ended or a revoke begun in between.
+ */
+export function driftCandidates(active: readonly string[], grantedAnywhere: Iterable<string>): string[] {
+  const granted = new Set(grantedAnywhere);
+  return [...new Set(active)].filter((id) => !granted.has(id));
 }
 
 /**
@@ -184,8 +191,6 @@ export interface TargetReport {
   provider: ResourceTarget['provider'];
   /** Access objects Lockbox made that the target listed. */
   granted: number;
-  /** Active requests whose access should be there. */
-  held: number;
   orphans: OrphanOutcome[];
   drift: DriftOutcome[];
   unsure: Array<{ requestId: string; why: string }>;
@@ -201,6 +206,8 @@ export interface ReconcileReport {
   drift: DriftMode;
   /** False when any target (or the listing of active requests) failed: the run did not check everything. */
   ok: boolean;
+  /** Running requests listed as active (visibility) when the run began: the ones checked for drift. */
+  active: number;
   targets: TargetReport[];
   /** Failures outside any one target. */
   errors: string[];
@@ -208,16 +215,23 @@ export interface ReconcileReport {
 
 /** A target's report when it could not be reconciled at all. */
 export function failedTarget(ref: TargetRef, error: string): TargetReport {
-  return { target: ref.label, provider: ref.target.provider, granted: 0, held: 0, orphans: [], drift: [], unsure: [], error };
+  return { target: ref.label, provider: ref.target.provider, granted: 0, orphans: [], drift: [], unsure: [], error };
 }
 
 /** A target's report when it is not reconciled (its provider cannot list grants, no explicit connection). */
 export function skippedTarget(ref: TargetRef, why: string): TargetReport {
-  return { target: ref.label, provider: ref.target.provider, granted: 0, held: 0, orphans: [], drift: [], unsure: [], skipped: why };
+  return { target: ref.label, provider: ref.target.provider, granted: 0, orphans: [], drift: [], unsure: [], skipped: why };
 }
 
 /** The run's report: ok only if every target and every orphan revoke succeeded. */
-export function finishReport(input: { startedAt: string; finishedAt: string; drift: DriftMode; targets: TargetReport[]; errors: string[] }): ReconcileReport {
+export function finishReport(input: {
+  startedAt: string;
+  finishedAt: string;
+  drift: DriftMode;
+  active: number;
+  targets: TargetReport[];
+  errors: string[];
+}): ReconcileReport {
   const targetsOk = input.targets.every((t) => !t.error && t.orphans.every((o) => o.outcome !== 'failed'));
   return { ...input, ok: targetsOk && input.errors.length === 0 };
 }

@@ -1,8 +1,9 @@
-import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
+import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Connection, type ScheduleDescription } from '@temporalio/client';
 import { reconcileScheduleId } from '../client/reconcile.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../config/logger.js';
 import type { ReconcileInput } from '../domain/reconcile.js';
+import { connectClient } from './connection.js';
 
 /** A run that takes longer than this is ended, so a stuck run cannot hold the schedule (overlap: skip) forever. */
 const RUN_TIMEOUT = '15m';
@@ -67,7 +68,7 @@ function isCurrent(d: ScheduleDescription, opts: ReconcileScheduleOptions): bool
 export async function ensureReconcileScheduleAtStart(config: Config, address: string, log: Logger): Promise<void> {
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address });
+    connection = await connectClient(config, address);
     const client = new Client({ connection, namespace: config.namespace });
     const { intervalMs, drift } = config.reconcile;
     const did = await ensureReconcileSchedule(client, { taskQueue: config.taskQueue, intervalMs, input: { drift } });

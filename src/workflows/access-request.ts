@@ -47,6 +47,12 @@ export const PATCH_V2 = 'lockbox-v2-signed-staged';
  * (retried for minutes) never holds up a decision or the grant that follows it.
  */
 export const PATCH_BACKGROUND_NOTIFY = 'lockbox-background-notify';
+/**
+ * After a timer fires, decide by WHICH timer fired, not by re-reading the workflow clock: a worker that took over a
+ * request after another one died was seen (production suite, SIGKILL) to run that activation with the previous
+ * task's time, start a second window timer, and leave a history that would not replay.
+ */
+export const PATCH_TRUST_TIMERS = 'lockbox-trust-timers';
 
 const notifications = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -79,7 +85,11 @@ const MAX_AUDITED_FORGERIES = 50;
  * lifetime -> grant -> wait for the window or an early revoke -> revoke (always) -> audit exported.
  */
 export async function accessRequestWorkflow(input: NewRequestInput): Promise<AccessRequest> {
+  // Every patch is asked for here, first thing, in a fixed order: a patch asked for later (after an await) was seen
+  // to replay out of step with its marker when the awaited local activity resolved in another activation.
   const v2 = patched(PATCH_V2);
+  const backgroundPatch = patched(PATCH_BACKGROUND_NOTIFY);
+  const trustTimersPatch = patched(PATCH_TRUST_TIMERS);
   const journal = new AuditJournal(input.id, input.tenant, (events) => mustSucceed.exportAudit(events));
   const created = createRequest(input);
   let state = created.state;
@@ -177,6 +187,8 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
 
   /** Set (patched) once a request sends approver notifications in the background; these finish before the end. */
   let background = false;
+  /** Set (patched): after a timer fires, the deadline it was set for has passed, whatever the clock reads. */
+  let trustTimers = false;
   const inFlight: Promise<void>[] = [];
 
   let cancelledInTemporal = false;
@@ -220,17 +232,19 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   /** Stage by stage: notify the stage's approvers, remind the undecided once, expire at the lifetime. */
   async function awaitDecisionsV2(): Promise<void> {
     let reminded = false;
-    background = patched(PATCH_BACKGROUND_NOTIFY);
+    background = backgroundPatch;
+    trustTimers = trustTimersPatch;
     await notifyStage('approval_needed');
     while (awaitingDecision()) {
       const stage = state.stage;
       const expiry = Date.parse(state.expiresAt);
       const remindAt = reminded ? expiry : Math.min(expiry, reminderAt(state.createdAt, state.expiresAt));
+      const reminderTimer = !reminded && remindAt < expiry;
       const wait = remindAt - Date.now();
       const changed = wait > 0 && (await condition(() => !awaitingDecision() || state.stage !== stage, wait));
       if (changed) {
         if (awaitingDecision()) await notifyStage('approval_needed');
-      } else if (!reminded && Date.now() < expiry) {
+      } else if (trustTimers ? reminderTimer : !reminded && Date.now() < expiry) {
         reminded = true;
         await notifyStage('reminder');
       } else {
@@ -310,15 +324,24 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
         continue;
       }
       const endsAt = Date.parse(state.access.endsAt);
-      if (ext?.status === 'pending' && Date.now() >= Date.parse(ext.expiresAt)) {
-        commit(extensionEnded(state, 'expired'));
-        continue;
+      const extDue = ext?.status === 'pending' ? Date.parse(ext.expiresAt) : Number.POSITIVE_INFINITY;
+      if (!trustTimers) {
+        if (ext?.status === 'pending' && Date.now() >= extDue) {
+          commit(extensionEnded(state, 'expired'));
+          continue;
+        }
+        if (Date.now() >= endsAt) return;
       }
-      if (Date.now() >= endsAt) return;
-      const wakeAt = ext?.status === 'pending' ? Math.min(endsAt, Date.parse(ext.expiresAt)) : endsAt;
+      const wakeAt = Math.min(endsAt, extDue);
       const before = key();
       const notifiedStage = ext?.stage ?? null;
-      await condition(() => revokeRequested(state) || key() !== before, Math.max(1, wakeAt - Date.now()));
+      const woke = await condition(() => revokeRequested(state) || key() !== before, Math.max(1, wakeAt - Date.now()));
+      if (!woke && trustTimers) {
+        // A timer fired: the extension's deadline (it expires), or the window's end (access ends now).
+        if (ext?.status === 'pending') commit(extensionEnded(state, 'expired'));
+        if (extDue < endsAt) continue;
+        return;
+      }
       const now = pendingExtension(state);
       if (now?.status === 'pending' && (now.seq !== ext?.seq || now.stage !== notifiedStage)) await notifyExtension(now);
     }

@@ -1,17 +1,18 @@
 import { isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { AuditEvent } from '../domain/audit.js';
 import {
+  driftCandidates,
   failedTarget,
   finishReport,
   skippedTarget,
-  type HeldAccess,
   type ReconcileInput,
   type ReconcileReport,
   type TargetRef,
   type TargetReport,
 } from '../domain/reconcile.js';
 
-/** Listing and checking one target: a few attempts, then the run reports it failed and the next run tries again. */
+/** Listing and checking: a few attempts, then the run reports what failed and the next run tries again. */
 const checks = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
   heartbeatTimeout: '1m',
@@ -24,42 +25,56 @@ const mustSucceed = proxyActivities<Activities>({
 });
 
 /**
- * One reconcile (docs/reconcile.md), run by the `lockbox-reconciler-<taskQueue>` schedule and on demand: for each
- * grant target in use, revoke access no running request owns, report (or restore) access an active request lost.
+ * One reconcile (docs/reconcile.md), run by the `lockbox-reconciler-<taskQueue>` schedule and on demand: revoke
+ * access at each grant target that no running request owns; report (or restore) access an active request lost.
  * A target that fails does not stop the others; the report says what failed, and the run records its outcome.
  */
 export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<ReconcileReport> {
   const drift = input.drift ?? 'fail';
   const startedAt = new Date().toISOString();
   const errors: string[] = [];
-  const targets: TargetReport[] = [];
 
-  const refs = await attempt(() => checks.reconcileTargets(), 'listing grant targets', errors);
-  // Read before any target is listed, so access granted in between is never taken for drift.
-  const held = await attempt(() => checks.listHeldAccess(), 'listing active requests (drift not checked)', errors);
+  const refs = (await attempt(() => checks.reconcileTargets(), 'listing grant targets', errors)) ?? [];
+  // Read before any target is listed: a request is active only once its grant exists.
+  const active = await attempt(() => checks.listActiveRequests(), 'listing active requests (drift not checked)', errors);
 
-  for (const ref of refs ?? []) {
+  const reports = new Map<string, TargetReport>();
+  const granted: string[] = [];
+  const checked: TargetRef[] = [];
+  for (const ref of refs) {
     if (ref.skipped) {
-      targets.push(skippedTarget(ref, ref.skipped));
+      reports.set(ref.key, skippedTarget(ref, ref.skipped));
       continue;
     }
-    targets.push(await reconcileOne(ref, held ? held.filter((h) => h.target === ref.key) : null));
-  }
-
-  const report = finishReport({ startedAt, finishedAt: new Date().toISOString(), drift, targets, errors });
-  await mustSucceed.recordReconcileOutcome(report);
-  return report;
-
-  async function reconcileOne(ref: TargetRef, heldHere: HeldAccess[] | null): Promise<TargetReport> {
     try {
-      const { report: done, events } = await checks.reconcileTarget({ ref, held: heldHere, drift });
-      if (events.length > 0) await mustSucceed.exportAudit(events);
-      return done;
+      const done = await checks.reconcileTarget({ ref });
+      await exportEvents(done.events);
+      reports.set(ref.key, done.report);
+      granted.push(...done.granted);
+      if (!done.report.skipped) checked.push(ref);
     } catch (err) {
       if (isCancellation(err)) throw err;
-      return failedTarget(ref, messageOf(err));
+      reports.set(ref.key, failedTarget(ref, messageOf(err)));
     }
   }
+
+  const candidates = active ? driftCandidates(active, granted) : [];
+  if (candidates.length > 0 && checked.length > 0) {
+    const found = await attempt(() => checks.checkDrift({ candidates, refs: checked, drift }), 'checking drift', errors);
+    if (found) {
+      await exportEvents(found.events);
+      for (const f of found.found) reports.get(f.target)?.drift.push(f.outcome);
+      for (const u of found.unsure) reports.get(u.target)?.unsure.push({ requestId: u.requestId, why: u.why });
+    }
+  }
+
+  const report = finishReport({ startedAt, finishedAt: new Date().toISOString(), drift, active: active?.length ?? 0, targets: [...reports.values()], errors });
+  await mustSucceed.recordReconcileOutcome(report);
+  return report;
+}
+
+async function exportEvents(events: AuditEvent[]): Promise<void> {
+  if (events.length > 0) await mustSucceed.exportAudit(events);
 }
 
 async function attempt<T>(fn: () => Promise<T>, what: string, errors: string[]): Promise<T | null> {

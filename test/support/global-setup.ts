@@ -57,6 +57,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const stopAll = async () => {
     for (const p of procs.reverse()) await p.stop();
     await crm?.stop();
+    // LOCKBOX_TEST_KEEP=1 keeps the data dirs (stack.log, audit.jsonl) for a post-mortem.
+    if (process.env.LOCKBOX_TEST_KEEP === '1') {
+      process.stderr.write(`[setup] kept ${dataDir} and ${shortTtlDataDir}\n`);
+      return;
+    }
     await rm(dataDir, { recursive: true, force: true });
     await rm(shortTtlDataDir, { recursive: true, force: true });
   };

@@ -11,19 +11,19 @@ export function renderReport(r: ReconcileReport): string {
   const rows = r.targets.map((t) => [
     t.target,
     t.skipped ? '-' : String(t.granted),
-    t.skipped ? '-' : String(t.held),
     String(t.orphans.filter((o) => o.outcome === 'revoked').length),
     String(t.drift.length),
     t.error ? `FAILED: ${t.error}` : t.skipped ? `skipped: ${t.skipped}` : 'ok',
   ]);
-  const lines = [table(['target', 'granted', 'held', 'orphans revoked', 'drift', 'result'], rows)];
+  const lines = [table(['target', 'granted', 'orphans revoked', 'drift', 'result'], rows)];
   for (const t of r.targets) {
     for (const o of t.orphans) lines.push(`orphan ${o.outcome.replace('_', ' ')}: ${o.requestId} (${o.tenant}, ${o.resource}) at ${t.target}: ${o.reason}${o.error ? `: ${o.error}` : ''}`);
     for (const d of t.drift) lines.push(`drift ${d.action.replace('_', ' ')}: ${d.requestId} (${d.tenant}, ${d.resource}) at ${t.target}${d.error ? `: ${d.error}` : ''}`);
     for (const u of t.unsure) lines.push(`left for the next run: ${u.requestId} at ${t.target}: ${u.why}`);
   }
   for (const e of r.errors) lines.push(`FAILED: ${e}`);
-  lines.push(r.ok ? `ok (drift mode ${r.drift})` : `reconcile FAILED: not everything was checked or revoked (drift mode ${r.drift})`);
+  const about = `${r.active} active request(s) checked for drift, drift mode ${r.drift}`;
+  lines.push(r.ok ? `ok (${about})` : `reconcile FAILED: not everything was checked or revoked (${about})`);
   return lines.join('\n');
 }
 
