@@ -129,7 +129,7 @@ export interface Results {
   histories: { ours: HistoryShape | null; bare: HistoryShape | null };
   cpu: CpuSample[];
   machine: { cores: number; memoryGiB: number; cpuModel: string; kernel: string; loadAvgStart: number[]; loadAvgEnd: number[] };
-  versions: { node: string; temporalSdk: string; temporalCli: string | null; temporalServer: string | null; lockbox: string };
+  versions: { node: string; temporalSdk: string; temporalCli: string | null; temporalServer: string | null; lockbox: string; commit: string | null };
   targets: TargetRow[];
   notes: string[];
 }
@@ -207,6 +207,7 @@ export function markdown(r: Results): string {
     `Machine: ${r.machine.cores} cores (${r.machine.cpuModel}), ${fmt(r.machine.memoryGiB, ' GiB')}, load average at start ${r.machine.loadAvgStart.map((x) => x.toFixed(2)).join(' ')}. ` +
       `Node ${r.versions.node}, Temporal TS SDK ${r.versions.temporalSdk}, ${r.versions.temporalCli ?? 'external Temporal'} (server ${r.versions.temporalServer ?? '?'}).`,
   );
+  lines.push(`Lockbox ${r.versions.lockbox}, commit ${r.versions.commit ?? '?'}.`);
   lines.push(`Stack: ${r.stack.embeddedTemporal ? 'embedded dev server (SQLite)' : `TEMPORAL_ADDRESS ${r.stack.temporalAddress}`}; ${r.stack.lockboxProcess}.`);
   lines.push('');
   row('measurement', 'Lockbox', 'baseline (bare Temporal, same run)', 'ratio', 'target');

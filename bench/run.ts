@@ -7,7 +7,7 @@
  * markdown table and writes `bench-results.json`. Every loop is bounded in count and time; all traffic goes to
  * 127.0.0.1; the stack and the temporary data dir are removed on exit and on Ctrl-C.
  *
- *   npm run bench                    full run (10,000 pending requests; about 25 minutes)
+ *   npm run bench                    full run (10,000 pending requests; about 25-35 minutes)
  *   npm run bench:quick              quick run (500 pending; under 3 minutes)
  *   npx tsx bench/run.ts --quick --phases create,decision     only some phases (for iterating)
  *   options: --n <pending> --ttl <duration> --out <file> --cpu-prof <dir> --stack-log <file> --keep-data
@@ -302,7 +302,7 @@ async function createPhase(ctx: Ctx) {
 
 /** Cancels requests left pending by a phase, so they do not expire in the middle of a later one. */
 async function cancelAll(ctx: Ctx, ids: string[]): Promise<void> {
-  const results = await pool(ids.length, 8, until(ctx, 15_000, 120_000), (i) => ctx.api.call('POST', `/v1/requests/${ids[i]}/cancel`, TOKENS.engineer, { reason: 'benchmark cleanup' }));
+  const results = await pool(ids.length, 8, until(ctx, 15_000, 300_000), (i) => ctx.api.call('POST', `/v1/requests/${ids[i]}/cancel`, TOKENS.engineer, { reason: 'benchmark cleanup' }));
   const bad = results.filter((r) => r.status === 'rejected' || r.value.status !== 200).length;
   if (bad) ctx.notes.push(`cleanup: ${bad} of ${ids.length} cancels failed`);
 }
@@ -761,7 +761,15 @@ async function versions(stack: Stack, client: Client) {
   } catch {
     server = null;
   }
-  return { node: process.version, temporalSdk: sdk, temporalCli: cli, temporalServer: server, lockbox };
+  let commit: string | null = null;
+  try {
+    const head = (await execFileAsync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, timeout: 10_000 })).stdout.trim();
+    const dirty = (await execFileAsync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, timeout: 10_000 })).stdout.trim() !== '';
+    commit = `${head}${dirty ? ' (src/ has uncommitted changes)' : ''}`;
+  } catch {
+    commit = null;
+  }
+  return { node: process.version, temporalSdk: sdk, temporalCli: cli, temporalServer: server, lockbox, commit };
 }
 
 async function main(): Promise<void> {
@@ -929,7 +937,7 @@ emptyPending(),
       loadAvgStart: loadAvgStart.map((x) => round(x, 2)),
       loadAvgEnd: loadavg().map((x) => round(x, 2)),
     },
-    versions: { node: process.version, temporalSdk: '?', temporalCli: null, temporalServer: null, lockbox: '?' },
+    versions: { node: process.version, temporalSdk: '?', temporalCli: null, temporalServer: null, lockbox: '?', commit: null },
     targets: [],
     notes,
     ...results,

@@ -1,4 +1,5 @@
-import { expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { expect, inject, it } from 'vitest';
 import { api, eventually, requestBody } from './support/api.js';
 const http = api();
 const eve = http.as('eve');
@@ -17,7 +18,11 @@ it('scratch extension', async () => {
     await eve.post(`/v1/requests/${unanswered.id}/extend`, { duration: '1h', reason: 'please' });
     for (const r of [rejected, unanswered]) {
       const done = await eventually(() => eve.get(`/v1/requests/${r.id}`), (x) => x.body.status === 'completed', 30_000);
-      if (done.body.status !== 'completed') console.log('NOT COMPLETED', r.id, done.status, JSON.stringify(done.body).slice(0, 600));
+      if (done.body.status !== 'completed') {
+        console.log('NOT COMPLETED', r.id, done.status, JSON.stringify(done.body).slice(0, 300));
+        const log = await readFile(inject('stack').logFile, 'utf8');
+        console.log('LOGLINES', log.split('\n').filter((l) => /unhandled|rror/.test(l)).slice(-6).join('\n').slice(0, 3000));
+      }
     }
   }
   expect(1).toBe(1);
