@@ -11,6 +11,8 @@ export default defineConfig({
     globalSetup: ['test/production/global-setup.ts'],
     // The files start processes of their own on a 2-core machine: one at a time.
     fileParallelism: false,
+    // expect.poll waits for real systems (a browser, a workflow); 1 s is too short on a loaded 2-core machine.
+    expect: { poll: { timeout: 15_000, interval: 100 } },
     testTimeout: 240_000,
     hookTimeout: 240_000,
     teardownTimeout: 60_000,

@@ -308,7 +308,7 @@ describe('the web portal', () => {
     const original = await quorum.inputValue();
     await quorum.fill('9');
     await form.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(() => alice.page.locator('#st-quorum-error').textContent()).toMatch(/^Approvals needed \(quorum\) must not exceed the number of approvers/);
+    await expect.poll(() => alice.page.locator('#st-quorum-error').textContent(), { timeout: 20_000 }).toMatch(/^Approvals needed \(quorum\) must not exceed the number of approvers/);
     await screenshot(alice.page, '12-settings-error');
     await quorum.fill(original);
 
@@ -316,7 +316,8 @@ describe('the web portal', () => {
     const before = Number(/Version (\d+)/.exec((await alice.page.locator('#settings-version').textContent())!)![1]);
     const version = async () => Number(/Version (\d+)/.exec((await alice.page.locator('#settings-version').textContent()) ?? '')?.[1]);
     await form.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(version).toBeGreaterThan(before);
+    // A settings change runs as a workflow: allow for a loaded machine.
+    await expect.poll(version, { timeout: 20_000 }).toBeGreaterThan(before);
     expect(await alice.page.locator('#settings-version').textContent()).toContain('last changed by alice@contoso.com');
     expect(await alice.page.locator('#announcer').textContent()).toMatch(/Settings of contoso saved/);
 
@@ -326,7 +327,7 @@ describe('the web portal', () => {
     const other = await api().call('PUT', '/v1/tenants/contoso/settings', { token: 'alice-dev-token', body, headers: { 'if-match': `"${current.body.version}"` } });
     expect(other.status, JSON.stringify(other.body)).toBe(200);
     await form.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(() => alice.page.locator('#settings-error').textContent()).toContain('Someone changed these settings after you loaded them');
+    await expect.poll(() => alice.page.locator('#settings-error').textContent(), { timeout: 20_000 }).toContain('Someone changed these settings after you loaded them');
     expectClean(alice);
   });
 
