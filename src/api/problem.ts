@@ -28,7 +28,9 @@ export function fieldErrors(err: ZodError, prefix = ''): FieldError[] {
     // Unknown keys are reported on the object; name them so the caller knows which field to drop.
     const keys = i.code === 'unrecognized_keys' ? i.keys : [];
     const field = [...path, ...(keys.length === 1 ? keys : [])].join('.') || '(body)';
-    return { field, pointer: `#/${field.replaceAll('.', '/')}`, message: i.message };
+    // zod says "expected string, received undefined" for a field that is simply missing: say that in words.
+    const message = i.code === 'invalid_type' && /received undefined$/.test(i.message) ? 'is required' : i.message;
+    return { field, pointer: `#/${field.replaceAll('.', '/')}`, message };
   });
 }
 
