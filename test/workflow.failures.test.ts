@@ -19,6 +19,8 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { normalizePolicy } from '../src/domain/policy.js';
 import { publicKeyOf, signDecision, signRequest } from '../src/domain/signing.js';
+import { Registry } from 'prom-client';
+import { createGrantMetrics } from '../src/main/metrics.js';
 import { eventually } from './support/api.js';
 
 /**
@@ -36,6 +38,8 @@ let connection: Connection;
 let nativeConnection: NativeConnection;
 let worker: Worker;
 let running: Promise<void>;
+const metricsRegistry = new Registry();
+const metrics = createGrantMetrics(metricsRegistry);
 const key = { keyId: 'failures-test', secretKey: bytesToHex(ed25519.utils.randomSecretKey()) };
 const behaviour = { grantFails: false, revokeFailuresLeft: 0, revokeCalls: 0 };
 
@@ -68,6 +72,7 @@ beforeAll(async () => {
       store,
       trustedKeys: { [key.keyId]: publicKeyOf(key.secretKey) },
       grants: { providerFor: () => flaky, close: async () => undefined },
+      metrics,
       notifier: createStoreNotifier(store),
       audit,
       log: quiet,
@@ -120,6 +125,7 @@ describe('when the grant target misbehaves', () => {
     expect(after.status).toBe('failed');
     expect(after.access).toBeNull();
     expect(after.failure).toContain('target unreachable');
+    expect((await metrics.grants.get()).values).toEqual([expect.objectContaining({ value: 5, labels: { provider: 'builtin', outcome: 'failed' } })]);
     const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'access.grant_failed'));
     expect(audit.map((e) => e.type)).toContain('access.grant_failed');
     expect(await store.findActiveGrants({ tenant: 'contoso', resource: input.resource, principal: input.requester, now: new Date().toISOString() })).toEqual([]);
@@ -144,6 +150,9 @@ describe('when the grant target misbehaves', () => {
     const done = await eventually(() => lockbox.get(input.id), (r) => r.status === 'completed', 30_000);
     expect(done.status).toBe('completed');
     expect(behaviour.revokeCalls).toBe(3);
+    // The failing revoke was visible while it was retried, not only in the log.
+    expect((await metrics.revokeFailures.get()).values).toEqual([expect.objectContaining({ value: 2, labels: { provider: 'builtin' } })]);
+    expect((await metricsRegistry.metrics())).toMatch(/lockbox_revokes_total\{provider="builtin"\} \d/);
     expect((await store.getGrant(input.id))?.revokedAt).not.toBeNull();
   });
 });

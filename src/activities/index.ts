@@ -2,6 +2,7 @@ import type { AuditEvent } from '../domain/audit.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { GrantRouter } from '../adapters/grants/grant-router.js';
+import type { Counter } from 'prom-client';
 import type { ResourceTarget } from '../domain/resources.js';
 import type { GrantInput, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
@@ -11,12 +12,21 @@ import type { TrustedKeys } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
 import { createReconcileActivities } from './reconcile.js';
 
+/** Grants and revokes as the activities see them; a revoke that keeps failing shows here while it is retried. */
+export interface GrantMetrics {
+  grants: Counter<'provider' | 'outcome'>;
+  revokes: Counter<'provider'>;
+  revokeFailures: Counter<'provider'>;
+}
+
 /** What the activities need, built once at worker start-up. */
 export interface ActivityDeps {
   /** The API's own state (tenant settings here). */
   store: Store;
   /** The grant provider of each request's target. */
   grants: GrantRouter;
+  /** Counters for grants and revokes (a revoke failing again and again must be visible while it is retried). */
+  metrics?: GrantMetrics;
   /** The API's public decision-signing keys (key id -> hex). */
   trustedKeys: TrustedKeys;
   notifier: Notifier;
@@ -50,9 +60,11 @@ export function createActivities(deps: ActivityDeps) {
       const { target, ...grant } = input;
       try {
         const result = await deps.grants.providerFor(target).grant(grant);
+        deps.metrics?.grants.inc({ provider: target?.provider ?? 'builtin', outcome: 'ok' });
         deps.log.info('access granted', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, principal: input.principal, endsAt: result.endsAt });
         return result;
       } catch (err) {
+        deps.metrics?.grants.inc({ provider: target?.provider ?? 'builtin', outcome: 'failed' });
         deps.log.warn('grant failed', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, error: errorMessage(err) });
         throw asFailure(err);
       }
@@ -71,10 +83,12 @@ export function createActivities(deps: ActivityDeps) {
         if (check && (check.present || check.sessions > 0)) {
           throw new Error(`revoke did not take: access still present at the target (${check.sessions} open session(s))`);
         }
+        deps.metrics?.revokes.inc({ provider: input.target?.provider ?? 'builtin' });
         deps.log.info('access revoked', { requestId: input.requestId, revokedAt, verified: check !== undefined });
         return { revokedAt, verified: check !== undefined };
       } catch (err) {
         // Loud on purpose: a revoke that keeps failing must be visible while it is retried (it is never given up).
+        deps.metrics?.revokeFailures.inc({ provider: input.target?.provider ?? 'builtin' });
         deps.log.error('revoke failed, will retry', { requestId: input.requestId, error: errorMessage(err) });
         throw err;
       }

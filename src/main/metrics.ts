@@ -4,6 +4,7 @@
  * it, never on prom-client's global default registry, so a test or a second app in the process cannot collide.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { GrantMetrics } from '../activities/index.js';
 
 /** What the reconciler reports (docs/reconcile.md). */
 export interface ReconcileMetrics {
@@ -51,3 +52,24 @@ export const registry = new Registry();
 
 /** The reconciler's metrics on the process's registry (the worker's activities record them). */
 export const reconcileMetrics = createReconcileMetrics(registry);
+
+export function createGrantMetrics(registry: Registry): GrantMetrics {
+  return {
+    grants: new Counter({
+      name: 'lockbox_grants_total',
+      help: 'Grant attempts at a target, by outcome (ok, failed)',
+      labelNames: ['provider', 'outcome'] as const,
+      registers: [registry],
+    }),
+    revokes: new Counter({ name: 'lockbox_revokes_total', help: 'Revokes done and verified at a target', labelNames: ['provider'] as const, registers: [registry] }),
+    revokeFailures: new Counter({
+      name: 'lockbox_revoke_failures_total',
+      help: 'Revoke attempts that failed or left access behind (each is retried until it succeeds)',
+      labelNames: ['provider'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+/** The activities' grant metrics on the process's registry. */
+export const grantMetrics = createGrantMetrics(registry);
