@@ -167,7 +167,7 @@ export const ROUTES: RouteDoc[] = [
     description:
       'Operators only. Revokes access that no running request owns (audited `access.orphan_revoked`) and reports active requests whose access is missing at the target (`access.drift_detected`); see docs/reconcile.md. Calls made while a run is going share it. No body.',
     tag: 'operator',
-    response: { status: 200, description: 'the report: `{startedAt, finishedAt, drift, ok, targets: [{target, provider, granted, held, orphans, drift, unsure, skipped?, error?}], errors}`' },
+    response: { status: 200, description: 'the report: `{startedAt, finishedAt, drift, ok, active, targets: [{target, provider, granted, orphans, drift, unsure, skipped?, error?}], errors}`' },
     otherResponses: { 202: '`{status: "running", workflowId}`: the run takes longer than the call waits; it goes on' },
     problems: [403],
   },
