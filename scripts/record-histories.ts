@@ -1,19 +1,21 @@
 /**
- * Records workflow histories for the replay test (test/replay.test.ts) from a running stack.
- * Run it BEFORE changing workflow code, against the old code, so the replay test proves that running requests
- * survive the change:  LOCKBOX_URL=http://127.0.0.1:3000 TEMPORAL_ADDRESS=127.0.0.1:7233 npx tsx scripts/record-histories.ts
+ * Records workflow histories for the replay test (test/replay.test.ts) from a running stack (docs/versioning.md).
+ * Until 1.0 there is one live version of each workflow: after a workflow change, delete test/histories/*.json and
+ * record them anew from the new code. From 1.0 on, record BEFORE the change and keep the old files, so the replay
+ * test proves that running requests survive it:
+ *   LOCKBOX_URL=http://127.0.0.1:3000 TEMPORAL_ADDRESS=127.0.0.1:7233 npx tsx scripts/record-histories.ts
  * The stack should run with LOCKBOX_REQUEST_TTL=3s so the expiry scenario finishes quickly (on a fresh data dir: the
  * demo tenants take that lifetime when first seeded).
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 
 const url = process.env.LOCKBOX_URL ?? 'http://127.0.0.1:3000';
 const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 const namespace = process.env.TEMPORAL_NAMESPACE ?? 'lockbox';
 const out = new URL('../test/histories/', import.meta.url);
-/** Files are `<prefix><scenario>.json`; keep older recordings, they guard the requests still running on old code. */
-const prefix = process.env.HISTORY_PREFIX ?? 'v2-';
+/** Files are `<prefix><scenario>.json` (from 1.0 on, a prefix per release keeps older recordings apart). */
+const prefix = process.env.HISTORY_PREFIX ?? '';
 
 async function call(token: string, method: string, path: string, body?: unknown) {
   const res = await fetch(`${url}${path}`, {
@@ -27,6 +29,7 @@ async function call(token: string, method: string, path: string, body?: unknown)
 const create = (resource: string, duration = '2s', tenant = 'contoso') =>
   call('eve-dev-token', 'POST', '/v1/requests', { tenant, resource, reason: 'replay fixture', ticket: 'SUP-1', duration });
 
+await mkdir(out, { recursive: true });
 const client = new Client({ connection: await Connection.connect({ address }), namespace });
 const scenarios: Record<string, () => Promise<string>> = {
   completed: async () => {
@@ -64,6 +67,18 @@ const scenarios: Record<string, () => Promise<string>> = {
     await call('alice-dev-token', 'POST', `/v1/requests/${r.id}/approve`, {});
     await call('eve-dev-token', 'POST', `/v1/requests/${r.id}/extend`, { duration: '2s', reason: 'more' });
     await call('bob-dev-token', 'POST', `/v1/requests/${r.id}/approve`, {});
+    return r.id;
+  },
+  /** A second run under a used id, started around the API with the first run's signed input: refused at once. */
+  'second-run': async () => {
+    const r = await create('mailbox:replay9@contoso.com', '1h');
+    await call('eve-dev-token', 'POST', `/v1/requests/${r.id}/cancel`, { reason: 'done' });
+    await client.workflow.getHandle(r.id).result();
+    const first = await client.workflow.getHandle(r.id).fetchHistory();
+    const payload = first.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    const input: unknown = JSON.parse(Buffer.from(payload?.data ?? new Uint8Array()).toString('utf8'));
+    const taskQueue = first.events?.[0]?.workflowExecutionStartedEventAttributes?.taskQueue?.name ?? 'lockbox';
+    await client.workflow.start('accessRequestWorkflow', { workflowId: r.id, taskQueue, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
     return r.id;
   },
   forged: async () => {

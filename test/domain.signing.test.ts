@@ -35,6 +35,9 @@ const IAN = 'ian@lockbox.dev';
 
 const MINUTE = 60_000;
 const REQUEST_ID = 'req-contoso-01JNQ3V8Z6K9W2X4Y5A7B8C9D0';
+/** The Temporal run that owns REQUEST_ID; a second run of the same id is ANOTHER_RUN. */
+const RUN_ID = '0196f0a2-7c1e-7d3b-9f1a-2b3c4d5e6f70';
+const ANOTHER_RUN = '0196f0a2-7c1e-7d3b-9f1a-2b3c4d5e6f71';
 const CREATED_AT = '2025-03-03T09:00:00.000Z';
 /** Workflow time when the decision arrives. */
 const NOW = Date.parse('2025-03-03T09:30:00.000Z');
@@ -63,6 +66,7 @@ const POLICY: ApprovalPolicy = normalizePolicy({
 
 const CLAIMS: DecisionClaims = {
   requestId: REQUEST_ID,
+  runId: RUN_ID,
   action: 'approve',
   actor: ALICE,
   note: 'ok, go ahead',
@@ -291,8 +295,8 @@ describe('signed requests', () => {
 describe('authenticateDecision', () => {
   const { state } = createRequest({ ...INPUT, proof: signRequest(INPUT, API.key) });
   const signedAs = (change: Partial<DecisionClaims> = {}, key: SigningKey = API.key) => signDecision({ ...CLAIMS, ...change }, key);
-  const check = (args: unknown, opts: { action?: DecisionClaims['action']; used?: string[]; now?: number } = {}) =>
-    authenticateDecision(state, opts.action ?? 'approve', args, TRUSTED, new Set(opts.used ?? []), opts.now ?? NOW);
+  const check = (args: unknown, opts: { action?: DecisionClaims['action']; used?: string[]; now?: number; runId?: string } = {}) =>
+    authenticateDecision(state, opts.action ?? 'approve', args, TRUSTED, new Set(opts.used ?? []), opts.now ?? NOW, opts.runId ?? RUN_ID);
 
   it('accepts a decision the API signed for this request and action: the command carries the proof, the policy is normalised', () => {
     // A policy as an API of an earlier version might have sent it: stage fields missing.
@@ -304,7 +308,7 @@ describe('authenticateDecision', () => {
         action: 'approve',
         actor: ALICE,
         note: 'ok, go ahead',
-        proof: { keyId: API.key.keyId, signature: signed.signature, nonce: CLAIMS.nonce, issuedAt: CLAIMS.issuedAt },
+        proof: { keyId: API.key.keyId, signature: signed.signature, nonce: CLAIMS.nonce, issuedAt: CLAIMS.issuedAt, runId: RUN_ID },
       },
       policy: { ...legacy, internalApproval: false, internalApprovers: [], internalQuorum: 1 },
     });
@@ -323,25 +327,27 @@ describe('authenticateDecision', () => {
     ['signed as approve, sent as reject', signedAs(), { action: 'reject' }, 'signed_for_another_action', ALICE],
     ['signed as reject, sent as approve', signedAs({ action: 'reject' }), { action: 'approve' }, 'signed_for_another_action', ALICE],
     ['a replayed nonce', signedAs(), { used: ['other', CLAIMS.nonce] }, 'replayed', ALICE],
+    ['signed for this request id but another run of it', signedAs(), { runId: ANOTHER_RUN }, 'signed_for_another_run', ALICE],
+    ['signed without a run', signedAs({ runId: undefined }), {}, 'signed_for_another_run', ALICE],
     ['issued 6 minutes ago', signedAs(), { now: NOW + 6 * MINUTE }, 'stale', ALICE],
-    ['issued 6 minutes in the future', signedAs(), { now: NOW - 6 * MINUTE }, 'stale', ALICE],
-    ['issued 5 minutes and 1 ms ago', signedAs(), { now: NOW + 5 * MINUTE + 1 }, 'stale', ALICE],
+    ['issued 3 minutes in the future', signedAs(), { now: NOW - 3 * MINUTE }, 'stale', ALICE],
+    ['issued 2 minutes and 1 ms ago (past the freshness window)', signedAs(), { now: NOW + 2 * MINUTE + 1 }, 'stale', ALICE],
     ['issued at an unparsable time', signedAs({ issuedAt: 'yesterday' }), {}, 'stale', ALICE],
   ])('refuses %s', (_name, args, opts, reason, claimedActor) => {
     expect(check(args, opts)).toEqual({ ok: false, reason, claimedActor });
   });
 
-  it.each([5 * MINUTE, -5 * MINUTE, 0])('accepts a decision issued %i ms off workflow time (clock skew)', (skew) => {
+  it.each([2 * MINUTE, -2 * MINUTE, 0])('accepts a decision issued %i ms off workflow time (clock skew)', (skew) => {
     expect(check(signedAs(), { now: NOW + skew }).ok).toBe(true);
   });
 
   it('accepts the same signed decision only until its nonce is used', () => {
     const signed = signedAs();
     const used = new Set<string>();
-    const first = authenticateDecision(state, 'approve', signed, TRUSTED, used, NOW);
+    const first = authenticateDecision(state, 'approve', signed, TRUSTED, used, NOW, RUN_ID);
     expect(first.ok).toBe(true);
     if (first.ok && first.cmd.proof) used.add(first.cmd.proof.nonce);
-    expect(authenticateDecision(state, 'approve', throughJson(signed), TRUSTED, used, NOW + 1)).toMatchObject({ ok: false, reason: 'replayed' });
+    expect(authenticateDecision(state, 'approve', throughJson(signed), TRUSTED, used, NOW + 1, RUN_ID)).toMatchObject({ ok: false, reason: 'replayed' });
   });
 
   const HOSTILE: Array<[string, unknown]> = [
@@ -386,7 +392,7 @@ describe('authenticateDecision', () => {
     if (!auth.ok) throw new Error(`refused: ${auth.reason}`);
     const out = decide(state, auth.cmd, new Date(NOW), auth.policy);
     if (!out.ok) throw new Error(`refused: ${out.rejection.code}`);
-    const proof = { keyId: API.key.keyId, signature: signed.signature, nonce: CLAIMS.nonce, issuedAt: CLAIMS.issuedAt };
+    const proof = { keyId: API.key.keyId, signature: signed.signature, nonce: CLAIMS.nonce, issuedAt: CLAIMS.issuedAt, runId: RUN_ID };
     expect(out.state.decisions.at(-1)).toMatchObject({ actor: IAN, stage: 'internal', proof });
     const [event] = out.audit;
     expect(event).toMatchObject({ type: AuditEventType.requestApproved, actor: IAN, details: { proof, comment: 'checked INC-4711' } });
@@ -394,6 +400,7 @@ describe('authenticateDecision', () => {
     const details = event!.details as { proof: typeof proof; comment: string | null };
     const rebuilt: DecisionClaims = {
       requestId: state.id,
+      runId: details.proof.runId,
       action: 'approve',
       actor: event!.actor,
       note: details.comment,

@@ -416,9 +416,9 @@ describe('with a worker of its own and an in-memory grant target', () => {
     };
     const input = { ...base, proof: signRequest(base, key) };
     const lockbox = createLockboxClient(temporal, TASK_QUEUE);
-    await lockbox.start(input, true);
+    const { runId } = await lockbox.start(input, true);
     const decision = signDecision(
-      { requestId: input.id, action: 'approve', actor: 'alice@contoso.com', note: null, policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() },
+      { requestId: input.id, runId: runId!, action: 'approve', actor: 'alice@contoso.com', note: null, policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() },
       key,
     );
     expect((await lockbox.decide(input.id, 'approve', decision)).status).toBe('active');

@@ -109,9 +109,9 @@ function newRequest(durationMs: number) {
   return { ...input, proof: signRequest(input, key) };
 }
 
-const approve = (input: ReturnType<typeof newRequest>) =>
+const approve = (input: ReturnType<typeof newRequest>, runId: string) =>
   signDecision(
-    { requestId: input.id, action: 'approve', actor: 'alice@contoso.com', note: null, policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() },
+    { requestId: input.id, runId, action: 'approve', actor: 'alice@contoso.com', note: null, policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() },
     key,
   );
 
@@ -120,8 +120,8 @@ describe('when the grant target misbehaves', () => {
     behaviour.grantFails = true;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
     const input = newRequest(60_000);
-    await lockbox.start(input, true);
-    const after = await lockbox.decide(input.id, 'approve', approve(input));
+    const { runId } = await lockbox.start(input, true);
+    const after = await lockbox.decide(input.id, 'approve', approve(input, runId!));
     expect(after.status).toBe('failed');
     expect(after.access).toBeNull();
     expect(after.failure).toContain('target unreachable');
@@ -140,8 +140,8 @@ describe('when the grant target misbehaves', () => {
     behaviour.revokeCalls = 0;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
     const input = newRequest(1_000);
-    await lockbox.start(input, true);
-    const active = await lockbox.decide(input.id, 'approve', approve(input));
+    const { runId } = await lockbox.start(input, true);
+    const active = await lockbox.decide(input.id, 'approve', approve(input, runId!));
     expect(active.status).toBe('active');
     const endsAt = active.access?.endsAt ?? '';
     // While the revoke is still failing, the grant store already denies: the end time is enforced at the target.

@@ -32,12 +32,14 @@ async function create(resource: string) {
 }
 /** The embedded API's key from the stack's data dir: signing with it is what the API does for an authorised decision. */
 const signingKey = async (): Promise<SigningKey> => JSON.parse(await readFile(join(stack.dataDir, 'signing-key.json'), 'utf8'));
-const claims = (requestId: string, action: DecisionAction, actor: string, policy: any, note: string | null = null) => ({
+/** `req` is the request as the API shows it: the decision is signed for its policy and its run. */
+const claims = (requestId: string, action: DecisionAction, actor: string, req: any, note: string | null = null) => ({
   requestId,
+  runId: req.runId,
   action,
   actor,
   note,
-  policy,
+  policy: req.policy,
   issuedAt: new Date().toISOString(),
   nonce: ulid(),
 });
@@ -71,7 +73,7 @@ describe('the request as a Temporal workflow', () => {
     const id = await create(resource);
     const h = client.workflow.getHandle(id);
     const key = await signingKey();
-    const policy = (await eve.get(`/v1/requests/${id}`)).body.policy;
+    const policy = (await eve.get(`/v1/requests/${id}`)).body;
     // Signed, but by someone who is not an approver: the request's rules refuse it.
     await h.signal('approve', signDecision(claims(id, 'approve', 'mallory@evil.example', policy), key));
     await h.signal('approve', signDecision(claims(id, 'approve', 'bob@contoso.com', policy, 'via temporal workflow signal'), key));
@@ -84,7 +86,7 @@ describe('the request as a Temporal workflow', () => {
     const id = await create('mailbox:update@contoso.com');
     const h = client.workflow.getHandle(id);
     const key = await signingKey();
-    const policy = (await eve.get(`/v1/requests/${id}`)).body.policy;
+    const policy = (await eve.get(`/v1/requests/${id}`)).body;
     await expect(h.executeUpdate('approve', { args: [signDecision(claims(id, 'approve', 'eve@lockbox.dev', policy), key)] })).rejects.toBeInstanceOf(
       WorkflowUpdateFailedError,
     );
@@ -97,7 +99,7 @@ describe('the request as a Temporal workflow', () => {
   it('refuses and audits forged decisions: an unsigned or badly signed update or signal changes nothing', async () => {
     const id = await create('mailbox:forged@contoso.com');
     const h = client.workflow.getHandle(id);
-    const policy = (await eve.get(`/v1/requests/${id}`)).body.policy;
+    const policy = (await eve.get(`/v1/requests/${id}`)).body;
     // Anyone with namespace access can name any actor...
     await expect(h.executeUpdate('approve', { args: [{ actor: 'alice@contoso.com' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     // ...or sign with a key of their own.
@@ -128,7 +130,7 @@ describe('the request as a Temporal workflow', () => {
     const resource = 'mailbox:replayed@contoso.com';
     const [first, second] = [await create(resource), await create(resource)];
     const key = await signingKey();
-    const policy = (await eve.get(`/v1/requests/${first}`)).body.policy;
+    const policy = (await eve.get(`/v1/requests/${first}`)).body;
     const signed = signDecision(claims(first, 'approve', 'alice@contoso.com', policy), key);
     await expect(client.workflow.getHandle(second).executeUpdate('approve', { args: [signed] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     const ok = await client.workflow.getHandle(first).executeUpdate('approve', { args: [signed] });

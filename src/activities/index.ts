@@ -7,10 +7,10 @@ import type { ResourceTarget } from '../domain/resources.js';
 import type { GrantInput, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
-import type { SettingsChange, SettingsChangeResult } from '../domain/settings.js';
 import type { TrustedKeys } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
 import { createReconcileActivities } from './reconcile.js';
+import { createSettingsActivities } from './settings.js';
 
 /** Grants and revokes as the activities see them; a revoke that keeps failing shows here while it is retried. */
 export interface GrantMetrics {
@@ -40,9 +40,13 @@ export interface ActivityDeps {
  */
 export function createActivities(deps: ActivityDeps) {
   return {
-    /** The keys come from the worker's configuration, so whoever starts a workflow cannot choose them. */
-    async trustedDecisionKeys(): Promise<TrustedKeys> {
-      return deps.trustedKeys;
+    /**
+     * What a request's workflow needs before it trusts anything: the API's public keys (from this worker's
+     * configuration, never from the caller) and which run owns the request id (the first run to claim it, forever).
+     */
+    async beginRequest(input: { requestId: string; runId: string }): Promise<{ keys: TrustedKeys; owner: string }> {
+      const owner = await deps.store.claimRequestRun(input.requestId, input.runId);
+      return { keys: deps.trustedKeys, owner };
     },
 
     async sendNotifications(messages: Notification[]): Promise<void> {
@@ -95,7 +99,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Moves the end of a grant at its target (an approved extension). */
-    async extendAccess(input: { requestId: string; endsAt: string; target?: ResourceTarget }): Promise<{ endsAt: string }> {
+    async extendAccess(input: { requestId: string; tenant?: string; endsAt: string; target?: ResourceTarget }): Promise<{ endsAt: string }> {
       const provider = deps.grants.providerFor(input.target);
       if (!provider.extend) throw ApplicationFailure.nonRetryable('this resource\'s grant target cannot extend a grant', 'NonRetryableGrantError');
       try {
@@ -105,18 +109,12 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Writes a settings change; a retry after our own successful write reports that write, not a conflict. */
-    async applyTenantSettings(change: SettingsChange): Promise<SettingsChangeResult> {
-      const result = await deps.store.putTenantSettings(change);
-      if (result.ok) return result;
-      const cur = result.current;
-      const ours = cur?.version === change.expectedVersion + 1 && cur.updatedAt === change.updatedAt && cur.updatedBy === change.updatedBy;
-      return ours && cur ? { ok: true, record: cur } : result;
-    },
-
     async exportAudit(events: AuditEvent[]): Promise<void> {
       await deps.audit.append(events);
     },
+
+    /** Tenant settings, applied only as the API signed them. */
+    ...createSettingsActivities(deps),
 
     /** The reconciler's (docs/reconcile.md). */
     ...createReconcileActivities(deps),

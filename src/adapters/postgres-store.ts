@@ -16,6 +16,11 @@ CREATE TABLE IF NOT EXISTS lockbox_idempotency_keys (
   created_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (principal, key)
 );
+CREATE TABLE IF NOT EXISTS lockbox_request_runs (
+  request_id text PRIMARY KEY,
+  run_id     text NOT NULL,
+  claimed_at timestamptz NOT NULL DEFAULT now()
+);
 CREATE TABLE IF NOT EXISTS lockbox_grants (
   request_id text PRIMARY KEY,
   tenant     text NOT NULL,
@@ -141,6 +146,17 @@ export async function openPostgresStore(url: string): Promise<Store> {
 
   return {
     ...postgresSettingsAndUsers(pool),
+    async claimRequestRun(requestId: string, runId: string) {
+      // As with idempotency keys: ON CONFLICT waits for a concurrent claimer, so the SELECT then sees the winner.
+      await pool.query(
+        `INSERT INTO lockbox_request_runs (request_id, run_id) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING`,
+        [requestId, runId],
+      );
+      const row = (await pool.query<{ run_id: string }>(`SELECT run_id FROM lockbox_request_runs WHERE request_id = $1`, [requestId])).rows[0];
+      if (!row) throw new Error('request run claim vanished after insert');
+      return row.run_id;
+    },
+
     async reserveIdempotencyKey(r: IdempotencyReservation) {
       // ON CONFLICT DO NOTHING waits for a concurrent inserter of the same key to commit, so when no row comes
       // back, the stored row is visible to the next statement (READ COMMITTED takes a fresh snapshot per statement).

@@ -21,6 +21,11 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
   created_at  TEXT NOT NULL,
   PRIMARY KEY (principal, key)
 );
+CREATE TABLE IF NOT EXISTS request_runs (
+  request_id TEXT PRIMARY KEY,
+  run_id     TEXT NOT NULL,
+  claimed_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS grants (
   request_id TEXT PRIMARY KEY,
   tenant     TEXT NOT NULL,
@@ -126,6 +131,8 @@ export function openSqliteStore(file: string): Store {
   const selectReservation = db.prepare<[string, string], ReservationRow>(
     `SELECT principal, key, fingerprint, request_id FROM idempotency_keys WHERE principal = ? AND key = ?`,
   );
+  const insertRun = db.prepare(`INSERT INTO request_runs (request_id, run_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (request_id) DO NOTHING`);
+  const selectRun = db.prepare<[string], { run_id: string }>(`SELECT run_id FROM request_runs WHERE request_id = ?`);
   const insertGrant = db.prepare(
     `INSERT INTO grants (request_id, tenant, resource, principal, granted_at, ends_at, revoked_at)
      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
@@ -176,6 +183,12 @@ export function openSqliteStore(file: string): Store {
     ...sqliteSettingsAndUsers(db),
     async reserveIdempotencyKey(r) {
       return reserve.immediate(r);
+    },
+    async claimRequestRun(requestId, runId) {
+      insertRun.run(requestId, runId, new Date().toISOString());
+      const row = selectRun.get(requestId);
+      if (!row) throw new Error('request run claim vanished after insert');
+      return row.run_id;
     },
     async putGrant(g) {
       return put.immediate(g);

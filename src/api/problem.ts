@@ -17,6 +17,8 @@ export class Problem extends Error {
     readonly title: string,
     readonly detail: string,
     readonly errors?: FieldError[],
+    /** RFC 9457 extension members, e.g. the link to an existing request. */
+    readonly extensions?: Record<string, string>,
   ) {
     super(detail);
   }
@@ -56,6 +58,7 @@ export function sendProblem(res: Response, p: Problem): void {
       status: p.status,
       detail: p.detail,
       ...(p.errors ? { errors: p.errors } : {}),
+      ...p.extensions,
     });
 }
 

@@ -15,3 +15,10 @@ export class DecisionRefusedError extends Error {
     super(message);
   }
 }
+
+/** A request id that a workflow run already used and closed: it is never run again. */
+export class RequestIdUsedError extends Error {
+  constructor(readonly requestId: string) {
+    super(`request ${requestId} already ran and ended; it is never started again`);
+  }
+}

@@ -1,4 +1,5 @@
 import {
+  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
@@ -11,7 +12,7 @@ import { isTerminal, type AccessRequest, type DecisionAction, type NewRequestInp
 import type { SettingsChange, SettingsChangeResult } from '../domain/settings.js';
 import type { SignedDecision } from '../domain/signing.js';
 import * as defs from '../workflows/definitions.js';
-import { DecisionRefusedError, RequestNotFoundError } from './errors.js';
+import { DecisionRefusedError, RequestIdUsedError, RequestNotFoundError } from './errors.js';
 import { endedOutsideWorkflow } from '../domain/reconcile.js';
 import { runReconcileNow, type ReconcileNow } from './reconcile.js';
 
@@ -70,31 +71,40 @@ export function createLockboxClient(client: Client, taskQueue: string) {
 
   return {
     /**
-     * Starts the request's workflow, or attaches to it when it already exists (an idempotent retry, `fresh` false).
+     * Starts the request's workflow, or attaches to it while it runs (an idempotent retry, `fresh` false). A request
+     * id is used by one run, forever: once that run has closed, starting it again throws `RequestIdUsedError`.
      * A fresh request is answered from the same pure function the workflow runs, without a round trip.
      */
     async start(input: NewRequestInput, fresh: boolean): Promise<AccessRequest> {
       const created = createRequest(input).state;
-      await client.workflow.start('accessRequestWorkflow', {
-        workflowId: input.id,
-        taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: defs.SearchAttributes.tenant, value: input.tenant },
-          { key: defs.SearchAttributes.status, value: created.status },
-          { key: defs.SearchAttributes.requester, value: input.requester },
-          { key: defs.SearchAttributes.resource, value: input.resource },
-        ],
-        memo: {
-          reason: created.reason,
-          ticket: created.ticket,
-          duration: created.duration,
-          createdAt: created.createdAt,
-          expiresAt: created.expiresAt,
-        },
-      });
-      return fresh ? created : await get(input.id);
+      let runId: string;
+      try {
+        const started = await client.workflow.start('accessRequestWorkflow', {
+          workflowId: input.id,
+          taskQueue,
+          args: [input],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          typedSearchAttributes: [
+            { key: defs.SearchAttributes.tenant, value: input.tenant },
+            { key: defs.SearchAttributes.status, value: created.status },
+            { key: defs.SearchAttributes.requester, value: input.requester },
+            { key: defs.SearchAttributes.resource, value: input.resource },
+          ],
+          memo: {
+            reason: created.reason,
+            ticket: created.ticket,
+            duration: created.duration,
+            createdAt: created.createdAt,
+            expiresAt: created.expiresAt,
+          },
+        });
+        runId = started.firstExecutionRunId;
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new RequestIdUsedError(input.id);
+        throw err;
+      }
+      return fresh ? { ...created, runId } : await get(input.id);
     },
 
     get,

@@ -14,6 +14,8 @@ export const AuditEventType = {
   decisionRejectedUnauthenticated: 'decision.rejected_unauthenticated',
   requestRejectedUnauthenticated: 'request.rejected_unauthenticated',
   tenantSettingsChanged: 'tenant.settings_changed',
+  /** A settings change that did not come from the API (no valid signature): refused, nothing changed. */
+  settingsRejectedUnauthenticated: 'tenant.settings_rejected_unauthenticated',
   extensionRequested: 'extension.requested',
   extensionApproved: 'extension.approved',
   extensionRejected: 'extension.rejected',

@@ -61,6 +61,8 @@ export interface DecisionProof {
   signature: string;
   nonce: string;
   issuedAt: string;
+  /** The run the decision was signed for (part of the signed claims, so a customer can re-verify it). */
+  runId?: string;
 }
 
 /** A request for more time on an active grant. On approval the window moves; otherwise the original end stands. */
@@ -90,6 +92,11 @@ export interface Access {
 /** The request as the API shows it and the workflow keeps it. */
 export interface AccessRequest {
   id: string;
+  /**
+   * The Temporal run that owns this request id (its first execution run id), set by the workflow when it starts;
+   * decisions are signed for it. Absent only in the API's answer to a create, before the workflow ran.
+   */
+  runId?: string;
   tenant: string;
   resource: string;
   requester: string;
@@ -107,7 +114,7 @@ export interface AccessRequest {
   policy: ApprovalPolicy;
   /** How access is granted: fixed at filing, so the revoke goes where the grant went. */
   target: ResourceTarget;
-  /** Extensions asked for while active, oldest first (absent in requests recorded before extensions existed). */
+  /** Extensions asked for while active, oldest first (absent until the first one). */
   extensions?: Extension[];
   /** Approval stages in order, fixed at creation. */
   stages: Stage[];
@@ -133,11 +140,11 @@ export interface NewRequestInput {
   requestTtlMs: number;
   /** ISO-8601 UTC: when the API accepted the request; the lifetime counts from here. */
   createdAt: string;
-  /** The policy in force at filing; fields added later may be missing in requests recorded earlier. */
+  /** The policy in force at filing. */
   policy: Partial<ApprovalPolicy> & Pick<ApprovalPolicy, 'tenant'>;
   /** How access is granted (env var names only, no secret); absent: the built-in grant store. */
   target?: ResourceTarget;
-  /** The API's signature over all other fields (requests filed before signing existed have none). */
+  /** The API's signature over all other fields; a request without a valid one grants nothing. */
   proof?: { keyId: string; signature: string };
 }
 

@@ -100,6 +100,11 @@ export interface SettingsChange {
   expectedVersion: number;
   updatedAt: string;
   updatedBy: string;
+  /**
+   * The API's signature over every other field. The worker applies only a change that verifies: anyone with access
+   * to the Temporal namespace could otherwise start this workflow naming any admin and any settings.
+   */
+  proof?: { keyId: string; signature: string };
 }
 
 export interface StoredSettings {
@@ -110,4 +115,8 @@ export interface StoredSettings {
   updatedBy: string;
 }
 
-export type SettingsChangeResult = { ok: true; record: StoredSettings } | { ok: false; current: StoredSettings | null };
+export type SettingsChangeResult =
+  | { ok: true; record: StoredSettings }
+  | { ok: false; current: StoredSettings | null }
+  /** The worker refused the change: not signed by the API, or settings the rules do not allow. Nothing changed. */
+  | { ok: false; refused: 'unauthenticated' | 'invalid'; problems: SettingsProblem[] };

@@ -2,6 +2,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { ApprovalPolicy } from './policy.js';
 import type { DecisionAction, NewRequestInput } from './request.js';
+import type { SettingsChange } from './settings.js';
 
 /**
  * Decisions nobody can forge. Anyone with access to the Temporal namespace can send an update or a signal naming any
@@ -13,6 +14,8 @@ import type { DecisionAction, NewRequestInput } from './request.js';
 /** What the API vouches for when it passes a decision on. */
 export interface DecisionClaims {
   requestId: string;
+  /** The Temporal run that owns the request (`AccessRequest.runId`): a decision is good for that run only. */
+  runId: string;
   action: DecisionAction;
   actor: string;
   note: string | null;
@@ -61,6 +64,7 @@ export function canonicalJson(value: unknown): string {
 // Distinct prefixes: a signature over one kind of message can never pass as another kind.
 export const decisionMessage = (c: DecisionClaims) => `lockbox-decision-v1\n${canonicalJson(c)}`;
 export const requestMessage = (input: Omit<NewRequestInput, 'proof'>) => `lockbox-request-v1\n${canonicalJson(input)}`;
+export const settingsMessage = (change: Omit<SettingsChange, 'proof'>) => `lockbox-settings-v1\n${canonicalJson(change)}`;
 
 export function signMessage(message: string, key: SigningKey): string {
   return bytesToHex(ed25519.sign(utf8ToBytes(message), hexToBytes(key.secretKey)));
@@ -99,4 +103,20 @@ export function publicKeyOf(secretKeyHex: string): string {
 /** A fresh key pair (the embedded default makes one; production configures one). */
 export function generateSigningKey(keyId: string, randomSecret: Uint8Array): SigningKey {
   return { keyId, secretKey: bytesToHex(randomSecret) };
+}
+
+/** The API's signature over a tenant settings change it authorised (the other half of the policy). */
+export function signSettingsChange(change: Omit<SettingsChange, 'proof'>, key: SigningKey): RequestProof {
+  return { keyId: key.keyId, signature: signMessage(settingsMessage(change), key) };
+}
+
+/** True only for a settings change signed by a trusted key, exactly as signed; never throws. */
+export function verifySettingsChange(change: SettingsChange, keys: TrustedKeys): boolean {
+  if (typeof change !== 'object' || change === null) return false;
+  try {
+    const { proof, ...rest } = change;
+    return verifyMessage(settingsMessage(rest), proof?.keyId, proof?.signature, keys);
+  } catch {
+    return false;
+  }
 }

@@ -1,3 +1,4 @@
+import { checkStoredSettings } from '../domain/settings-schema.js';
 import { join } from 'node:path';
 import { createFanoutAuditSink } from '../adapters/audit/fanout-audit-sink.js';
 import { createHttpAuditSink } from '../adapters/audit/http-audit-sink.js';
@@ -68,8 +69,10 @@ export function openNotifier(config: Config, store: Store): { notifier: Notifier
   return {
     notifier: {
       async notify(n) {
-        const settings = await store.getTenantSettings(n.tenant);
-        await fanoutFor(settings?.settings.channels).notify(n);
+        // A bad settings row narrows nothing: the message still goes out on every configured channel.
+        const stored = await store.getTenantSettings(n.tenant);
+        const checked = stored ? checkStoredSettings(stored.settings) : null;
+        await fanoutFor(checked?.ok ? checked.settings.channels : undefined).notify(n);
       },
     },
     async close() {

@@ -65,6 +65,12 @@ export interface Store {
    */
   reserveIdempotencyKey(r: IdempotencyReservation): Promise<IdempotencyReservation & { created: boolean }>;
 
+  /**
+   * Claims a request id for one workflow run, forever: stores (requestId, runId) unless the id is claimed already,
+   * and returns the run id that owns it (this one, or the one that claimed it first).
+   */
+  claimRequestRun(requestId: string, runId: string): Promise<string>;
+
   /** Inserts the grant unless one exists for its requestId; returns the stored grant either way. */
   putGrant(g: GrantRecord): Promise<GrantRecord>;
   /** The grant of a request, revoked or not, or null. */

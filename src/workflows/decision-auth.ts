@@ -3,15 +3,18 @@ import { normalizePolicy, type ApprovalPolicy } from '../domain/policy.js';
 import type { AccessRequest, DecisionAction } from '../domain/request.js';
 import { decisionMessage, verifyMessage, type DecisionClaims, type TrustedKeys } from '../domain/signing.js';
 
-/** How far a decision's `issuedAt` may be from workflow time: covers clock skew and a slow update round trip. */
-const MAX_SKEW_MS = 5 * 60_000;
+/**
+ * How far a decision's `issuedAt` may be from workflow time: covers clock skew between the API and the Temporal
+ * server and an update that waited for a busy worker, and no more: a captured decision is worthless after it.
+ */
+export const DECISION_FRESHNESS_MS = 2 * 60_000;
 
 export type Authenticated =
   | { ok: true; cmd: DecisionCommand; policy: ApprovalPolicy }
   | { ok: false; reason: string; claimedActor: string };
 
 /**
- * Checks that a decision sent to the workflow is one the API signed for this request and action, not seen before
+ * Checks that a decision sent to the workflow is one the API signed for this request, run and action, not seen before
  * and fresh. Pure: deterministic in its inputs, so it runs in validators and handlers alike.
  */
 export function authenticateDecision(
@@ -21,6 +24,7 @@ export function authenticateDecision(
   keys: TrustedKeys,
   usedNonces: ReadonlySet<string>,
   now: number,
+  runId: string,
 ): Authenticated {
   const a = (typeof args === 'object' && args !== null ? args : {}) as Record<string, unknown>;
   const claims = (typeof a.claims === 'object' && a.claims !== null ? a.claims : {}) as Partial<DecisionClaims>;
@@ -33,10 +37,12 @@ export function authenticateDecision(
   if (message === null) return fail('malformed');
   if (!verifyMessage(message, a.keyId, a.signature, keys)) return fail('bad_signature');
   if (claims.requestId !== state.id) return fail('signed_for_another_request');
+  // A request id belongs to one run; a decision signed for it cannot be replayed into another run of the same id.
+  if (claims.runId !== runId) return fail('signed_for_another_run');
   if (claims.action !== action) return fail('signed_for_another_action');
   if (typeof claims.nonce !== 'string' || usedNonces.has(claims.nonce)) return fail('replayed');
   const issued = Date.parse(String(claims.issuedAt));
-  if (!Number.isFinite(issued) || Math.abs(now - issued) > MAX_SKEW_MS) return fail('stale');
+  if (!Number.isFinite(issued) || Math.abs(now - issued) > DECISION_FRESHNESS_MS) return fail('stale');
   if (typeof claims.actor !== 'string' || !claims.policy) return fail('malformed');
   return {
     ok: true,
@@ -45,7 +51,7 @@ export function authenticateDecision(
       actor: claims.actor,
       note: typeof claims.note === 'string' ? claims.note : null,
       ...(typeof claims.durationMs === 'number' ? { durationMs: claims.durationMs } : {}),
-      proof: { keyId: String(a.keyId), signature: String(a.signature), nonce: claims.nonce, issuedAt: String(claims.issuedAt) },
+      proof: { keyId: String(a.keyId), signature: String(a.signature), nonce: claims.nonce, issuedAt: String(claims.issuedAt), runId },
     },
     policy: normalizePolicy(claims.policy),
   };

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Router, type Response } from 'express';
 import { ulid } from 'ulid';
 import type { z } from 'zod';
-import { DecisionRefusedError, RequestNotFoundError } from '../../client/errors.js';
+import { DecisionRefusedError, RequestIdUsedError, RequestNotFoundError } from '../../client/errors.js';
 import { canAttemptDecision, canCreateRequest, canSeeRequest, listScope, type Principal } from '../../domain/directory.js';
 import { targetFor } from '../../domain/resources.js';
 import { signDecision, signRequest } from '../../domain/signing.js';
@@ -85,7 +85,12 @@ export function requestRoutes(deps: ApiDeps): Router {
       policy: tenant.policy,
       target: targetFor(settings.resources, body.resource),
     };
-    const request = await deps.lockbox.start({ ...unsigned, proof: signRequest(unsigned, deps.signer) }, fresh);
+    const request = await deps.lockbox.start({ ...unsigned, proof: signRequest(unsigned, deps.signer) }, fresh).catch((err: unknown) => {
+      if (!(err instanceof RequestIdUsedError)) throw err;
+      // The key's request ran and ended: it is never run again (its audit trail stays its own). Point at it.
+      const link = `/v1/requests/${err.requestId}`;
+      throw new Problem(409, 'idempotency-key-used', 'Conflict', `this Idempotency-Key belongs to request ${err.requestId}, which has ended; use a new key for a new request`, undefined, { requestId: err.requestId, link });
+    });
     if (!fresh) res.setHeader('Idempotent-Replayed', 'true');
     res.status(201).location(`/v1/requests/${request.id}`).json(request);
   });
@@ -142,8 +147,10 @@ export function requestRoutes(deps: ApiDeps): Router {
         throw problems.forbidden(`${p.id} may not ${action} this request`);
       }
       const tenant = await currentPolicy(deps, request.tenant);
+      if (!request.runId) throw problems.conflict(`request ${request.id} has not started yet; try again`, 'not_started');
       const claims = {
         requestId: request.id,
+        runId: request.runId,
         action,
         actor: p.id,
         note: body[noteField] ?? null,

@@ -3,7 +3,10 @@ import { ulid } from 'ulid';
 import { canChangeSettings, canReadSettings } from '../../domain/directory.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
 import { canBeApprover, validateSettings, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
+import { checkStoredSettings } from '../../domain/settings-schema.js';
+import { signSettingsChange } from '../../domain/signing.js';
 import { principalOf } from '../auth.js';
+import { readTenantSettings } from '../policy.js';
 import type { ApiDeps } from '../deps.js';
 import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
@@ -28,7 +31,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
     const p = principalOf(res);
     const tenant = parse(s.TenantParam, req.params.tenant, 'tenant');
     if (!canReadSettings(p, tenant)) throw problems.forbidden(`${p.id} may not read the settings of tenant ${tenant}`);
-    const record = await deps.store.getTenantSettings(tenant);
+    const record = await readTenantSettings(deps, tenant);
     if (!record) throw problems.notFound(`tenant ${tenant} has not opted in to Lockbox`);
     res.setHeader('ETag', `"${record.version}"`).json(view(record));
   });
@@ -39,8 +42,11 @@ export function settingsRoutes(deps: ApiDeps): Router {
     if (!canChangeSettings(p, tenant)) throw problems.forbidden(`${p.id} may not change the settings of tenant ${tenant}`);
     const body = parse(s.SettingsBody, req.body ?? {});
     const current = await deps.store.getTenantSettings(tenant);
-    const resources = body.resources ?? current?.settings.resources;
-    const channels = body.channels ?? current?.settings.channels;
+    // A stored row that fails its checks is replaced whole: nothing of it is carried over.
+    const stored = current ? checkStoredSettings(current.settings) : null;
+    const kept = stored?.ok ? stored.settings : undefined;
+    const resources = body.resources ?? kept?.resources;
+    const channels = body.channels ?? kept?.channels;
     const settings: TenantSettings = {
       customerApproval: body.customerApproval,
       approvers: body.approvers,
@@ -64,7 +70,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
     if (ifMatch !== undefined && ifMatch !== `"${current?.version ?? 0}"`) {
       throw new Problem(412, 'precondition-failed', 'Precondition failed', `the settings changed since version ${ifMatch}; read them again`);
     }
-    const change: SettingsChange = {
+    const unsigned: Omit<SettingsChange, 'proof'> = {
       changeId: `settings-${tenant}-${ulid()}`,
       tenant,
       settings,
@@ -73,7 +79,12 @@ export function settingsRoutes(deps: ApiDeps): Router {
       updatedAt: now().toISOString(),
       updatedBy: p.id,
     };
-    const result = await deps.lockbox.changeSettings(change);
+    const result = await deps.lockbox.changeSettings({ ...unsigned, proof: signSettingsChange(unsigned, deps.signer) });
+    if (!result.ok && 'refused' in result) {
+      // The worker re-checks what it applies; it disagreeing with the API is a deployment problem, said plainly.
+      const errors = result.problems.map((e) => ({ field: e.field, pointer: `#/${e.field.replaceAll('.', '/')}`, message: e.message }));
+      throw problems.unprocessable(`the worker refused this change (${result.refused})`, errors);
+    }
     if (!result.ok) throw problems.conflict('the settings were changed at the same moment by someone else; read them again', 'settings-conflict');
     res.setHeader('ETag', `"${result.record.version}"`).json(view(result.record));
   });

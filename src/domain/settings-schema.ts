@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { NOTIFY_CHANNELS, SETTINGS_LIMITS, type TenantSettings } from './settings.js';
+
+/**
+ * A tenant's settings as stored (durations in milliseconds). The API writes only this shape, but a row can also
+ * come from an older version, a hand edit or a forged settings workflow, so every reader checks it before use:
+ * a bad row is that tenant's problem (a clear error naming the field), never a crash for everyone.
+ */
+export const StoredTenantSettingsSchema = z.strictObject({
+  customerApproval: z.boolean(),
+  approvers: z.array(z.string().regex(/^[\w.+-]+@[\w.-]+$/, 'must be a user id like alice@contoso.com')).max(50),
+  quorum: z.number().int().min(1).max(50),
+  requestTtlMs: z.number().int().min(SETTINGS_LIMITS.minDurationMs).max(SETTINGS_LIMITS.maxRequestTtlMs),
+  maxAccessMs: z.number().int().min(SETTINGS_LIMITS.minDurationMs).max(366 * 24 * 3_600_000),
+  requireTicket: z.boolean(),
+  internalApproval: z.boolean(),
+  // Each target is checked against the operator's catalog where it is used (API and worker).
+  resources: z.record(z.string().max(200), z.unknown()).optional(),
+  channels: z.array(z.enum(NOTIFY_CHANNELS)).max(3).optional(),
+});
+
+export type SettingsCheck = { ok: true; settings: TenantSettings } | { ok: false; problems: { field: string; message: string }[] };
+
+/** Checks settings read from the store or handed to the worker; pure, never throws. */
+export function checkStoredSettings(value: unknown): SettingsCheck {
+  const parsed = StoredTenantSettingsSchema.safeParse(value);
+  if (parsed.success) return { ok: true, settings: parsed.data as TenantSettings };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(settings)', message: i.message })),
+  };
+}

@@ -1,0 +1,113 @@
+import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import { AuditEventType } from '../../domain/audit.js';
+import { decide, isConflict, type Rejection } from '../../domain/decide.js';
+import { DecisionAction, RequestStatus } from '../../domain/request.js';
+import { authenticateDecision } from '../decision-auth.js';
+import * as defs from '../definitions.js';
+import type { RequestRun } from './request-run.js';
+
+const HANDLERS = [
+  [DecisionAction.approve, defs.approveUpdate, defs.approveSignal],
+  [DecisionAction.reject, defs.rejectUpdate, defs.rejectSignal],
+  [DecisionAction.revoke, defs.revokeUpdate, defs.revokeSignal],
+  [DecisionAction.cancel, defs.cancelUpdate, defs.cancelSignal],
+  [DecisionAction.extend, defs.extendUpdate, defs.extendSignal],
+] as const;
+
+/** Unauthenticated attempts audited one by one per request; beyond that they are only logged (history stays small). */
+const MAX_AUDITED_FORGERIES = 50;
+
+/**
+ * Decisions arrive as Updates (the caller gets a definite answer) and as signals of the same names (the design's
+ * contract); both run the same checks: the API's signature for this request, run and action, then the domain rules.
+ */
+export function registerDecisionHandlers(run: RequestRun): void {
+  let forgeries = 0;
+
+  const check = (action: DecisionAction, args: unknown) => {
+    const auth = authenticateDecision(run.state, action, args, run.keys ?? {}, run.usedNonces, Date.now(), run.runId);
+    if (!auth.ok) return { auth, out: null };
+    const out = decide(run.state, auth.cmd, new Date(), auth.policy);
+    if (!out.ok) throw toFailure(out.rejection);
+    return { auth, out };
+  };
+
+  const apply = (action: DecisionAction, args: unknown, via: 'update' | 'signal'): boolean => {
+    const { auth, out } = check(action, args);
+    if (!auth.ok || !out) {
+      auditForgery(action, auth.ok ? 'unknown' : auth.reason, auth.ok ? '' : auth.claimedActor, via);
+      return false;
+    }
+    if (auth.cmd.proof) run.usedNonces.add(auth.cmd.proof.nonce);
+    run.latestPolicy = auth.policy;
+    run.commit(out);
+    return true;
+  };
+
+  function auditForgery(action: DecisionAction, reason: string, claimedActor: string, via: string) {
+    forgeries += 1;
+    log.warn('unauthenticated decision refused', { action, reason, via });
+    if (forgeries > MAX_AUDITED_FORGERIES) return;
+    run.journal.record([
+      { type: AuditEventType.decisionRejectedUnauthenticated, actor: 'unknown', details: { action, via, reason, claimedActor } },
+    ]);
+  }
+
+  /** An approve that completes the quorum answers once access is granted (or failed); a revoke once it is done. */
+  async function settled(action: DecisionAction): Promise<void> {
+    const { state } = run;
+    if (action === DecisionAction.approve && state.status === RequestStatus.active) {
+      // An approved extension answers once the window has moved at the target (or that failed).
+      await condition(() => !run.state.extensions?.some((e) => e.status === 'approved'));
+    } else if (action === DecisionAction.approve && state.approvedAt !== null) {
+      await condition(() => run.state.status !== RequestStatus.pending);
+    } else if (action === DecisionAction.revoke) {
+      await condition(() => run.state.access?.revokedAt != null);
+    }
+  }
+
+  for (const [action, update, signal] of HANDLERS) {
+    setHandler(
+      update,
+      async (args) => {
+        await condition(() => run.keys !== null);
+        if (!apply(action, args, 'update')) {
+          throw ApplicationFailure.create({
+            type: defs.FailureType.forbidden,
+            message: 'decision refused: not signed by the Lockbox API for this request',
+            details: ['unauthenticated'],
+            nonRetryable: true,
+          });
+        }
+        await settled(action);
+        return run.state;
+      },
+      {
+        // Refuse early what the rules refuse; unauthenticated attempts are let through to the handler to be audited.
+        validator: (args) => {
+          if (run.keys !== null) check(action, args);
+        },
+      },
+    );
+    // Signals take the same rules; a refused signal changes nothing (there is no caller to answer).
+    setHandler(signal, async (args) => {
+      await condition(() => run.keys !== null);
+      try {
+        apply(action, args, 'signal');
+      } catch (err) {
+        log.warn('decision signal refused', { action, error: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  }
+  setHandler(defs.getRequestQuery, () => run.state);
+  setHandler(defs.getAuditQuery, () => run.journal.events);
+}
+
+function toFailure(r: Rejection): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: isConflict(r.code) ? defs.FailureType.conflict : defs.FailureType.forbidden,
+    message: r.message,
+    details: [r.code],
+    nonRetryable: true,
+  });
+}

@@ -1,0 +1,98 @@
+import { CancellationScope, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
+import { AuditEventType } from '../../domain/audit.js';
+import { createRequest, type AuditDraft } from '../../domain/decide.js';
+import type { Message } from '../../domain/messages.js';
+import type { ApprovalPolicy } from '../../domain/policy.js';
+import { RequestStatus, type AccessRequest, type NewRequestInput } from '../../domain/request.js';
+import type { TrustedKeys } from '../../domain/signing.js';
+import { AuditJournal } from '../audit-journal.js';
+import * as defs from '../definitions.js';
+import { mustSucceed, notifications } from './proxies.js';
+
+/**
+ * The mutable heart of one request's workflow: its state, its audit journal and the few ways they change. Every
+ * part of the workflow (message handlers, the approval wait, the access window) works through one of these, so
+ * the state and its audit trail never drift apart.
+ */
+export class RequestRun {
+  state: AccessRequest;
+  /** The policy as last signed by the API (decision time), for notifying the current approvers. */
+  latestPolicy: ApprovalPolicy;
+  /** The API's public keys (from the worker's configuration, never from the caller); null until loaded. */
+  keys: TrustedKeys | null = null;
+  readonly usedNonces = new Set<string>();
+  journal: AuditJournal;
+  /** Approver messages sent in the background; they finish before the workflow does. */
+  readonly inFlight: Promise<void>[] = [];
+  private readonly created: AuditDraft[];
+
+  /** `runId`: this run's first execution run id; decisions are signed for it (shown as `state.runId`). */
+  constructor(
+    readonly input: NewRequestInput,
+    readonly runId: string,
+  ) {
+    const created = createRequest(input);
+    this.state = { ...created.state, runId };
+    this.created = created.audit;
+    this.latestPolicy = created.state.policy;
+    this.journal = this.newJournal(input.id);
+  }
+
+  /**
+   * Opens the audit trail. A second run under an id another run already owns (started around the API) gets event
+   * ids of its own, so it can never overwrite or shadow the first run's trail in a sink.
+   */
+  open(ownsId: boolean): void {
+    if (this.opened) return;
+    this.opened = true;
+    if (!ownsId) this.journal = this.newJournal(`${this.input.id}~${this.runId}`);
+    this.journal.record(this.created);
+    this.journal.start();
+  }
+  private opened = false;
+
+  commit(next: { state: AccessRequest; audit: AuditDraft[] }): void {
+    const statusChanged = next.state.status !== this.state.status;
+    this.state = next.state;
+    this.journal.record(next.audit);
+    if (statusChanged) upsertSearchAttributes([{ key: defs.SearchAttributes.status, value: this.state.status }]);
+  }
+
+  /** Pending and not yet approved: decisions are still awaited. */
+  awaitingDecision(): boolean {
+    return this.state.status === RequestStatus.pending && this.state.approvedAt === null;
+  }
+
+  /** Approver messages go out in the background (not cancelled with the workflow: they are already due). */
+  send(messages: Message[], onSuccess: AuditDraft | null): void {
+    this.inFlight.push(CancellationScope.nonCancellable(() => this.notify(messages, onSuccess)));
+  }
+
+  /** Sends messages; a failing channel never fails the request, it is audited instead. */
+  async notify(messages: Message[], onSuccess: AuditDraft | null): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      await notifications.sendNotifications(messages);
+      if (onSuccess) this.journal.record([onSuccess]);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      this.journal.record([
+        {
+          type: AuditEventType.notificationFailed,
+          actor: 'system',
+          details: { recipients: messages.map((m) => m.recipient), kind: messages[0]?.kind, error: failureMessage(err) },
+        },
+      ]);
+    }
+  }
+
+  private newJournal(auditId: string): AuditJournal {
+    return new AuditJournal(auditId, this.input.tenant, (events) => mustSucceed.exportAudit(events));
+  }
+}
+
+/** The reason an activity failed, as its (sanitised) error says; never a stack. */
+export function failureMessage(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
