@@ -132,6 +132,24 @@ function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe('claimRequestRun', () => {
+      it('gives a request id to the first run that claims it, forever; a later run learns the owner', async () => {
+        const store = await connect();
+        const id = uid('req');
+        expect(await store.claimRequestRun(id, 'run-1')).toBe('run-1');
+        expect(await store.claimRequestRun(id, 'run-1')).toBe('run-1');
+        expect(await store.claimRequestRun(id, 'run-2')).toBe('run-1');
+        expect(await store.claimRequestRun(uid('req'), 'run-2')).toBe('run-2');
+      });
+
+      it('has exactly one owner under concurrent claims from two connections', async () => {
+        const [a, b] = [await connect(), await connect()];
+        const id = uid('req');
+        const owners = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claimRequestRun(id, `run-${i}`)));
+        expect(new Set(owners).size).toBe(1);
+      });
+    });
+
     describe('grants', () => {
       it('putGrant twice returns the first grant; getGrant reads it back', async () => {
         const store = await connect();

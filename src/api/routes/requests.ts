@@ -123,6 +123,10 @@ export function requestRoutes(deps: ApiDeps): Router {
     if (request.status !== 'active' || !endsAt || Date.parse(endsAt) <= now().getTime()) {
       throw problems.conflict(`request is ${request.status}: credentials exist only while access is active`, 'not_active');
     }
+    // An early revoke takes a moment at the target; from the moment it is decided, the credential is not handed out.
+    if (request.decisions.some((d) => d.action === 'revoke')) {
+      throw problems.conflict('access is being revoked: credentials are no longer handed out', 'revoke_pending');
+    }
     const secret = await deps.vault.get(request.id);
     if (!secret) throw problems.notFound(`request ${request.id} was granted without a credential to fetch; use the access check`);
     res.setHeader('Cache-Control', 'no-store');
