@@ -31,7 +31,7 @@ import { normalizePolicy } from '../src/domain/policy.js';
 import { SETTLE_MS, type ReconcileReport } from '../src/domain/reconcile.js';
 import { publicKeyOf, signDecision, signRequest } from '../src/domain/signing.js';
 import { ensureReconcileSchedule } from '../src/main/reconcile-schedule.js';
-import { registry } from '../src/main/metrics.js';
+import { reconcileMetrics, registry } from '../src/main/metrics.js';
 import type { GrantProvider } from '../src/ports/grant-provider.js';
 import type { AuditSink } from '../src/ports/audit-sink.js';
 import type { Store } from '../src/ports/store.js';
@@ -380,6 +380,7 @@ describe('with a worker of its own and an in-memory grant target', () => {
         notifier: createStoreNotifier(store),
         audit,
         log: quiet,
+        reconcileMetrics,
       }),
     });
     running = worker.run();

@@ -2,7 +2,6 @@ import type { AuditEvent } from '../domain/audit.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { GrantRouter } from '../adapters/grants/grant-router.js';
-import type { Counter } from 'prom-client';
 import type { ResourceTarget } from '../domain/resources.js';
 import type { GrantInput, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
@@ -10,29 +9,11 @@ import type { Logger } from '../config/logger.js';
 import type { TrustedKeys } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
 import { createReconcileActivities } from './reconcile.js';
+import type { ActivityDeps } from './deps.js';
 import { createSettingsActivities } from './settings.js';
 
-/** Grants and revokes as the activities see them; a revoke that keeps failing shows here while it is retried. */
-export interface GrantMetrics {
-  grants: Counter<'provider' | 'outcome'>;
-  revokes: Counter<'provider'>;
-  revokeFailures: Counter<'provider'>;
-}
-
-/** What the activities need, built once at worker start-up. */
-export interface ActivityDeps {
-  /** The API's own state (tenant settings here). */
-  store: Store;
-  /** The grant provider of each request's target. */
-  grants: GrantRouter;
-  /** Counters for grants and revokes (a revoke failing again and again must be visible while it is retried). */
-  metrics?: GrantMetrics;
-  /** The API's public decision-signing keys (key id -> hex). */
-  trustedKeys: TrustedKeys;
-  notifier: Notifier;
-  audit: AuditSink;
-  log: Logger;
-}
+export type { ActivityDeps } from './deps.js';
+export type { GrantMetrics, ReconcileMetrics } from './metrics.js';
 
 /**
  * The activities: thin, idempotent wrappers over the ports. Each can be retried at any point without

@@ -18,8 +18,9 @@ import {
 } from '../domain/reconcile.js';
 import { TARGET_ENV_PATTERN, type ResourceTarget } from '../domain/resources.js';
 import type { GrantProvider } from '../ports/grant-provider.js';
-import { reconcileMetrics, type ReconcileMetrics } from '../main/metrics.js';
-import type { ActivityDeps } from './index.js';
+import { Registry } from 'prom-client';
+import type { ActivityDeps } from './deps.js';
+import { createReconcileMetrics, type ReconcileMetrics } from './metrics.js';
 import { listActiveRequestIds, lookUpRequest, messageOf, queryRequest, type Lookup } from './reconcile-lookup.js';
 
 /** At most this many active requests are checked for drift per run. */
@@ -39,7 +40,7 @@ export interface ReconcileOptions {
  * deterministic id, so concurrent runs audit it once) and report drift (`access.drift_detected`).
  */
 export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOptions = {}) {
-  const metrics = opts.metrics ?? reconcileMetrics;
+  const metrics = opts.metrics ?? deps.reconcileMetrics ?? createReconcileMetrics(new Registry());
   const env = opts.env ?? ((name: string) => process.env[name]);
   const temporal = opts.temporal ?? (() => Context.current().client);
   const heartbeat = () => {

@@ -1,7 +1,7 @@
 import { checkStoredSettings } from '../domain/settings-schema.js';
 import { canBeApprover, validateSettings, type SettingsChange, type SettingsChangeResult } from '../domain/settings.js';
 import { verifySettingsChange } from '../domain/signing.js';
-import type { ActivityDeps } from './index.js';
+import type { ActivityDeps } from './deps.js';
 
 /** The widest access window any settings may hold; the API holds each tenant to the provider's own, lower limit. */
 const MAX_ACCESS_CEILING_MS = 366 * 24 * 3_600_000;

@@ -21,44 +21,8 @@ import {
  * signals and timers all go through the same rules.
  */
 
-/** An audit event before the workflow gives it a seq number and time. */
-export interface AuditDraft {
-  type: AuditEventType;
-  actor: string;
-  details: Record<string, unknown>;
-}
-
-export const RejectionCode = {
-  notPending: 'not_pending',
-  notActive: 'not_active',
-  expired: 'request_expired',
-  alreadyDecided: 'already_decided',
-  notEligible: 'not_eligible',
-  selfApproval: 'self_approval',
-} as const;
-export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
-
-/** A typed refusal; `conflict` codes map to 409, the others to 403. */
-export interface Rejection {
-  code: RejectionCode;
-  message: string;
-}
-
-export function isConflict(code: RejectionCode): boolean {
-  return code !== RejectionCode.notEligible && code !== RejectionCode.selfApproval;
-}
-
-export type Outcome = { ok: true; state: AccessRequest; audit: AuditDraft[] } | { ok: false; rejection: Rejection };
-
-export interface DecisionCommand {
-  action: DecisionAction;
-  actor: string;
-  note: string | null;
-  /** The signature that authenticated the decision, recorded with it. */
-  proof?: DecisionProof | null;
-  /** For `extend`: how much more time. */
-  durationMs?: number;
-}
+import { RejectionCode, type AuditDraft, type DecisionCommand, type Outcome } from './outcome.js';
+export { RejectionCode, isConflict, type AuditDraft, type DecisionCommand, type Outcome, type Rejection } from './outcome.js';
 
 const SYSTEM = 'system';
 

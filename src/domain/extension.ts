@@ -1,5 +1,5 @@
 import { AuditEventType } from './audit.js';
-import type { AuditDraft, DecisionCommand, Outcome } from './decide.js';
+import type { AuditDraft, DecisionCommand, Outcome } from './outcome.js';
 import { formatDuration } from './duration.js';
 import type { ApprovalPolicy } from './policy.js';
 import { RequestStatus, type AccessRequest, type Extension } from './request.js';

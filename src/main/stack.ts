@@ -11,7 +11,7 @@ import { createGrantRouter } from '../adapters/grants/grant-router.js';
 import type { CredentialVault } from '../ports/credential-vault.js';
 import { DEMO_TARGET_ENV } from '../config/demo.js';
 import { openAuditSinks, openNotifier } from './channels.js';
-import { grantMetrics } from './metrics.js';
+import { grantMetrics, reconcileMetrics } from './metrics.js';
 import type { Logger } from '../config/logger.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { Store } from '../ports/store.js';
@@ -39,7 +39,7 @@ export async function openAdapters(config: Config, log: Logger, role: 'worker' |
     store,
     audit,
     vault,
-    activityDeps: { store, trustedKeys: trusted, grants, notifier: notify.notifier, audit, log, metrics: grantMetrics },
+    activityDeps: { store, trustedKeys: trusted, grants, notifier: notify.notifier, audit, log, metrics: grantMetrics, reconcileMetrics },
     async close() {
       await grants.close();
       await notify.close();
