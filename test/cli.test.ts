@@ -138,7 +138,7 @@ describe('lockbox request', () => {
     expect(unknown.code, said(unknown)).toBe(2);
     const status = await lockbox(['request', 'list', '--status', 'sleeping']);
     expect(status.code, said(status)).toBe(2);
-    expect(status.stderr).toContain('Allowed choices are pending, active');
+    expect(status.stderr).toContain('Allowed choices are pending, granting, active');
 
     const closed = await findFreePort();
     const down = await lockbox(['request', 'list'], { url: `http://127.0.0.1:${closed}` });

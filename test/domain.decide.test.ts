@@ -142,7 +142,7 @@ interface Scenario {
   steps: Step[];
 }
 
-const { pending, active, completed, rejected, expired, cancelled, failed } = RequestStatus;
+const { pending, granting, active, completed, rejected, expired, cancelled, failed } = RequestStatus;
 const R = RejectionCode;
 const A = AuditEventType;
 
@@ -150,7 +150,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'one approval of quorum 1 approves; the request stays pending until access is granted',
     steps: [
-      { at: 5, event: approve(ALICE, 'ok, go ahead'), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE, { comment: 'ok, go ahead', approvals: 1, quorum: 1, final: true }]] } },
+      { at: 5, event: approve(ALICE, 'ok, go ahead'), expect: { status: granting, approved: true, audit: [[A.requestApproved, ALICE, { comment: 'ok, go ahead', approvals: 1, quorum: 1, final: true }]] } },
       { at: 5, event: grantSucceeds, expect: { status: active, approved: true, audit: [[A.accessGranted, EVE, { grantedAt: iso(5), endsAt: iso(5 + 240) }]], access: { grantedAt: 5, endsAt: 245, revokedAt: null } } },
       { at: 245, event: accessRemoved(null), expect: { status: completed, audit: [[A.accessRevoked, SYSTEM, { cause: 'window_ended', reason: null }]], access: { grantedAt: 5, endsAt: 245, revokedAt: 245 } } },
     ],
@@ -170,8 +170,8 @@ const SCENARIOS: Scenario[] = [
     steps: [
       { at: 1, event: approve(ALICE), expect: { status: pending, approved: false, audit: [[A.requestApproved, ALICE, { approvals: 1, quorum: 2, final: false }]] } },
       { at: 2, event: approve(ALICE, 'really sure'), expect: { status: pending, approved: false, refused: R.alreadyDecided } },
-      { at: 3, event: approve(BOB), expect: { status: pending, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 2, final: true }]] } },
-      { at: 3, event: approve(ALICE), expect: { status: pending, refused: R.notPending } },
+      { at: 3, event: approve(BOB), expect: { status: granting, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 2, final: true }]] } },
+      { at: 3, event: approve(ALICE), expect: { status: granting, refused: R.notPending } },
       { at: 4, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]], access: { grantedAt: 4, endsAt: 244, revokedAt: null } } },
     ],
   },
@@ -181,7 +181,7 @@ const SCENARIOS: Scenario[] = [
     steps: [
       { at: 1, event: approve(EVE), expect: { status: pending, approved: false, refused: R.selfApproval } },
       { at: 1, event: reject(EVE), expect: { status: pending, refused: R.selfApproval } },
-      { at: 2, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE, { approvals: 1 }]] } },
+      { at: 2, event: approve(ALICE), expect: { status: granting, approved: true, audit: [[A.requestApproved, ALICE, { approvals: 1 }]] } },
     ],
   },
   {
@@ -190,7 +190,7 @@ const SCENARIOS: Scenario[] = [
     steps: [
       { at: 1, event: approve(ALICE), expect: { status: pending, approved: false, audit: [[A.requestApproved, ALICE, { approvals: 1, final: false }]] } },
       { at: 2, event: approve(EVE), expect: { status: pending, approved: false, refused: R.selfApproval } },
-      { at: 3, event: approve(BOB), expect: { status: pending, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, final: true }]] } },
+      { at: 3, event: approve(BOB), expect: { status: granting, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, final: true }]] } },
     ],
   },
   {
@@ -200,7 +200,7 @@ const SCENARIOS: Scenario[] = [
       { at: 1, event: reject(IAN), expect: { status: pending, refused: R.notEligible } },
       { at: 1, event: cancel(IAN), expect: { status: pending, refused: R.notEligible } },
       { at: 1, event: revoke(IAN), expect: { status: pending, refused: R.notEligible } },
-      { at: 2, event: approve(BOB), expect: { status: pending, approved: true, audit: [[A.requestApproved, BOB]] } },
+      { at: 2, event: approve(BOB), expect: { status: granting, approved: true, audit: [[A.requestApproved, BOB]] } },
     ],
   },
   {
@@ -219,8 +219,8 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'a decision a moment before the expiry time still counts',
     steps: [
-      { at: TTL_MIN - 1 / MINUTE, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
-      { at: TTL_MIN, event: timerFires, expect: { status: pending, approved: true, audit: [] } },
+      { at: TTL_MIN - 1 / MINUTE, event: approve(ALICE), expect: { status: granting, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: TTL_MIN, event: timerFires, expect: { status: granting, approved: true, audit: [] } },
     ],
   },
   {
@@ -235,17 +235,26 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'no cancel once approved: the grant is already on its way',
     steps: [
-      { at: 1, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
-      { at: 2, event: cancel(EVE), expect: { status: pending, approved: true, refused: R.notPending } },
-      { at: 2, event: reject(BOB), expect: { status: pending, approved: true, refused: R.notPending } },
+      { at: 1, event: approve(ALICE), expect: { status: granting, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: 2, event: cancel(EVE), expect: { status: granting, approved: true, refused: R.notPending } },
+      { at: 2, event: reject(BOB), expect: { status: granting, approved: true, refused: R.notPending } },
+    ],
+  },
+  {
+    name: 'a revoke while the grant is under way stops it: asked once, by an approver; refused while still pending',
+    steps: [
+      { at: 1, event: revoke(ALICE), expect: { status: pending, refused: R.notActive } },
+      { at: 2, event: approve(ALICE), expect: { status: granting, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: 3, event: revoke(IAN), expect: { status: granting, refused: R.notEligible, revokeRequested: false } },
+      { at: 3, event: revoke(BOB, 'wrong ticket'), expect: { status: granting, audit: [], revokeRequested: true } },
+      { at: 4, event: revoke(ALICE), expect: { status: granting, refused: R.notActive, revokeRequested: true } },
     ],
   },
   {
     name: 'revoke only while active, by an approver; a second revoke is refused; the revoker is the actor',
     steps: [
       { at: 1, event: revoke(ALICE), expect: { status: pending, refused: R.notActive } },
-      { at: 2, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
-      { at: 2, event: revoke(ALICE), expect: { status: pending, refused: R.notActive } },
+      { at: 2, event: approve(ALICE), expect: { status: granting, approved: true, audit: [[A.requestApproved, ALICE]] } },
       { at: 3, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]], access: { grantedAt: 3, endsAt: 243, revokedAt: null } } },
       { at: 60, event: revoke(IAN), expect: { status: active, refused: R.notEligible, revokeRequested: false } },
       // The decision only asks; the workflow removes access and then records `revoked`.
@@ -258,7 +267,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'the requester may give access up early',
     steps: [
-      { at: 1, event: approve(BOB), expect: { status: pending, approved: true, audit: [[A.requestApproved, BOB]] } },
+      { at: 1, event: approve(BOB), expect: { status: granting, approved: true, audit: [[A.requestApproved, BOB]] } },
       { at: 1, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]] } },
       { at: 30, event: revoke(EVE, 'finished'), expect: { status: active, audit: [], revokeRequested: true } },
       { at: 30, event: accessRemoved({ by: EVE, reason: 'finished' }), expect: { status: RequestStatus.revoked, audit: [[A.accessRevoked, EVE, { cause: 'revoked' }]], access: { grantedAt: 1, endsAt: 241, revokedAt: 30 } } },
@@ -267,8 +276,8 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'the expiry timer leaves an approved request that is not yet granted alone',
     steps: [
-      { at: 10, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
-      { at: TTL_MIN + 5, event: timerFires, expect: { status: pending, approved: true, audit: [], access: null } },
+      { at: 10, event: approve(ALICE), expect: { status: granting, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: TTL_MIN + 5, event: timerFires, expect: { status: granting, approved: true, audit: [], access: null } },
       { at: TTL_MIN + 6, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]] } },
       { at: TTL_MIN + 7, event: timerFires, expect: { status: active, audit: [] } },
     ],
@@ -276,7 +285,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'a failed grant fails the request with the error, and nothing is decided after it',
     steps: [
-      { at: 1, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: 1, event: approve(ALICE), expect: { status: granting, approved: true, audit: [[A.requestApproved, ALICE]] } },
       { at: 2, event: grantFails('mailbox service unavailable'), expect: { status: failed, failure: 'mailbox service unavailable', access: null, audit: [[A.accessGrantFailed, SYSTEM, { error: 'mailbox service unavailable' }]] } },
       { at: 3, event: revoke(ALICE), expect: { status: failed, refused: R.notActive } },
       { at: 3, event: approve(BOB), expect: { status: failed, refused: R.notPending } },
@@ -293,7 +302,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'an operator cancel while access is held is a revoke by system, not a cancel',
     steps: [
-      { at: 1, event: approve(ALICE), expect: { status: pending, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: 1, event: approve(ALICE), expect: { status: granting, approved: true, audit: [[A.requestApproved, ALICE]] } },
       { at: 1, event: grantSucceeds, expect: { status: active, audit: [[A.accessGranted, EVE]] } },
       { at: 20, event: operatorCancels, expect: { status: active, audit: [] } },
       { at: 20, event: accessRemoved({ by: SYSTEM, reason: 'workflow cancelled in Temporal' }), expect: { status: RequestStatus.revoked, audit: [[A.accessRevoked, SYSTEM, { cause: 'revoked' }]] } },

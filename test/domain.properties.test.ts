@@ -18,6 +18,7 @@ import { normalizePolicy, stageRule, stagesFor, type Stage } from '../src/domain
 import {
   RejectionCode,
   cancelByOperator,
+  revokedWhileGranting,
   createRequest,
   decide,
   expire,
@@ -274,18 +275,24 @@ function drive(w: World, ev: Ev): StepResult {
     }
     case 'grant': {
       // The workflow grants only once every stage is approved and nothing ended the request first.
-      if (s.status !== RequestStatus.pending || s.approvedAt === null) return { kind: 'skipped' };
+      if (s.status !== RequestStatus.granting) return { kind: 'skipped' };
       w.grant = { grantedAt: new Date(w.now).toISOString(), endsAt: new Date(w.now + ev.windowMs).toISOString() };
       const out = granted(s, w.grant);
       return { kind: 'applied', ...out, expectedAudit: [[AuditEventType.accessGranted, s.requester]] };
     }
     case 'grantFailed': {
-      if (s.status !== RequestStatus.pending || s.approvedAt === null) return { kind: 'skipped' };
+      if (s.status !== RequestStatus.granting) return { kind: 'skipped' };
       const out = grantFailed(s, ev.error, nowDate(w));
       return { kind: 'applied', ...out, expectedAudit: [[AuditEventType.accessGrantFailed, SYSTEM]] };
     }
     case 'accessRemoved': {
-      // Access is removed when an early revoke was asked for, or when the window has run out.
+      // Access is removed when an early revoke was asked for, or when the window has run out. A revoke decided while
+      // granting stops the grant and revokes whatever part of it happened.
+      if (s.status === RequestStatus.granting && revokeRequested(s)) {
+        const early = s.decisions.find((d) => d.action === DecisionAction.revoke)!;
+        const out = revokedWhileGranting(s, new Date(w.now).toISOString(), true);
+        return { kind: 'applied', ...out, expectedAudit: [[AuditEventType.accessRevoked, early.actor]] };
+      }
       if (s.status !== RequestStatus.active || s.access === null) return { kind: 'skipped' };
       const early = s.decisions.find((d) => d.action === DecisionAction.revoke);
       if (!early && w.now < Date.parse(s.access.endsAt)) return { kind: 'skipped' };
@@ -348,8 +355,9 @@ function expectedDecision(s: AccessRequest, ev: Extract<Ev, { kind: 'decide' }>,
     case DecisionAction.revoke: {
       const may = ev.actor === s.requester || policy.approvers.includes(ev.actor) || policy.internalApprovers.includes(ev.actor);
       if (!may) return RejectionCode.notEligible;
-      if (s.status !== RequestStatus.active || s.access === null || revokeRequested(s)) return RejectionCode.notActive;
-      if (now >= Date.parse(s.access.endsAt)) return RejectionCode.notActive;
+      const holds = s.status === RequestStatus.granting || (s.status === RequestStatus.active && s.access !== null);
+      if (!holds || revokeRequested(s)) return RejectionCode.notActive;
+      if (s.access !== null && now >= Date.parse(s.access.endsAt)) return RejectionCode.notActive;
       return 'ok';
     }
     case DecisionAction.extend:
@@ -383,7 +391,8 @@ function replayStages(s: AccessRequest, policyAt: readonly ApprovalPolicy[]) {
 }
 
 const ALLOWED_NEXT: Record<RequestStatus, readonly RequestStatus[]> = {
-  pending: ['pending', 'active', 'rejected', 'expired', 'cancelled', 'failed'],
+  pending: ['pending', 'granting', 'rejected', 'expired', 'cancelled', 'failed'],
+  granting: ['granting', 'active', 'failed', 'cancelled', 'revoked'],
   active: ['active', 'completed', 'revoked'],
   completed: ['completed'],
   rejected: ['rejected'],
@@ -433,6 +442,8 @@ function checkState(w: World): void {
   if (s.stage !== null) must(s.stage === s.stages[index], 'the stage waiting is the first one not yet complete');
 
   must(s.status !== RequestStatus.active || (s.access !== null && s.access.revokedAt === null), 'active means access held');
+  must(s.status !== RequestStatus.granting || (s.approvedAt !== null && s.access === null), 'granting means approved, access not yet held');
+  must((s.status === RequestStatus.pending) === (s.approvedAt === null && !isTerminal(s.status)), 'pending exactly while decisions are awaited');
   if (s.access !== null) {
     must(w.grant !== null, 'access only from a grant');
     must(

@@ -104,7 +104,7 @@ interface Scenario {
   steps: Step[];
 }
 
-const { pending, active, rejected, expired } = RequestStatus;
+const { pending, granting, active, rejected, expired } = RequestStatus;
 const { internal, customer } = Stage;
 const R = RejectionCode;
 const A = AuditEventType;
@@ -135,14 +135,14 @@ const SCENARIOS: Scenario[] = [
         at: 4,
         event: approve(ALICE, 'ok'),
         expect: {
-          status: pending,
+          status: granting,
           stage: null,
           approved: true,
           audit: [[A.requestApproved, ALICE, { stage: customer, approvals: 1, quorum: 1, final: true, policyVersion: 3 }]],
           recorded: { stage: customer, policyVersion: 3 },
         },
       },
-      { at: 4, event: approve(BOB), expect: { status: pending, stage: null, refused: R.notPending } },
+      { at: 4, event: approve(BOB), expect: { status: granting, stage: null, refused: R.notPending } },
       { at: 5, event: grantSucceeds, expect: { status: active, stage: null, audit: [[A.accessGranted, EVE]] } },
     ],
   },
@@ -156,7 +156,7 @@ const SCENARIOS: Scenario[] = [
       {
         at: 2,
         event: approve(IAN),
-        expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, IAN, { stage: internal, final: true }]], recorded: { stage: internal, policyVersion: 3 } },
+        expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, IAN, { stage: internal, final: true }]], recorded: { stage: internal, policyVersion: 3 } },
       },
       { at: 2, event: grantSucceeds, expect: { status: active, stage: null, audit: [[A.accessGranted, EVE]] } },
     ],
@@ -167,7 +167,7 @@ const SCENARIOS: Scenario[] = [
     stages: [customer],
     steps: [
       { at: 1, event: approve(IAN), expect: { status: pending, stage: customer, refused: R.notEligible } },
-      { at: 2, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB, { stage: customer, final: true }]] } },
+      { at: 2, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { stage: customer, final: true }]] } },
     ],
   },
   {
@@ -179,7 +179,7 @@ const SCENARIOS: Scenario[] = [
       { at: 2, event: approve(ALICE), expect: { status: pending, stage: customer, approved: false, audit: [[A.requestApproved, ALICE, { stage: customer, approvals: 1, quorum: 2, final: false }]] } },
       { at: 3, event: approve(ALICE, 'again'), expect: { status: pending, stage: customer, refused: R.alreadyDecided } },
       { at: 3, event: reject(ALICE, 'changed my mind'), expect: { status: pending, stage: customer, refused: R.alreadyDecided } },
-      { at: 4, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB, { stage: customer, approvals: 2, quorum: 2, final: true }]] } },
+      { at: 4, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { stage: customer, approvals: 2, quorum: 2, final: true }]] } },
     ],
   },
   {
@@ -191,7 +191,7 @@ const SCENARIOS: Scenario[] = [
       { at: 2, event: approve(ALICE), expect: { status: pending, stage: customer, audit: [[A.requestApproved, ALICE, { stage: internal, approvals: 2, quorum: 2, final: false }]], recorded: { stage: internal, policyVersion: 3 } } },
       // Each approver approves once across stages.
       { at: 3, event: approve(ALICE), expect: { status: pending, stage: customer, refused: R.alreadyDecided } },
-      { at: 4, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB, { stage: customer, approvals: 1, final: true }]] } },
+      { at: 4, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { stage: customer, approvals: 1, final: true }]] } },
     ],
   },
   {
@@ -206,7 +206,7 @@ const SCENARIOS: Scenario[] = [
       {
         at: 4,
         event: approve(BOB),
-        expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB, { policyVersion: 4, final: true }]], recorded: { stage: customer, policyVersion: 4 } },
+        expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { policyVersion: 4, final: true }]], recorded: { stage: customer, policyVersion: 4 } },
       },
     ],
   },
@@ -219,7 +219,7 @@ const SCENARIOS: Scenario[] = [
       { at: 2, event: approve(IAN), expect: { status: pending, stage: internal, refused: R.notEligible } },
       { at: 3, event: approve(ALICE), expect: { status: pending, stage: customer, audit: [[A.requestApproved, ALICE, { stage: internal, policyVersion: 4 }]], recorded: { stage: internal, policyVersion: 4 } } },
       { at: 4, event: approve(ALICE), expect: { status: pending, stage: customer, refused: R.alreadyDecided } },
-      { at: 5, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB]] } },
+      { at: 5, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB]] } },
     ],
   },
   {
@@ -230,7 +230,7 @@ const SCENARIOS: Scenario[] = [
       { at: 1, event: approve(IAN), expect: { status: pending, stage: customer, audit: [[A.requestApproved, IAN]] } },
       { at: 2, event: approve(BOB), expect: { status: pending, stage: customer, refused: R.notEligible } },
       { at: 3, event: settings({ approvers: [ALICE, BOB] }), expect: { status: pending, stage: customer } },
-      { at: 4, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB, { policyVersion: 4 }]], recorded: { stage: customer, policyVersion: 4 } } },
+      { at: 4, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { policyVersion: 4 }]], recorded: { stage: customer, policyVersion: 4 } } },
     ],
   },
   {
@@ -241,7 +241,7 @@ const SCENARIOS: Scenario[] = [
       { at: 1, event: approve(IAN), expect: { status: pending, stage: customer, audit: [[A.requestApproved, IAN]] } },
       { at: 2, event: settings({ quorum: 2 }), expect: { status: pending, stage: customer } },
       { at: 3, event: approve(ALICE), expect: { status: pending, stage: customer, approved: false, audit: [[A.requestApproved, ALICE, { approvals: 1, quorum: 2, final: false, policyVersion: 4 }]] } },
-      { at: 4, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 2, final: true }]] } },
+      { at: 4, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 2, final: true }]] } },
     ],
   },
   {
@@ -263,7 +263,7 @@ const SCENARIOS: Scenario[] = [
       { at: 1, event: approve(IAN), expect: { status: pending, stage: customer, audit: [[A.requestApproved, IAN]] } },
       { at: 2, event: approve(ALICE), expect: { status: pending, stage: customer, approved: false, audit: [[A.requestApproved, ALICE, { approvals: 1, quorum: 2 }]] } },
       { at: 3, event: settings({ quorum: 1 }), expect: { status: pending, stage: customer, approved: false } },
-      { at: 4, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 1, final: true }]] } },
+      { at: 4, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 1, final: true }]] } },
     ],
   },
   {
@@ -274,7 +274,7 @@ const SCENARIOS: Scenario[] = [
     steps: [
       { at: 1, event: approve(ALICE), expect: { status: pending, stage: customer, audit: [[A.requestApproved, ALICE, { approvals: 1, quorum: 2 }]] } },
       { at: 2, event: settings({ approvers: [BOB, IAN] }), expect: { status: pending, stage: customer } },
-      { at: 3, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 2, final: true }]] } },
+      { at: 3, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 2, final: true }]] } },
     ],
   },
   {
@@ -321,7 +321,7 @@ const SCENARIOS: Scenario[] = [
     steps: [
       { at: 1, event: approve(IAN), expect: { status: pending, stage: customer, audit: [[A.requestApproved, IAN]] } },
       { at: 2, event: approve(EVE), expect: { status: pending, stage: customer, refused: R.selfApproval } },
-      { at: 3, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB]] } },
+      { at: 3, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB]] } },
     ],
   },
   {
@@ -341,7 +341,7 @@ const SCENARIOS: Scenario[] = [
     stages: [customer],
     steps: [
       { at: 1, event: settings({ internalApproval: true }), expect: { status: pending, stage: customer } },
-      { at: 2, event: approve(ALICE), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, ALICE, { stage: customer, final: true, policyVersion: 4 }]] } },
+      { at: 2, event: approve(ALICE), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, ALICE, { stage: customer, final: true, policyVersion: 4 }]] } },
     ],
   },
   {
@@ -351,7 +351,7 @@ const SCENARIOS: Scenario[] = [
     steps: [
       { at: 1, event: settings({ customerApproval: false }), expect: { status: pending, stage: internal } },
       { at: 2, event: approve(IAN), expect: { status: pending, stage: customer, approved: false, audit: [[A.requestApproved, IAN, { final: false }]] } },
-      { at: 3, event: approve(ALICE), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, ALICE, { final: true }]] } },
+      { at: 3, event: approve(ALICE), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, ALICE, { final: true }]] } },
     ],
   },
   {
@@ -360,7 +360,7 @@ const SCENARIOS: Scenario[] = [
     stages: [customer],
     steps: [
       { at: 1, event: approve(IAN), expect: { status: pending, stage: customer, refused: R.notEligible } },
-      { at: 2, event: approve(BOB), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, BOB, { stage: customer, policyVersion: 0 }]], recorded: { stage: customer, policyVersion: 0 } } },
+      { at: 2, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { stage: customer, policyVersion: 0 }]], recorded: { stage: customer, policyVersion: 0 } } },
     ],
   },
   {
@@ -369,7 +369,7 @@ const SCENARIOS: Scenario[] = [
     stages: [internal, customer],
     steps: [
       { at: 1, event: approve(IAN), expect: { status: pending, stage: customer, audit: [[A.requestApproved, IAN]] } },
-      { at: 2, event: approve(ALICE), expect: { status: pending, stage: null, approved: true, audit: [[A.requestApproved, ALICE]] } },
+      { at: 2, event: approve(ALICE), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, ALICE]] } },
       { at: 3, event: grantSucceeds, expect: { status: active, stage: null, audit: [[A.accessGranted, EVE]] } },
       { at: 10, event: settings({ approvers: [BOB] }), expect: { status: active, stage: null } },
       { at: 11, event: revoke(ALICE), expect: { status: active, stage: null, refused: R.notEligible, revokeRequested: false } },

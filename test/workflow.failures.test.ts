@@ -14,6 +14,7 @@ import { createActivities } from '../src/activities/index.js';
 import { createLockboxClient } from '../src/client/lockbox-client.js';
 import type { Logger } from '../src/config/logger.js';
 import type { GrantProvider } from '../src/ports/grant-provider.js';
+import { NonRetryableGrantError } from '../src/adapters/grants/errors.js';
 import type { Store } from '../src/ports/store.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -41,7 +42,17 @@ let running: Promise<void>;
 const metricsRegistry = new Registry();
 const metrics = createGrantMetrics(metricsRegistry);
 const key = { keyId: 'failures-test', secretKey: bytesToHex(ed25519.utils.randomSecretKey()) };
-const behaviour = { grantFails: false, revokeFailuresLeft: 0, revokeCalls: 0 };
+const behaviour = {
+  grantFails: false,
+  /** A permanent refusal at the target (a 403, bad credentials): never retried. */
+  grantRefused: false,
+  grantDelayMs: 0,
+  revokeFailuresLeft: 0,
+  revokeCalls: 0,
+  /** What reached the target, in order: a grant call's end is logged when the call returns. */
+  calls: [] as string[],
+};
+const reset = () => Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [] });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lockbox-failures-'));
@@ -49,10 +60,16 @@ beforeAll(async () => {
   const builtin = createBuiltinGrantProvider(store);
   const flaky: GrantProvider = {
     async grant(input) {
+      behaviour.calls.push(`grant:start:${input.requestId}`);
+      if (behaviour.grantDelayMs) await new Promise((r) => setTimeout(r, behaviour.grantDelayMs));
       if (behaviour.grantFails) throw new Error('connect ECONNREFUSED 127.0.0.1:1 (target unreachable)');
-      return builtin.grant(input);
+      if (behaviour.grantRefused) throw new NonRetryableGrantError('target_refused (HTTP 403)');
+      const out = await builtin.grant(input);
+      behaviour.calls.push(`grant:end:${input.requestId}`);
+      return out;
     },
     async revoke(input) {
+      behaviour.calls.push(`revoke:${input.requestId}`);
       behaviour.revokeCalls += 1;
       if (behaviour.revokeFailuresLeft > 0) {
         behaviour.revokeFailuresLeft -= 1;
@@ -93,7 +110,7 @@ afterAll(async () => {
 });
 
 /** A request as the API files it: signed with the key this test's worker trusts. */
-function newRequest(durationMs: number) {
+function newRequest(durationMs: number, grantDeadlineMs = 4_000) {
   const input = {
     id: `req-contoso-${ulid()}`,
     tenant: 'contoso',
@@ -105,6 +122,7 @@ function newRequest(durationMs: number) {
     requestTtlMs: 3_600_000,
     createdAt: new Date().toISOString(),
     policy: normalizePolicy({ tenant: 'contoso', customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 }),
+    grantDeadlineMs,
   };
   return { ...input, proof: signRequest(input, key) };
 }
@@ -116,42 +134,123 @@ const approve = (input: ReturnType<typeof newRequest>, runId: string) =>
   );
 
 describe('when the grant target misbehaves', () => {
-  it('ends the request as failed after bounded retries, audits it, and leaves nothing granted', async () => {
+  it('retries a transient failure until the target\'s deadline, then ends failed once, audited and told, nothing left', async () => {
+    reset();
     behaviour.grantFails = true;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
-    const input = newRequest(60_000);
+    const input = newRequest(60_000, 4_000);
     const { runId } = await lockbox.start(input, true);
-    const after = await lockbox.decide(input.id, 'approve', approve(input, runId!));
+    // The approve answers promptly (granting) even though the target keeps failing.
+    const answered = await lockbox.decide(input.id, 'approve', approve(input, runId!));
+    expect(answered.status).toBe('granting');
+    const after = await eventually(() => lockbox.get(input.id), (r) => r.status === 'failed', 30_000);
     expect(after.status).toBe('failed');
     expect(after.access).toBeNull();
-    expect(after.failure).toContain('target unreachable');
-    expect((await metrics.grants.get()).values).toEqual([expect.objectContaining({ value: 5, labels: { provider: 'builtin', outcome: 'failed' } })]);
+    expect(after.failure).toContain('grant_deadline_passed');
+    const attempts = (await metrics.grants.get()).values.find((v) => v.labels.outcome === 'failed')?.value ?? 0;
+    expect(attempts).toBeGreaterThanOrEqual(2);
     const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'access.grant_failed'));
-    expect(audit.map((e) => e.type)).toContain('access.grant_failed');
+    expect(audit.filter((e) => e.type === 'access.grant_failed')).toHaveLength(1);
     expect(await store.findActiveGrants({ tenant: 'contoso', resource: input.resource, principal: input.requester, now: new Date().toISOString() })).toEqual([]);
-    // The requester hears the outcome.
-    const outcome = await eventually(() => store.listNotifications({ recipient: 'eve@lockbox.dev', limit: 10 }), (ns) => ns.some((n) => n.requestId === input.id));
-    expect(outcome.find((n) => n.requestId === input.id)?.subject).toContain('failed');
+    // The clean-up revoke ran, after the last grant attempt.
+    expect(behaviour.calls.at(-1)).toBe(`revoke:${input.id}`);
+    // The requester and the approver hear the outcome.
+    const told = async (who: string) => (await store.listNotifications({ recipient: who, limit: 20 })).filter((n) => n.requestId === input.id && n.kind === 'outcome');
+    expect((await eventually(() => told('eve@lockbox.dev'), (ns) => ns.length > 0))[0]?.subject).toContain('failed');
+    expect((await eventually(() => told('alice@contoso.com'), (ns) => ns.length > 0))[0]?.body).toContain('grant_deadline_passed');
+  });
+
+  it('ends at once on a permanent refusal at the target: one attempt, the refusal code as the reason', async () => {
+    reset();
+    behaviour.grantRefused = true;
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    const started = Date.now();
+    const after = await lockbox.decide(input.id, 'approve', approve(input, runId!));
+    expect(after.status).toBe('failed');
+    expect(after.failure).toBe('target_refused (HTTP 403)');
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(behaviour.calls.filter((c) => c.startsWith('grant:start'))).toHaveLength(1);
+  });
+
+  it('answers an approve with granting while the target is slow, then the request becomes active', async () => {
+    reset();
+    behaviour.grantDelayMs = 6_000;
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    const started = Date.now();
+    const answered = await lockbox.decide(input.id, 'approve', approve(input, runId!));
+    expect(answered.status).toBe('granting');
+    expect(Date.now() - started).toBeLessThan(6_000);
+    const active = await eventually(() => lockbox.get(input.id), (r) => r.status === 'active', 30_000);
+    expect(active.status).toBe('active');
+    await lockbox.decide(input.id, 'revoke', signDecision({ requestId: input.id, runId: runId!, action: 'revoke', actor: 'alice@contoso.com', note: 'done', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key));
+  });
+
+  it('a revoke while granting stops the grant; the clean-up revoke runs after the grant call, so nothing is left', async () => {
+    reset();
+    behaviour.grantDelayMs = 12_000;
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    expect((await lockbox.decide(input.id, 'approve', approve(input, runId!))).status).toBe('granting');
+    const revoke = signDecision({ requestId: input.id, runId: runId!, action: 'revoke', actor: 'alice@contoso.com', note: 'wrong ticket', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key);
+    const after = await lockbox.decide(input.id, 'revoke', revoke);
+    expect(after.status).toBe('revoked');
+    // Either the cancellation reached the grant call (no access ever held), or the call had already succeeded at
+    // the target (access held, then revoked): both end revoked, and the revoke comes after the call.
+    expect(after.access === null || after.access.revokedAt !== null).toBe(true);
+    // The grant call finished at the target before the clean-up revoke started: no grant lands after its revoke.
+    const grantEnd = behaviour.calls.indexOf(`grant:end:${input.id}`);
+    const revokeAt = behaviour.calls.lastIndexOf(`revoke:${input.id}`);
+    expect(grantEnd, behaviour.calls.join(' ')).toBeGreaterThanOrEqual(0);
+    expect(revokeAt).toBeGreaterThan(grantEnd);
+    expect(await store.findActiveGrants({ tenant: 'contoso', resource: input.resource, principal: input.requester, now: new Date().toISOString() })).toEqual([]);
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'access.revoked'));
+    const revokedEvent = audit.find((e) => e.type === 'access.revoked');
+    expect(revokedEvent).toMatchObject({ actor: 'alice@contoso.com' });
+    expect(['revoked_while_granting', 'revoked']).toContain(revokedEvent?.details.cause);
+    expect(audit.some((e) => e.type === 'access.granted')).toBe(revokedEvent?.details.cause === 'revoked');
+  });
+
+  it('a clean-up that cannot confirm in time is left to the reconciler: audited, and the alarm metric counts it', async () => {
+    reset();
+    behaviour.grantRefused = true;
+    behaviour.revokeFailuresLeft = 1_000;
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 3_000);
+    const { runId } = await lockbox.start(input, true);
+    await lockbox.decide(input.id, 'approve', approve(input, runId!));
+    const after = await eventually(() => lockbox.get(input.id), (r) => r.status === 'failed', 30_000);
+    expect(after.status).toBe('failed');
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'access.cleanup_unconfirmed'));
+    expect(audit.filter((e) => e.type === 'access.cleanup_unconfirmed')).toHaveLength(1);
+    expect((await metrics.cleanupUnconfirmed!.get()).values[0]?.value).toBeGreaterThanOrEqual(1);
+    behaviour.revokeFailuresLeft = 0;
   });
 
   it('keeps retrying a failing revoke until it succeeds; the grant itself ends at endsAt meanwhile', async () => {
-    behaviour.grantFails = false;
+    reset();
     behaviour.revokeFailuresLeft = 2;
-    behaviour.revokeCalls = 0;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
     const input = newRequest(1_000);
     const { runId } = await lockbox.start(input, true);
+    const revokeFailuresAtStart = (await metrics.revokeFailures.get()).values[0]?.value ?? 0;
     const active = await lockbox.decide(input.id, 'approve', approve(input, runId!));
     expect(active.status).toBe('active');
     const endsAt = active.access?.endsAt ?? '';
     // While the revoke is still failing, the grant store already denies: the end time is enforced at the target.
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(endsAt) - Date.now()) + 50));
-    expect(await store.findActiveGrants({ tenant: 'contoso', resource: input.resource, principal: input.requester, now: new Date().toISOString() })).toEqual([]);
+    const left = await store.findActiveGrants({ tenant: 'contoso', resource: input.resource, principal: input.requester, now: new Date().toISOString() });
+    expect(left, JSON.stringify({ left, calls: behaviour.calls })).toEqual([]);
     const done = await eventually(() => lockbox.get(input.id), (r) => r.status === 'completed', 30_000);
     expect(done.status).toBe('completed');
     expect(behaviour.revokeCalls).toBe(3);
     // The failing revoke was visible while it was retried, not only in the log.
-    expect((await metrics.revokeFailures.get()).values).toEqual([expect.objectContaining({ value: 2, labels: { provider: 'builtin' } })]);
+    const failuresBefore: number = revokeFailuresAtStart;
+    expect((await metrics.revokeFailures.get()).values).toEqual([expect.objectContaining({ value: failuresBefore + 2, labels: { provider: 'builtin' } })]);
     expect((await metricsRegistry.metrics())).toMatch(/lockbox_revokes_total\{provider="builtin"\} \d/);
     expect((await store.getGrant(input.id))?.revokedAt).not.toBeNull();
   });

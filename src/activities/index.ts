@@ -10,6 +10,7 @@ import type { TrustedKeys } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
 import { createReconcileActivities } from './reconcile.js';
 import type { ActivityDeps } from './deps.js';
+import { whileHeartbeating } from './heartbeat.js';
 import { createSettingsActivities } from './settings.js';
 
 export type { ActivityDeps } from './deps.js';
@@ -44,7 +45,8 @@ export function createActivities(deps: ActivityDeps) {
     async grantAccess(input: GrantInput & { target?: ResourceTarget }): Promise<GrantResult> {
       const { target, ...grant } = input;
       try {
-        const result = await deps.grants.providerFor(target).grant(grant);
+        const provider = deps.grants.providerFor(target);
+        const result = await whileHeartbeating(() => provider.grant(grant));
         deps.metrics?.grants.inc({ provider: target?.provider ?? 'builtin', outcome: 'ok' });
         deps.log.info('access granted', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, principal: input.principal, endsAt: result.endsAt });
         return result;
@@ -59,7 +61,7 @@ export function createActivities(deps: ActivityDeps) {
      * Revokes, then checks at the target that the access is really gone (no grant, no role, no open session) before
      * reporting success: a revoke that "succeeded" but left access behind is retried like a failure.
      */
-    async revokeAccess(input: { requestId: string; target?: ResourceTarget }): Promise<{ revokedAt: string; verified: boolean }> {
+    async revokeAccess(input: { requestId: string; tenant?: string; target?: ResourceTarget }): Promise<{ revokedAt: string; verified: boolean }> {
       const revokedAt = new Date().toISOString();
       const provider = deps.grants.providerFor(input.target);
       try {
@@ -88,6 +90,12 @@ export function createActivities(deps: ActivityDeps) {
       } catch (err) {
         throw asFailure(err);
       }
+    },
+
+    /** An alarm: a clean-up revoke could not confirm in time; the reconciler owns what is left at the target. */
+    async reportUnconfirmedCleanup(input: { requestId: string; tenant: string; reason: string }): Promise<void> {
+      deps.metrics?.cleanupUnconfirmed?.inc();
+      deps.log.error('clean-up revoke unconfirmed; the reconciler owns it', { requestId: input.requestId, tenant: input.tenant, reason: input.reason.slice(0, 200) });
     },
 
     async exportAudit(events: AuditEvent[]): Promise<void> {

@@ -9,6 +9,8 @@ export interface GrantMetrics {
   grants: Counter<'provider' | 'outcome'>;
   revokes: Counter<'provider'>;
   revokeFailures: Counter<'provider'>;
+  /** Clean-ups after a failed or stopped grant that could not confirm in time: the reconciler owns them. An alarm. */
+  cleanupUnconfirmed?: Counter;
 }
 
 /** What the reconciler reports (docs/reconcile.md). */
@@ -65,6 +67,11 @@ export function createGrantMetrics(registry: Registry): GrantMetrics {
       name: 'lockbox_revoke_failures_total',
       help: 'Revoke attempts that failed or left access behind (each is retried until it succeeds)',
       labelNames: ['provider'] as const,
+      registers: [registry],
+    }),
+    cleanupUnconfirmed: new Counter({
+      name: 'lockbox_cleanup_unconfirmed_total',
+      help: 'Clean-up revokes after a failed or stopped grant that could not confirm in time (the reconciler owns them): alarm on any increase',
       registers: [registry],
     }),
   };

@@ -16,7 +16,7 @@ export interface Readiness {
 
 /** Everything the HTTP API needs, built once at start-up. */
 export interface ApiDeps {
-  config: Pick<Config, 'maxAccessMs' | 'requestTtlMs'>;
+  config: Pick<Config, 'maxAccessMs' | 'requestTtlMs'> & Partial<Pick<Config, 'grantDeadlineMs'>>;
   lockbox: LockboxClient;
   store: Store;
   /** Issued credentials (encrypted at rest); handed only to the requester while access is active. */

@@ -41,7 +41,7 @@ export interface RouteDoc {
 
 const id = { id: s.RequestIdParam };
 const tenant = { tenant: s.TenantParam };
-const decision = (action: string, summary: string, body: z.ZodType, description: string): RouteDoc => ({
+const decision = (action: string, summary: string, body: z.ZodType, description: string, extra: Partial<RouteDoc> = {}): RouteDoc => ({
   method: 'post',
   path: `/v1/requests/{id}/${action}`,
   summary,
@@ -51,6 +51,7 @@ const decision = (action: string, summary: string, body: z.ZodType, description:
   body,
   response: { status: 200, description: 'the request after the decision took effect' },
   problems: [403, 404, 409],
+  ...extra,
 });
 
 /** Every route the app registers. Add a row here with every new route (the test names the missing ones). */
@@ -110,7 +111,9 @@ export const ROUTES: RouteDoc[] = [
     response: { status: 200, description: '`{requestId, resource, expiresAt, ...credential}`', headers: { 'Cache-Control': '`no-store`' } },
     problems: [403, 404, 409],
   },
-  decision('approve', 'Approve a pending request', s.ApproveBody, 'An approval that completes the last stage answers once access is granted.'),
+  decision('approve', 'Approve a pending request', s.ApproveBody, 'An approval that completes the last stage answers once access is granted, or after a few seconds with 202 while the target is still granting (status `granting`; follow `Location`).', {
+    otherResponses: { 202: 'the request, approved and `granting`: the grant goes on at the target; follow `Location` until it is `active` or `failed`' },
+  }),
   decision('reject', 'Reject a pending request', s.RejectBody, 'Ends the request; nothing is granted.'),
   decision('revoke', 'End active access now', s.RevokeBody, 'Answers once the access is gone.'),
   decision('cancel', 'Withdraw a pending request', s.CancelBody, 'The requester only, while pending.'),

@@ -26,6 +26,8 @@ export function statusLine(r: AccessRequest, now = Date.now()): string {
   switch (r.status) {
     case 'pending':
       return `pending: waiting for ${waitingFor(r)}; expires ${whenRelative(r.expiresAt, now)}`;
+    case 'granting':
+      return 'granting: approved; access is being granted at the target';
     case 'active':
       return `active: access until ${whenRelative(r.access?.endsAt, now)}`;
     case 'failed':

@@ -215,8 +215,8 @@ function toSummary(info: WorkflowExecutionInfo): RequestSummary {
  */
 function statusClause(status: RequestStatus): string {
   const sa = defs.SearchAttributes.status.name;
-  if (status === 'pending' || status === 'active') return `${sa} = ${quote(status)} AND ExecutionStatus = 'Running'`;
-  if (status === 'failed') return `(${sa} = 'failed' OR (${sa} IN ('pending', 'active') AND ExecutionStatus != 'Running'))`;
+  if (!isTerminal(status)) return `${sa} = ${quote(status)} AND ExecutionStatus = 'Running'`;
+  if (status === 'failed') return `(${sa} = 'failed' OR (${sa} IN ('pending', 'granting', 'active') AND ExecutionStatus != 'Running'))`;
   return `${sa} = ${quote(status)}`;
 }
 

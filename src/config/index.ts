@@ -62,6 +62,8 @@ const EnvSchema = z.object({
   LOCKBOX_TASK_QUEUE: z.string().min(1).default('lockbox'),
   LOCKBOX_REQUEST_TTL: duration('12h'),
   LOCKBOX_MAX_ACCESS: duration('8h'),
+  /** How long a grant may keep failing transiently at its target before the request ends failed. */
+  LOCKBOX_GRANT_DEADLINE: duration('5m'),
   /** API: `<keyId>:<64 hex>` Ed25519 secret key that signs requests and decisions. */
   LOCKBOX_SIGNING_KEY: z
     .string()
@@ -124,6 +126,8 @@ export interface Config {
   requestTtlMs: number;
   /** The longest window any tenant may allow. */
   maxAccessMs: number;
+  /** How long a grant may keep failing transiently before the request ends `failed` (and its clean-up's bound). */
+  grantDeadlineMs: number;
   /** Secret: never logged. */
   signingKey: { keyId: string; secretKey: string } | undefined;
   trustedKeys: Record<string, string> | undefined;
@@ -222,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workflowBundle: e.LOCKBOX_WORKFLOW_BUNDLE,
     requestTtlMs: e.LOCKBOX_REQUEST_TTL,
     maxAccessMs: e.LOCKBOX_MAX_ACCESS,
+    grantDeadlineMs: e.LOCKBOX_GRANT_DEADLINE,
     signingKey: e.LOCKBOX_SIGNING_KEY ? keyPair(e.LOCKBOX_SIGNING_KEY, 'secretKey') : undefined,
     trustedKeys: e.LOCKBOX_TRUSTED_KEYS
       ? Object.fromEntries(e.LOCKBOX_TRUSTED_KEYS.split(',').map((k) => Object.values(keyPair(k, 'publicKey'))))

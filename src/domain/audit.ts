@@ -9,6 +9,8 @@ export const AuditEventType = {
   accessGranted: 'access.granted',
   accessRevoked: 'access.revoked',
   accessGrantFailed: 'access.grant_failed',
+  /** The clean-up revoke after a failed or stopped grant could not confirm in time: the reconciler owns the rest. */
+  accessCleanupUnconfirmed: 'access.cleanup_unconfirmed',
   notificationFailed: 'notification.failed',
   approversReminded: 'approvers.reminded',
   decisionRejectedUnauthenticated: 'decision.rejected_unauthenticated',

@@ -122,7 +122,7 @@ function review(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: A
   const approvedAt = v.approved ? at : null;
   return {
     ok: true,
-    state: { ...state, decisions: v.decisions, stage: v.stage, approvedAt },
+    state: { ...state, decisions: v.decisions, stage: v.stage, approvedAt, status: v.approved ? RequestStatus.granting : state.status },
     audit: [
       {
         type: AuditEventType.requestApproved,
@@ -163,14 +163,16 @@ function revoke(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: A
   if (!mayRevoke) {
     return refuse(RejectionCode.notEligible, `${cmd.actor} may not revoke this request`);
   }
-  if (state.status !== RequestStatus.active || state.access === null) {
+  // While granting, a revoke stops the grant: the workflow cancels it, then revokes whatever part of it happened.
+  const granting = state.status === RequestStatus.granting;
+  if (!granting && (state.status !== RequestStatus.active || state.access === null)) {
     return refuse(RejectionCode.notActive, `request is ${state.status}, not active`);
   }
   if (state.decisions.some((d) => d.action === DecisionAction.revoke)) {
     return refuse(RejectionCode.notActive, 'request is already being revoked');
   }
   // The window has run out: the workflow is revoking it as `completed`; an early revoke now would misname the cause.
-  if (now.getTime() >= Date.parse(state.access.endsAt)) {
+  if (state.access !== null && now.getTime() >= Date.parse(state.access.endsAt)) {
     return refuse(RejectionCode.notActive, `access already ended at ${state.access.endsAt}`);
   }
   const at = now.toISOString();
@@ -198,7 +200,7 @@ export function expire(state: AccessRequest, now: Date): { state: AccessRequest;
 
 /** Temporal cancelled the workflow (an operator in the Temporal UI) while it was pending. */
 export function cancelByOperator(state: AccessRequest, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
-  if (isTerminal(state.status) || state.status !== RequestStatus.pending) return { state, audit: [] };
+  if (state.status !== RequestStatus.pending && state.status !== RequestStatus.granting) return { state, audit: [] };
   const at = now.toISOString();
   return {
     state: { ...state, status: RequestStatus.cancelled, stage: null, endedAt: at },
@@ -212,7 +214,7 @@ export function granted(state: AccessRequest, grant: { grantedAt: string; endsAt
   state: AccessRequest;
   audit: AuditDraft[];
 } {
-  if (state.status !== RequestStatus.pending || state.approvedAt === null) return { state, audit: [] };
+  if (state.status !== RequestStatus.granting) return { state, audit: [] };
   const access: Access = { grantedAt: grant.grantedAt, endsAt: grant.endsAt, revokedAt: null };
   return {
     state: { ...state, status: RequestStatus.active, access },
@@ -227,7 +229,7 @@ export function granted(state: AccessRequest, grant: { grantedAt: string; endsAt
 }
 
 export function grantFailed(state: AccessRequest, error: string, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
-  if (state.status !== RequestStatus.pending || state.approvedAt === null) return { state, audit: [] };
+  if (state.status !== RequestStatus.granting) return { state, audit: [] };
   const at = now.toISOString();
   return {
     state: { ...state, status: RequestStatus.failed, endedAt: at, failure: error },
@@ -264,6 +266,25 @@ export function revoked(
           // Checked at the target after the revoke (requests from before verification existed leave it out).
           ...(verified === undefined ? {} : { verified }),
         },
+      },
+    ],
+  };
+}
+
+/**
+ * A revoke decided while the grant was still under way: the grant was stopped and whatever part of it happened was
+ * revoked at the target. The request ends `revoked`, having never been active.
+ */
+export function revokedWhileGranting(state: AccessRequest, revokedAt: string, verified: boolean): { state: AccessRequest; audit: AuditDraft[] } {
+  const early = state.decisions.find((d) => d.action === DecisionAction.revoke);
+  if (state.status !== RequestStatus.granting || !early) return { state, audit: [] };
+  return {
+    state: { ...state, status: RequestStatus.revoked, endedAt: revokedAt },
+    audit: [
+      {
+        type: AuditEventType.accessRevoked,
+        actor: early.actor,
+        details: { cause: 'revoked_while_granting', reason: early.note, endsAt: null, verified },
       },
     ],
   };

@@ -65,8 +65,7 @@ export function targetKey(target: ResourceTarget | undefined): string {
 
 /** Whether a running request owns access at its target now: it is active, or approved and being granted. */
 export function ownsAccess(r: RequestView): boolean {
-  if (r.status === RequestStatus.active) return true;
-  return r.status === RequestStatus.pending && r.approvedAt !== null;
+  return r.status === RequestStatus.active || r.status === RequestStatus.granting;
 }
 
 /**

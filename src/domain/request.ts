@@ -4,6 +4,8 @@ import type { ResourceTarget } from './resources.js';
 
 export const RequestStatus = {
   pending: 'pending',
+  /** Approved; the grant at the target is under way (bounded by the target's deadline). */
+  granting: 'granting',
   active: 'active',
   completed: 'completed',
   rejected: 'rejected',
@@ -120,7 +122,7 @@ export interface AccessRequest {
   stages: Stage[];
   /** The stage waiting for decisions, or null once approved or ended. */
   stage: Stage | null;
-  /** Set once the last stage reached its quorum; the request stays `pending` until the grant succeeds or fails. */
+  /** Set once the last stage reached its quorum; the request is `granting` until the grant succeeds or fails. */
   approvedAt: string | null;
   /** Set when a terminal state is reached. */
   endedAt: string | null;
@@ -142,6 +144,11 @@ export interface NewRequestInput {
   createdAt: string;
   /** The policy in force at filing. */
   policy: Partial<ApprovalPolicy> & Pick<ApprovalPolicy, 'tenant'>;
+  /**
+   * How long the grant may keep failing transiently (retried with backoff) before the request ends `failed`;
+   * default 5 minutes. A permanent refusal at the target ends it at once.
+   */
+  grantDeadlineMs?: number;
   /** How access is granted (env var names only, no secret); absent: the built-in grant store. */
   target?: ResourceTarget;
   /** The API's signature over all other fields; a request without a valid one grants nothing. */

@@ -33,7 +33,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
       run.commit(refuseUnauthenticated(run.state, 'request was not filed through the Lockbox API', new Date()));
     }
     if (run.state.status === RequestStatus.pending) await awaitDecisions(run);
-    if (run.state.status === RequestStatus.pending && run.state.approvedAt !== null) {
+    if (run.state.status === RequestStatus.granting) {
       cancelledInTemporal = (await grantAndHold(run)).cancelled;
     }
   } catch (err) {

@@ -84,6 +84,7 @@ export function requestRoutes(deps: ApiDeps): Router {
       createdAt: now().toISOString(),
       policy: tenant.policy,
       target: targetFor(settings.resources, body.resource),
+      ...(deps.config.grantDeadlineMs ? { grantDeadlineMs: deps.config.grantDeadlineMs } : {}),
     };
     const request = await deps.lockbox.start({ ...unsigned, proof: signRequest(unsigned, deps.signer) }, fresh).catch((err: unknown) => {
       if (!(err instanceof RequestIdUsedError)) throw err;
@@ -165,7 +166,10 @@ export function requestRoutes(deps: ApiDeps): Router {
         ...extra?.(body, tenant?.record.settings.maxAccessMs ?? deps.config.maxAccessMs),
       };
       try {
-        res.json(await deps.lockbox.decide(request.id, action, signDecision(claims, deps.signer)));
+        const after = await deps.lockbox.decide(request.id, action, signDecision(claims, deps.signer));
+        // Approved, but the target is slow: accepted, not done. The caller follows the request (Location).
+        if (after.status === 'granting') res.status(202).location(`/v1/requests/${after.id}`);
+        res.json(after);
       } catch (err) {
         if (err instanceof DecisionRefusedError) {
           throw err.kind === 'forbidden' ? new Problem(403, err.code, 'Not allowed', err.message) : problems.conflict(err.message, err.code);

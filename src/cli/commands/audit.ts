@@ -52,7 +52,7 @@ async function tailRequest(ctx: ApiContext, id: string, follow: boolean): Promis
     if (!follow) return;
     const { body: request } = await ctx.api.get<AccessRequest>(`/v1/requests/${seg(id)}`);
     // Once ended, one more read picks up the events written by the ending itself.
-    if (request.status !== 'pending' && request.status !== 'active') {
+    if (request.status !== 'pending' && request.status !== 'granting' && request.status !== 'active') {
       const { body: last } = await ctx.api.get<{ events: AuditEvent[] }>(`/v1/requests/${seg(id)}/audit`);
       printEvents(ctx, last.events.slice(shown), shown === 0, false);
       return;

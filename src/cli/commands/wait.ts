@@ -40,7 +40,7 @@ export async function waitForOutcome(api: Api, first: AccessRequest, opts: WaitO
   let seenDecisions = r.decisions.length;
   let seenStage = r.stage;
   let seenApproved = r.approvedAt;
-  while (r.status === 'pending') {
+  while (r.status === 'pending' || r.status === 'granting') {
     if (Date.now() >= deadline) {
       say(`still pending, stopped waiting (the request goes on; \`lockbox request wait ${r.id}\` resumes)`);
       return { request: r, exitCode: ExitCode.waitTimedOut };
@@ -49,7 +49,7 @@ export async function waitForOutcome(api: Api, first: AccessRequest, opts: WaitO
     r = (await api.get<AccessRequest>(`/v1/requests/${seg(r.id)}`)).body;
     for (const d of r.decisions.slice(seenDecisions)) say(describeDecision(d));
     seenDecisions = r.decisions.length;
-    if (r.status === 'pending' && r.approvedAt && !seenApproved) say('approved; granting access');
+    if (r.status === 'granting' && !seenApproved) say('approved; granting access');
     else if (r.status === 'pending' && r.stage !== seenStage) say(`now waiting for ${statusLine(r).replace(/^pending: waiting for /, '')}`);
     seenStage = r.stage;
     seenApproved = r.approvedAt;

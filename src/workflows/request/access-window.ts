@@ -1,6 +1,7 @@
-import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import { ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
 import { AuditEventType } from '../../domain/audit.js';
-import { grantFailed, granted, revokeRequested, revoked } from '../../domain/decide.js';
+import { grantFailed, granted, revokeRequested, revoked, revokedWhileGranting } from '../../domain/decide.js';
 import { extensionApplied, extensionEnded, pendingExtension } from '../../domain/extension.js';
 import { extensionNeeded } from '../../domain/messages.js';
 import { stageRule } from '../../domain/policy.js';
@@ -8,29 +9,17 @@ import { DecisionAction, type Extension } from '../../domain/request.js';
 import { grants, mustSucceed } from './proxies.js';
 import { failureMessage, type RequestRun } from './request-run.js';
 
+/** How long a grant may keep failing transiently before the request ends `failed`, unless the API set another. */
+export const DEFAULT_GRANT_DEADLINE_MS = 5 * 60_000;
+
 /**
  * Grants the approved access, holds it for its window (which an approved extension moves, an early revoke ends),
  * then revokes, always: the revoke runs in a non-cancellable scope and retries until it succeeds. Returns whether
  * the workflow was cancelled in Temporal while access was held.
  */
 export async function grantAndHold(run: RequestRun): Promise<{ cancelled: boolean }> {
-  let grant: { grantedAt: string; endsAt: string };
-  try {
-    grant = await grants.grantAccess({
-      requestId: run.state.id,
-      tenant: run.state.tenant,
-      resource: run.state.resource,
-      principal: run.state.requester,
-      durationMs: run.state.durationMs,
-      target: run.state.target,
-    });
-  } catch (err) {
-    // Whatever part of the grant happened must not stay behind.
-    await CancellationScope.nonCancellable(() => mustSucceed.revokeAccess(revokeInput(run)));
-    if (isCancellation(err)) throw err;
-    run.commit(grantFailed(run.state, failureMessage(err), new Date()));
-    return { cancelled: false };
-  }
+  const grant = await grantOrEnd(run);
+  if (!grant) return { cancelled: false };
   run.commit(granted(run.state, grant));
   let cancelled = false;
   try {
@@ -51,6 +40,91 @@ export async function grantAndHold(run: RequestRun): Promise<{ cancelled: boolea
     });
   }
   return { cancelled };
+}
+
+/**
+ * The grant, while the request shows `granting`: retried with backoff until the target's deadline, ended at once
+ * by a permanent refusal, stopped by a revoke decided meanwhile (the activity finishes its call at the target before
+ * it reports the cancellation, so no grant lands after the clean-up revoke). On any of those the clean-up revoke
+ * runs and the request ends; null then. A Temporal cancellation of the workflow is rethrown after the clean-up.
+ */
+async function grantOrEnd(run: RequestRun): Promise<{ grantedAt: string; endsAt: string } | null> {
+  const deadline = positive(run.input.grantDeadlineMs) ?? DEFAULT_GRANT_DEADLINE_MS;
+  const granting = proxyActivities<Activities>({
+    startToCloseTimeout: '1m',
+    scheduleToCloseTimeout: deadline,
+    // Heartbeats carry a cancellation to the activity; the SDK sends them at most every 80 % of this.
+    heartbeatTimeout: '10s',
+    // Said explicitly: left unset, the SDK sends no type and the server's default (try-cancel) does not wait.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
+  });
+  const scope = new CancellationScope();
+  let stoppedByRevoke = false;
+  // The watcher outlives the grant; a Temporal cancellation of the workflow rejects it, which is nothing to handle.
+  condition(() => revokeRequested(run.state))
+    .then(() => {
+      stoppedByRevoke = true;
+      scope.cancel();
+    })
+    .catch(() => undefined);
+  try {
+    return await scope.run(() =>
+      granting.grantAccess({
+        requestId: run.state.id,
+        tenant: run.state.tenant,
+        resource: run.state.resource,
+        principal: run.state.requester,
+        durationMs: run.state.durationMs,
+        target: run.state.target,
+      }),
+    );
+  } catch (err) {
+    const workflowCancelled = isCancellation(err) && !stoppedByRevoke;
+    // Whatever part of the grant happened must not stay behind.
+    const cleanup = await CancellationScope.nonCancellable(() => cleanUp(run, deadline));
+    if (workflowCancelled) throw err;
+    if (stoppedByRevoke && isCancellation(err)) {
+      run.commit(revokedWhileGranting(run.state, cleanup?.revokedAt ?? new Date().toISOString(), cleanup?.verified ?? false));
+    } else {
+      run.commit(grantFailed(run.state, grantFailureReason(err, deadline), new Date()));
+    }
+    return null;
+  }
+}
+
+/**
+ * The clean-up revoke after a grant that did not complete: bounded by the same deadline as the grant, since the
+ * target may be the very thing that is down. If it cannot confirm, the reconciler owns what is left (it revokes access no running request owns); the
+ * worker counts it on an alarm metric and the audit says so.
+ */
+async function cleanUp(run: RequestRun, deadlineMs: number): Promise<{ revokedAt: string; verified: boolean } | null> {
+  const bounded = proxyActivities<Activities>({
+    startToCloseTimeout: '30s',
+    scheduleToCloseTimeout: deadlineMs,
+    retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
+  });
+  try {
+    return await bounded.revokeAccess(revokeInput(run));
+  } catch (err) {
+    await mustSucceed.reportUnconfirmedCleanup({ requestId: run.state.id, tenant: run.state.tenant, reason: failureMessage(err) });
+    run.journal.record([
+      { type: AuditEventType.accessCleanupUnconfirmed, actor: 'system', details: { reason: failureMessage(err), owner: 'reconciler' } },
+    ]);
+    return null;
+  }
+}
+
+/** A fixed, sanitised reason: the target's refusal code, or that the deadline passed. Never a receiver's text. */
+function grantFailureReason(err: unknown, deadlineMs: number): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.nonRetryable) return failureMessage(err);
+  // Anything else ended because the deadline passed: the target kept failing for as long as it was allowed to.
+  return `grant_deadline_passed: the target did not grant within ${Math.round(deadlineMs / 1000)}s (last error: ${failureMessage(err).slice(0, 200)})`;
+}
+
+function positive(n: unknown): number | null {
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : null;
 }
 
 /** Where the revoke goes: the target recorded at filing. */

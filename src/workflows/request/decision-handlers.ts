@@ -14,6 +14,9 @@ const HANDLERS = [
   [DecisionAction.extend, defs.extendUpdate, defs.extendSignal],
 ] as const;
 
+/** How long an approve that completes the quorum waits for the grant before it answers with `granting`. */
+const ANSWER_WITHIN_MS = 3_000;
+
 /** Unauthenticated attempts audited one by one per request; beyond that they are only logged (history stays small). */
 const MAX_AUDITED_FORGERIES = 50;
 
@@ -53,16 +56,20 @@ export function registerDecisionHandlers(run: RequestRun): void {
     ]);
   }
 
-  /** An approve that completes the quorum answers once access is granted (or failed); a revoke once it is done. */
+  /**
+   * An approve that completes the quorum answers once access is granted (or failed), or after a short bound while
+   * the target is slow (`granting`: the API answers 202 and the caller follows the request); a revoke answers once
+   * access is gone.
+   */
   async function settled(action: DecisionAction): Promise<void> {
     const { state } = run;
     if (action === DecisionAction.approve && state.status === RequestStatus.active) {
       // An approved extension answers once the window has moved at the target (or that failed).
       await condition(() => !run.state.extensions?.some((e) => e.status === 'approved'));
-    } else if (action === DecisionAction.approve && state.approvedAt !== null) {
-      await condition(() => run.state.status !== RequestStatus.pending);
+    } else if (action === DecisionAction.approve && state.status === RequestStatus.granting) {
+      await condition(() => run.state.status !== RequestStatus.granting, ANSWER_WITHIN_MS);
     } else if (action === DecisionAction.revoke) {
-      await condition(() => run.state.access?.revokedAt != null);
+      await condition(() => run.state.access?.revokedAt != null || run.state.status === RequestStatus.revoked || run.state.status === RequestStatus.failed);
     }
   }
 
