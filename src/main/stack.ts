@@ -67,7 +67,17 @@ export function onShutdown(log: Logger, stop: () => Promise<void>): void {
   };
   process.once('SIGINT', () => handler('SIGINT'));
   process.once('SIGTERM', () => handler('SIGTERM'));
+  // `npm start` stopped with SIGTERM to the npm process itself: npm and its shell exit without passing the signal
+  // on, and this process would live on as an orphan holding the ports. So an orphan stops as if told to.
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid !== parent) handler('parent exited');
+  }, PARENT_CHECK_MS);
+  watch.unref();
 }
+
+/** How often a process checks that whoever started it is still there. */
+const PARENT_CHECK_MS = 500;
 
 /** Beside the Store: the same PostgreSQL when replicas share one, else the SQLite file in the data dir. */
 async function openCredentialVault(config: Config): Promise<CredentialVault> {
