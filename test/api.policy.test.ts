@@ -253,6 +253,22 @@ describe.sequential('approver policy on tenant fabrikam', () => {
     expect((await fiona.post(`/v1/requests/${req.id}/revoke`, {})).status).toBe(200);
   });
 
+  it('a quorum lowered while a request waits completes its stage at once when the approvals given reach it', async () => {
+    const req = await create();
+    expect((await ian.post(`/v1/requests/${req.id}/approve`, {})).body).toMatchObject({ status: 'pending', stage: 'customer' });
+    expect((await fiona.post(`/v1/requests/${req.id}/approve`, {})).body).toMatchObject({ status: 'pending', stage: 'customer' });
+
+    const changed = await changeSettings({ quorum: 1 });
+    // Nobody approves again: the pending request was told of the new policy and its one approval now suffices.
+    const active = await eventually(() => eve.get(`/v1/requests/${req.id}`), (r) => r.body.status === 'active');
+    expect(active.body.status).toBe('active');
+    const approvedBySystem = (await audit(req.id)).filter((e) => e.type === 'request.approved' && e.actor === 'system');
+    expect(approvedBySystem.map((e) => e.details)).toEqual([
+      expect.objectContaining({ stage: 'customer', approvals: 1, quorum: 1, final: true, cause: 'policy_changed', policyVersion: changed.body.version }),
+    ]);
+    expect((await fiona.post(`/v1/requests/${req.id}/revoke`, {})).status).toBe(200);
+  });
+
   it('customerApproval off: only the internal approval is needed, and the customer is never asked', async () => {
     await changeSettings({ customerApproval: false });
     const req = await create();

@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AuditEventType } from '../src/domain/audit.js';
-import { RejectionCode, createRequest, decide, expire, granted, revokeRequested } from '../src/domain/decide.js';
+import { RejectionCode, applyPolicyChange, createRequest, decide, expire, granted, revokeRequested } from '../src/domain/decide.js';
 import { Stage, normalizePolicy, reminderAt, stagesFor, type ApprovalPolicy } from '../src/domain/policy.js';
 import { DecisionAction, RequestStatus, isTerminal, type AccessRequest, type NewRequestInput } from '../src/domain/request.js';
 
@@ -104,7 +104,7 @@ interface Scenario {
   steps: Step[];
 }
 
-const { pending, granting, active, rejected, expired } = RequestStatus;
+const { pending, granting, active, rejected, expired, cancelled } = RequestStatus;
 const { internal, customer } = Stage;
 const R = RejectionCode;
 const A = AuditEventType;
@@ -256,14 +256,53 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
-    name: 'a quorum lowered mid-request approves nothing by itself: the next approval completes the stage',
+    name: 'a quorum lowered mid-request to what the approvals already reach completes the stage at once (never waits for more)',
     policy: { ...STAGED, quorum: 2 },
     stages: [internal, customer],
     steps: [
       { at: 1, event: approve(IAN), expect: { status: pending, stage: customer, audit: [[A.requestApproved, IAN]] } },
       { at: 2, event: approve(ALICE), expect: { status: pending, stage: customer, approved: false, audit: [[A.requestApproved, ALICE, { approvals: 1, quorum: 2 }]] } },
-      { at: 3, event: settings({ quorum: 1 }), expect: { status: pending, stage: customer, approved: false } },
-      { at: 4, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 1, final: true }]] } },
+      {
+        at: 3,
+        event: settings({ quorum: 1 }),
+        expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, SYSTEM, { stage: customer, approvals: 1, quorum: 1, final: true, policyVersion: 4, cause: 'policy_changed' }]] },
+      },
+      { at: 4, event: approve(BOB), expect: { status: granting, stage: null, refused: R.notPending } },
+    ],
+  },
+  {
+    name: 'a quorum lowered but not yet reached waits as before; the next approval completes it',
+    policy: { ...STAGED, internalApproval: false, approvers: [ALICE, BOB, IAN], quorum: 3 },
+    stages: [customer],
+    steps: [
+      { at: 1, event: approve(ALICE), expect: { status: pending, stage: customer, audit: [[A.requestApproved, ALICE, { approvals: 1, quorum: 3 }]] } },
+      { at: 2, event: settings({ quorum: 2 }), expect: { status: pending, stage: customer, approved: false } },
+      { at: 3, event: approve(BOB), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, BOB, { approvals: 2, quorum: 2, final: true }]] } },
+    ],
+  },
+  {
+    name: 'a stage that can no longer reach its quorum ends the request at once instead of waiting for its lifetime',
+    // The requester is listed as an approver (they never count): with bob gone, nobody else is left to approve.
+    policy: { ...STAGED, internalApproval: false, approvers: [ALICE, BOB, EVE], quorum: 2 },
+    stages: [customer],
+    steps: [
+      { at: 1, event: approve(ALICE), expect: { status: pending, stage: customer, audit: [[A.requestApproved, ALICE, { approvals: 1, quorum: 2 }]] } },
+      {
+        at: 2,
+        event: settings({ approvers: [ALICE, EVE] }),
+        expect: { status: cancelled, stage: null, audit: [[A.requestCancelled, SYSTEM, { reason: expect.stringContaining('policy_changed'), policyVersion: 4 }]] },
+      },
+      { at: 3, event: approve(BOB), expect: { status: cancelled, stage: null, refused: R.notPending } },
+    ],
+  },
+  {
+    name: 'a lowered internal quorum completes the internal stage; the customer stage is then asked',
+    policy: { ...STAGED, internalApprovers: [IAN, 'ina@lockbox.dev'], internalQuorum: 2 },
+    stages: [internal, customer],
+    steps: [
+      { at: 1, event: approve(IAN), expect: { status: pending, stage: internal, audit: [[A.requestApproved, IAN, { approvals: 1, quorum: 2 }]] } },
+      { at: 2, event: settings({ internalQuorum: 1 }), expect: { status: pending, stage: customer, approved: false, audit: [[A.requestApproved, SYSTEM, { stage: internal, final: false }]] } },
+      { at: 3, event: approve(ALICE), expect: { status: granting, stage: null, approved: true, audit: [[A.requestApproved, ALICE, { stage: customer, final: true }]] } },
     ],
   },
   {
@@ -393,7 +432,15 @@ function run(scenario: Scenario): AccessRequest {
     const e = step.expect;
     const ev = step.event;
     if (ev.kind === 'settings') {
+      // The API tells every pending request of the tenant; the request applies the new policy at once.
       policy = { ...policy, ...ev.change, version: policy.version + 1 };
+      const out = applyPolicyChange(state, policy, now);
+      state = out.state;
+      const wanted = e.audit ?? [];
+      expect(out.audit.map((d) => [d.type, d.actor]), label).toEqual(wanted.map(([type, actor]) => [type, actor]));
+      wanted.forEach(([, , details], j) => {
+        if (details) expect(out.audit[j]?.details, label).toMatchObject(details);
+      });
     } else {
       const out =
         ev.kind === 'decide'

@@ -19,6 +19,8 @@ import { runReconcileNow, type ReconcileNow } from './reconcile.js';
 /** What a listing shows of a request: visibility data only (decisions and access come with `get`). */
 export interface RequestSummary {
   id: string;
+  /** The Temporal run that owns the request (signed into control messages sent to it). */
+  runId: string;
   tenant: string;
   resource: string;
   requester: string;
@@ -137,6 +139,11 @@ export function createLockboxClient(client: Client, taskQueue: string) {
       }
     },
 
+    /** Tells a pending request that its tenant's settings changed (signed by the API; a signal, not awaited). */
+    async policyChanged(id: string, args: SignedDecision): Promise<void> {
+      await handle(id).signal(defs.policyChangedSignal, args);
+    },
+
     /** Runs a tenant settings change (write + audit event) as its own workflow and waits for its result. */
     async changeSettings(change: SettingsChange): Promise<SettingsChangeResult> {
       return client.workflow.execute('tenantSettingsWorkflow', {
@@ -196,6 +203,7 @@ function toSummary(info: WorkflowExecutionInfo): RequestSummary {
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
   return {
     id: info.workflowId,
+    runId: info.runId,
     tenant: sa.get(defs.SearchAttributes.tenant) ?? '',
     resource: sa.get(defs.SearchAttributes.resource) ?? '',
     requester: sa.get(defs.SearchAttributes.requester) ?? '',

@@ -301,3 +301,49 @@ export function refuseUnauthenticated(state: AccessRequest, reason: string, now:
     ],
   };
 }
+
+/**
+ * The tenant's settings changed while the request waits for decisions. The rule (docs/design.md, "policy changes"):
+ * a request keeps the stages it was filed with; within the stage it waits in, the new quorum and approver list
+ * apply at once. So a quorum lowered to what the approvals already given reach completes the stage now (and the
+ * request is approved when it was the last one), and a stage that can no longer reach its quorum (too few eligible
+ * approvers left who have not decided) ends the request at once instead of letting it wait for approvals that
+ * cannot come. Anything else changes nothing.
+ */
+export function applyPolicyChange(state: AccessRequest, policy: ApprovalPolicy, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
+  if (state.status !== RequestStatus.pending || state.approvedAt !== null || state.stage === null) return { state, audit: [] };
+  if (now.getTime() >= Date.parse(state.expiresAt)) return { state, audit: [] };
+  const p = normalizePolicy(policy);
+  const at = now.toISOString();
+  let stage: Stage | null = state.stage;
+  const completed: { stage: Stage; approvals: number; quorum: number }[] = [];
+  while (stage !== null) {
+    const rule = stageRule(p, stage);
+    const approvers = new Set(approvalsOf(state).filter((d) => d.stage === stage && d.actor !== state.requester).map((d) => d.actor));
+    if (approvers.size >= rule.quorum) {
+      completed.push({ stage, approvals: approvers.size, quorum: rule.quorum });
+      stage = state.stages[state.stages.indexOf(stage) + 1] ?? null;
+      continue;
+    }
+    const decided = new Set(state.decisions.map((d) => d.actor));
+    const stillPossible = rule.approvers.filter((a) => a !== state.requester && !decided.has(a)).length;
+    if (approvers.size + stillPossible < rule.quorum) {
+      const reason = `policy_changed: the ${stage} stage can no longer reach its quorum of ${rule.quorum} (${approvers.size} given, ${stillPossible} approver(s) left who could)`;
+      return {
+        state: { ...state, status: RequestStatus.cancelled, stage: null, endedAt: at, failure: null },
+        audit: [{ type: AuditEventType.requestCancelled, actor: SYSTEM, details: { reason, policyVersion: p.version } }],
+      };
+    }
+    break;
+  }
+  if (completed.length === 0) return { state, audit: [] };
+  const approved = stage === null;
+  return {
+    state: { ...state, stage, approvedAt: approved ? at : null, status: approved ? RequestStatus.granting : state.status },
+    audit: completed.map((c, i) => ({
+      type: AuditEventType.requestApproved,
+      actor: SYSTEM,
+      details: { stage: c.stage, approvals: c.approvals, quorum: c.quorum, final: approved && i === completed.length - 1, policyVersion: p.version, cause: 'policy_changed' },
+    })),
+  };
+}

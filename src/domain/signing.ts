@@ -12,11 +12,14 @@ import type { SettingsChange } from './settings.js';
  */
 
 /** What the API vouches for when it passes a decision on. */
+/** A control message that is not a person's decision: the tenant's settings changed (the policy is re-applied). */
+export const POLICY_CHANGED = 'policy_changed';
+
 export interface DecisionClaims {
   requestId: string;
   /** The Temporal run that owns the request (`AccessRequest.runId`): a decision is good for that run only. */
   runId: string;
-  action: DecisionAction;
+  action: DecisionAction | typeof POLICY_CHANGED;
   actor: string;
   note: string | null;
   /** The approval policy in force at decision time (current tenant settings). */

@@ -25,6 +25,9 @@ export const revokeSignal = defineSignal<[DecisionArgs]>('revoke');
 export const cancelSignal = defineSignal<[DecisionArgs]>('cancel');
 export const extendSignal = defineSignal<[DecisionArgs]>('extend');
 
+/** The tenant's settings changed: the API sends the new policy, signed, to each pending request of the tenant. */
+export const policyChangedSignal = defineSignal<[DecisionArgs]>('policyChanged');
+
 export const getRequestQuery = defineQuery<AccessRequest>('getRequest');
 export const getAuditQuery = defineQuery<AuditEvent[]>('getAudit');
 

@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { ulid } from 'ulid';
 import { canChangeSettings, canReadSettings } from '../../domain/directory.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
-import { canBeApprover, validateSettings, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
+import { canBeApprover, policyFromSettings, validateSettings, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
 import { checkStoredSettings } from '../../domain/settings-schema.js';
-import { signSettingsChange } from '../../domain/signing.js';
+import { POLICY_CHANGED, signDecision, signSettingsChange } from '../../domain/signing.js';
 import { principalOf } from '../auth.js';
 import { readTenantSettings } from '../policy.js';
 import type { ApiDeps } from '../deps.js';
@@ -16,6 +17,28 @@ import { parse } from '../validate.js';
 function view(r: StoredSettings) {
   const { requestTtlMs, maxAccessMs, ...rest } = r.settings;
   return { tenant: r.tenant, version: r.version, ...rest, requestTtl: formatDuration(requestTtlMs), maxAccess: formatDuration(maxAccessMs), updatedAt: r.updatedAt, updatedBy: r.updatedBy };
+}
+
+/**
+ * Every pending request of the tenant gets the new policy at once (signed, as a signal), so none waits for approvals
+ * that can no longer come or that the new quorum no longer needs (`applyPolicyChange`). Best effort: a request the
+ * listing missed applies the policy in force at its next decision, as before.
+ */
+async function tellPendingRequests(deps: ApiDeps, tenant: string, record: StoredSettings, actor: string): Promise<void> {
+  const policy = policyFromSettings(tenant, record.version, record.settings, deps.internalApprovers);
+  const now = deps.clock ?? (() => new Date());
+  const pending = await deps.lockbox.list({ tenant, status: 'pending', limit: 1000 }).catch((err: unknown) => {
+    deps.log.warn('could not list pending requests after a settings change', { tenant, error: err instanceof Error ? err.message : String(err) });
+    return [];
+  });
+  await Promise.all(
+    pending.map(async (r) => {
+      const claims = { requestId: r.id, runId: r.runId, action: POLICY_CHANGED, actor, note: null, policy, issuedAt: now().toISOString(), nonce: randomBytes(16).toString('hex') } as const;
+      await deps.lockbox.policyChanged(r.id, signDecision(claims, deps.signer)).catch((err: unknown) => {
+        deps.log.warn('could not tell a pending request of a settings change', { requestId: r.id, error: err instanceof Error ? err.message : String(err) });
+      });
+    }),
+  );
 }
 
 /**
@@ -86,6 +109,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
       throw problems.unprocessable(`the worker refused this change (${result.refused})`, errors);
     }
     if (!result.ok) throw problems.conflict('the settings were changed at the same moment by someone else; read them again', 'settings-conflict');
+    await tellPendingRequests(deps, tenant, result.record, p.id);
     res.setHeader('ETag', `"${result.record.version}"`).json(view(result.record));
   });
   return r;

@@ -1,6 +1,7 @@
 import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
 import { AuditEventType } from '../../domain/audit.js';
-import { decide, isConflict, type Rejection } from '../../domain/decide.js';
+import { applyPolicyChange, decide, isConflict, type Rejection } from '../../domain/decide.js';
+import { POLICY_CHANGED } from '../../domain/signing.js';
 import { DecisionAction, RequestStatus } from '../../domain/request.js';
 import { authenticateDecision } from '../decision-auth.js';
 import * as defs from '../definitions.js';
@@ -47,7 +48,7 @@ export function registerDecisionHandlers(run: RequestRun): void {
     return true;
   };
 
-  function auditForgery(action: DecisionAction, reason: string, claimedActor: string, via: string) {
+  function auditForgery(action: string, reason: string, claimedActor: string, via: string) {
     forgeries += 1;
     log.warn('unauthenticated decision refused', { action, reason, via });
     if (forgeries > MAX_AUDITED_FORGERIES) return;
@@ -106,6 +107,16 @@ export function registerDecisionHandlers(run: RequestRun): void {
       }
     });
   }
+  // A settings change applied at once: a lowered quorum the approvals already reach completes the stage; a stage
+  // that can no longer be completed ends the request (applyPolicyChange says the rule).
+  setHandler(defs.policyChangedSignal, async (args) => {
+    await condition(() => run.keys !== null);
+    const auth = authenticateDecision(run.state, POLICY_CHANGED, args, run.keys ?? {}, run.usedNonces, Date.now(), run.runId);
+    if (!auth.ok) return auditForgery(POLICY_CHANGED, auth.reason, auth.claimedActor, 'signal');
+    if (auth.cmd.proof) run.usedNonces.add(auth.cmd.proof.nonce);
+    run.latestPolicy = auth.policy;
+    run.commit(applyPolicyChange(run.state, auth.policy, new Date()));
+  });
   setHandler(defs.getRequestQuery, () => run.state);
   setHandler(defs.getAuditQuery, () => run.journal.events);
 }
