@@ -46,6 +46,7 @@ describe('stopping npm start', () => {
       expect(await taken(temporalPort)).toBe(false);
       expect(await taken(temporalPort + 1000)).toBe(false);
     } finally {
+      await npm.stop();
       for (const line of leftovers(dataDir)) {
         const pid = Number(line.trim().split(/\s+/)[0]);
         if (pid) process.kill(pid, 'SIGKILL');
