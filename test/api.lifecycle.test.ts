@@ -64,8 +64,8 @@ describe('an access request, end to end', () => {
     expect(done.body.access.revokedAt).not.toBeNull();
     expect((await check(resource)).body).toEqual({ allowed: false });
 
-    const types = ['request.created', 'approvers.notified', 'request.approved', 'access.granted', 'access.revoked'];
-    const audit = await eve.get(`/v1/requests/${created.id}/audit`);
+    const types = ['request.created', 'approvers.notified', 'request.approved', 'access.granted', 'access.revoked', 'request.closed'];
+    const audit = await eventually(() => eve.get(`/v1/requests/${created.id}/audit`), (r) => r.body.events.length >= types.length);
     expect(audit.body.events.map((e: any) => e.type)).toEqual(types);
     expect(audit.body.events.map((e: any) => e.id)).toEqual(types.map((_, i) => `${created.id}:${i + 1}`));
     expect(audit.body.events.find((e: any) => e.type === 'request.approved').actor).toBe('alice@contoso.com');
@@ -85,9 +85,10 @@ describe('an access request, end to end', () => {
     expect(revoked.body.access.revokedAt).not.toBeNull();
     expect((await check(resource)).body).toEqual({ allowed: false });
     expect((await alice.post(`/v1/requests/${id}/revoke`, {})).status).toBe(409);
-    const audit = await eve.get(`/v1/requests/${id}/audit`);
-    const last = audit.body.events.at(-1);
-    expect(last).toMatchObject({ type: 'access.revoked', actor: 'alice@contoso.com', details: { cause: 'revoked', reason: 'case closed' } });
+    const audit = await eventually(() => eve.get(`/v1/requests/${id}/audit`), (r) => r.body.events.some((e: any) => e.type === 'request.closed'));
+    const [revokedEvent, closed] = audit.body.events.slice(-2);
+    expect(revokedEvent).toMatchObject({ type: 'access.revoked', actor: 'alice@contoso.com', details: { cause: 'revoked', reason: 'case closed' } });
+    expect(closed).toMatchObject({ type: 'request.closed', actor: 'system', details: { status: 'revoked', how: 'ended' } });
   });
 
   it('grants nothing when rejected, and refuses later decisions', async () => {
@@ -133,9 +134,9 @@ describe('an access request, end to end', () => {
     expect(expired.body.access).toBeNull();
     expect((await short.as('alice').post(`/v1/requests/${id}/approve`, {})).status).toBe(409);
     expect((await short.as('eve').get(`/v1/access/check?tenant=contoso&resource=${resource}`)).body).toEqual({ allowed: false });
-    const audit = await eventually(() => short.as('eve').get(`/v1/requests/${id}/audit`), (r) => r.body.events.some((e: any) => e.type === 'request.expired'));
+    const audit = await eventually(() => short.as('eve').get(`/v1/requests/${id}/audit`), (r) => r.body.events.some((e: any) => e.type === 'request.closed'));
     // One reminder half-way through a short lifetime, to the approvers who had not decided.
-    expect(audit.body.events.map((e: any) => e.type)).toEqual(['request.created', 'approvers.notified', 'approvers.reminded', 'request.expired']);
+    expect(audit.body.events.map((e: any) => e.type)).toEqual(['request.created', 'approvers.notified', 'approvers.reminded', 'request.expired', 'request.closed']);
     const reminded = audit.body.events.find((e: any) => e.type === 'approvers.reminded');
     expect(reminded.details.recipients).toEqual(['alice@contoso.com', 'bob@contoso.com']);
     const notes = await short.as('bob').get('/v1/notifications');

@@ -127,12 +127,12 @@ describe('comparing one target', () => {
   it('holds as a property: each listed id gets exactly one verdict; no running active request is ever an orphan', () => {
     const executionArb: fc.Arbitrary<Execution> = fc.oneof(
       fc.constantFrom<Execution>(running(active()), running(approved()), running(revokeAsked()), running(eveRequest()), running(null), { kind: 'not_found' }),
-      fc.record({ kind: fc.constant('running' as const), status: fc.constantFrom('active' as const, 'revoked' as const, 'completed' as const, null) }),
+      fc.record({ kind: fc.constant('running' as const), status: fc.constantFrom('active' as const, 'granting' as const, 'revoked' as const, 'completed' as const, null) }),
       fc.record({ kind: fc.constant('closed' as const), closeStatus: fc.constantFrom('TERMINATED', 'TIMED_OUT', 'COMPLETED', 'FAILED') }),
       fc.record({ kind: fc.constant('unknown' as const), error: fc.string() }),
     );
     const owns = (e: Execution) =>
-      e.kind === 'running' && (e.request ? e.request.status === 'active' || (e.request.status === 'pending' && e.request.approvedAt !== null) : e.status === 'active');
+      e.kind === 'running' && (e.request ? e.request.status === 'active' || e.request.status === 'granting' : e.status === 'active' || e.status === 'granting');
     fc.assert(
       fc.property(fc.dictionary(fc.stringMatching(/^req-[a-z0-9]{1,6}$/), executionArb), fc.array(fc.stringMatching(/^req-[a-z0-9]{1,6}$/)), (executions, active) => {
         const ids = Object.keys(executions);

@@ -573,6 +573,7 @@ describe('PostgreSQL', () => {
         'lockbox_grants',
         'lockbox_idempotency_keys',
         'lockbox_notifications',
+        'lockbox_request_runs',
         'lockbox_tenant_settings',
         'lockbox_users',
       ]);
@@ -643,7 +644,7 @@ describe('openStore', () => {
       const store = await openStore({ dataDir: join(root, 'unused'), databaseUrl });
       await store.close();
       const { rowCount } = await c.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1`, [schema]);
-      expect(rowCount).toBe(5);
+      expect(rowCount).toBe(6);
       expect(existsSync(join(root, 'unused'))).toBe(false);
     } finally {
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -162,7 +162,7 @@ describe('the request as a Temporal workflow', () => {
     expect(result.status).toBe('failed');
     expect(result.access).toBeNull();
     const audit = (await h.query('getAudit')) as Array<{ type: string }>;
-    expect(audit.map((e) => e.type)).toEqual(['request.created', 'request.rejected_unauthenticated']);
+    expect(audit.map((e) => e.type)).toEqual(['request.created', 'request.rejected_unauthenticated', 'request.closed']);
   });
 
   it('revokes access when an operator cancels an active request in Temporal', async () => {
@@ -174,8 +174,9 @@ describe('the request as a Temporal workflow', () => {
     const r = await eventually(() => eve.get(`/v1/requests/${id}`), (x) => x.body.status === 'revoked');
     expect(r.body.status).toBe('revoked');
     expect((await check(resource)).body.allowed).toBe(false);
-    const audit = await eve.get(`/v1/requests/${id}/audit`);
-    expect(audit.body.events.at(-1)).toMatchObject({ type: 'access.revoked', details: { reason: 'workflow cancelled in Temporal' } });
+    const audit = await eventually(() => eve.get(`/v1/requests/${id}/audit`), (a) => a.body.events.some((e: any) => e.type === 'request.closed'));
+    expect(audit.body.events.at(-2)).toMatchObject({ type: 'access.revoked', details: { reason: 'workflow cancelled in Temporal' } });
+    expect(audit.body.events.at(-1)).toMatchObject({ type: 'request.closed', details: { status: 'revoked', how: 'cancelled_in_temporal' } });
   });
 
   it('ends a pending request as cancelled when an operator cancels it in Temporal', async () => {

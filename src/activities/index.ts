@@ -12,6 +12,7 @@ import { createReconcileActivities } from './reconcile.js';
 import type { ActivityDeps } from './deps.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { createSettingsActivities } from './settings.js';
+import { createSweepActivities } from './sweep.js';
 
 export type { ActivityDeps } from './deps.js';
 export type { GrantMetrics, ReconcileMetrics } from './metrics.js';
@@ -107,6 +108,9 @@ export function createActivities(deps: ActivityDeps) {
 
     /** The reconciler's (docs/reconcile.md). */
     ...createReconcileActivities(deps),
+
+    /** The sweep of requests closed outside their workflow (part of each reconcile). */
+    ...createSweepActivities(deps),
   };
 }
 

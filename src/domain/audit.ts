@@ -9,6 +9,8 @@ export const AuditEventType = {
   accessGranted: 'access.granted',
   accessRevoked: 'access.revoked',
   accessGrantFailed: 'access.grant_failed',
+  /** The last event of every request's trail: its final status and how it ended (SIEM rules can key on it). */
+  requestClosed: 'request.closed',
   /** The clean-up revoke after a failed or stopped grant could not confirm in time: the reconciler owns the rest. */
   accessCleanupUnconfirmed: 'access.cleanup_unconfirmed',
   notificationFailed: 'notification.failed',

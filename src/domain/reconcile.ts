@@ -94,7 +94,7 @@ export function orphanReason(e: Execution | undefined): { orphan: string } | { o
         // A running request that is not approved (reset to before its approval) or already ended holds nothing.
         return { orphan: `request ${e.request.status}${e.request.status === RequestStatus.pending ? ', not approved' : ''}` };
       }
-      if (e.status === RequestStatus.active) return { owned: true };
+      if (e.status === RequestStatus.active || e.status === RequestStatus.granting) return { owned: true };
       if (e.status !== null && isTerminal(e.status)) return { orphan: `request ${e.status}` };
       return { unsure: e.status === null ? 'the workflow has no status' : 'request state could not be queried' };
   }

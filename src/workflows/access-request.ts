@@ -4,6 +4,7 @@ import { cancelByOperator, refuseUnauthenticated } from '../domain/decide.js';
 import { outcome, outcomeFor } from '../domain/messages.js';
 import { DecisionAction, RequestStatus, type AccessRequest, type NewRequestInput } from '../domain/request.js';
 import { verifyRequest } from '../domain/signing.js';
+import { closedDetails } from '../domain/closing.js';
 import { grantAndHold } from './request/access-window.js';
 import { awaitDecisions } from './request/approval-stages.js';
 import { registerDecisionHandlers } from './request/decision-handlers.js';
@@ -48,6 +49,8 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     await run.notify([outcome(run.state, new Date())], null);
     await tellOthersTheOutcome(run);
     await condition(allHandlersFinished);
+    // Every trail ends with this event (the sweep writes it for a workflow closed from outside).
+    run.journal.record([{ type: AuditEventType.requestClosed, actor: 'system', details: closedDetails(run.state, cancelledInTemporal ? 'cancelled_in_temporal' : 'ended') }]);
     await run.journal.drain();
   });
   return run.state;

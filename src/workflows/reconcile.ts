@@ -68,6 +68,10 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     }
   }
 
+  // Requests whose workflow was terminated or timed out: their trail is completed and closed.
+  const swept = await attempt(() => checks.sweepEndedRequests(), 'sweeping requests closed outside their workflow', errors);
+  if (swept) await exportEvents(swept.events);
+
   const report = finishReport({ startedAt, finishedAt: new Date().toISOString(), drift, active: active?.length ?? 0, targets: [...reports.values()], errors });
   await mustSucceed.recordReconcileOutcome(report);
   return report;

@@ -1,0 +1,47 @@
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { AuditEvent } from '../domain/audit.js';
+import { completeTrail, type ClosedHow } from '../domain/closing.js';
+import { endedOutsideWorkflow } from '../domain/reconcile.js';
+import type { AccessRequest } from '../domain/request.js';
+import * as defs from '../workflows/definitions.js';
+import type { ActivityDeps } from './deps.js';
+
+/** How far back the sweep looks for requests closed from outside (well inside the namespace's retention). */
+const LOOK_BACK_MS = 7 * 24 * 3_600_000;
+/** At most this many such requests per run; the next run takes the rest. */
+const MAX_PER_RUN = 200;
+
+/**
+ * The sweep (part of each reconcile): a request whose workflow was terminated or timed out in Temporal stopped
+ * before it exported all of its trail and before `request.closed`. Its recorded events are still readable (a query
+ * replays the closed workflow's history), so the sweep exports whatever the sink lacks, with the same ids, and then
+ * `request.closed` (how: terminated / timed_out). A request whose trail already ends is skipped.
+ */
+export function createSweepActivities(deps: Pick<ActivityDeps, 'audit' | 'log'>, opts: { temporal?: () => Client } = {}) {
+  const temporal = opts.temporal ?? (() => Context.current().client);
+  return {
+    async sweepEndedRequests(): Promise<{ events: AuditEvent[]; swept: string[] }> {
+      const client = temporal();
+      const since = new Date(Date.now() - LOOK_BACK_MS).toISOString();
+      const query = `WorkflowType = 'accessRequestWorkflow' AND ExecutionStatus IN ('Terminated', 'TimedOut') AND CloseTime > '${since}'`;
+      const events: AuditEvent[] = [];
+      const swept: string[] = [];
+      for await (const info of client.workflow.list({ query, pageSize: 100 })) {
+        if (swept.length >= MAX_PER_RUN) break;
+        const stored = await deps.audit.listByRequest(info.workflowId);
+        if (stored.some((e) => e.type === 'request.closed')) continue;
+        const handle = client.workflow.getHandle(info.workflowId, info.runId);
+        const [recorded, state] = await Promise.all([handle.query(defs.getAuditQuery), handle.query(defs.getRequestQuery)]);
+        const how: ClosedHow = info.status.name === 'TIMED_OUT' ? 'timed_out' : 'terminated';
+        const ended: AccessRequest = endedOutsideWorkflow(state, { status: info.status.name, closedAt: info.closeTime?.toISOString() ?? null });
+        const completed = completeTrail(recorded, new Set(stored.map((e) => e.id)), ended, how, info.closeTime ?? new Date());
+        events.push(...completed);
+        swept.push(info.workflowId);
+        Context.current().heartbeat(swept.length);
+      }
+      if (swept.length > 0) deps.log.info('swept requests closed outside their workflow', { count: swept.length });
+      return { events, swept };
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { api, eventually, requestBody } from './support/api.js';
+
+/**
+ * Every request's trail ends with `request.closed`, which SIEM rules can key on: written by the workflow when it
+ * ends, and by the reconciler's sweep when an operator terminated the workflow before it could (issue 16).
+ */
+const stack = inject('stack');
+const http = api();
+const eve = http.as('eve');
+const alice = http.as('alice');
+let client: Client;
+let connection: Connection;
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address: stack.temporalAddress });
+  client = new Client({ connection, namespace: stack.namespace });
+});
+afterAll(async () => {
+  await connection?.close();
+});
+
+const trail = async (id: string) =>
+  (await readFile(join(stack.dataDir, 'audit.jsonl'), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { id: string; seq: number; requestId: string; type: string; details: Record<string, unknown> })
+    .filter((e) => e.requestId === id);
+
+describe('the end of a trail', () => {
+  it('a request that ends by itself closes its trail with request.closed, last and once', async () => {
+    const created = await eve.post('/v1/requests', requestBody({ resource: 'mailbox:closed@contoso.com' }));
+    await eve.post(`/v1/requests/${created.body.id}/cancel`, { reason: 'done' });
+    const events = await eventually(() => trail(created.body.id), (es) => es.some((e) => e.type === 'request.closed'));
+    expect(events.at(-1)).toMatchObject({ type: 'request.closed', details: { status: 'cancelled', how: 'ended' } });
+    expect(events.filter((e) => e.type === 'request.closed')).toHaveLength(1);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  });
+
+  it('a terminated request gets every event it recorded, once, then request.closed from the reconciler\'s sweep', async () => {
+    const created = await eve.post('/v1/requests', requestBody({ resource: 'mailbox:terminated@contoso.com' }));
+    const id = created.body.id as string;
+    expect((await alice.post(`/v1/requests/${id}/approve`, {})).body.status).toBe('active');
+    const recorded = (await eve.get(`/v1/requests/${id}/audit`)).body.events as Array<{ id: string }>;
+    await client.workflow.getHandle(id).terminate('operator drill');
+    const run = await http.call('POST', '/v1/operator/reconcile', { token: 'oscar-dev-token', body: {} });
+    expect(run.status, JSON.stringify(run.body)).toBeLessThan(300);
+    const events = await eventually(() => trail(id), (es) => es.some((e) => e.type === 'request.closed'), 100_000);
+    const ids = events.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const e of recorded) expect(ids).toContain(e.id);
+    expect(events.at(-1)).toMatchObject({ type: 'request.closed', details: { status: 'failed', how: 'terminated' } });
+    // The request's own events are numbered 1, 2, 3...; the reconciler's revoke of the access the terminated
+    // workflow left behind is its own event (seq 0, an id of its own), before the close.
+    const own = events.filter((e) => e.seq > 0);
+    expect(own.map((e) => e.seq)).toEqual(own.map((_, i) => i + 1));
+    expect(events.filter((e) => e.seq === 0).map((e) => e.type)).toEqual(['access.orphan_revoked']);
+  }, 150_000);
+});
