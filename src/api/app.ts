@@ -8,6 +8,7 @@ import { errorHandler, Problem, problems } from './problem.js';
 import { accessRoutes, notificationRoutes } from './routes/access.js';
 import { requestRoutes } from './routes/requests.js';
 import { settingsRoutes } from './routes/settings.js';
+import { evidenceRoutes } from './routes/evidence.js';
 import { auditRoutes } from './routes/audit.js';
 import { operatorRoutes } from './routes/operator.js';
 import { meRoutes, portalRoutes } from './routes/web.js';
@@ -59,6 +60,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use('/access', accessRoutes(deps));
   v1.use('/notifications', notificationRoutes(deps));
   v1.use('/tenants', settingsRoutes(deps));
+  v1.use('/tenants', evidenceRoutes(deps));
   v1.use('/audit', auditRoutes(deps));
   v1.use('/operator', operatorRoutes(deps));
   v1.use('/me', meRoutes());

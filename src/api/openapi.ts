@@ -174,6 +174,18 @@ export const ROUTES: RouteDoc[] = [
     otherResponses: { 202: '`{status: "running", workflowId}`: the run takes longer than the call waits; it goes on' },
     problems: [403],
   },
+  {
+    method: 'get',
+    path: '/v1/tenants/{tenant}/evidence',
+    summary: 'The evidence pack for a period, for auditors',
+    description:
+      'Tenant admins (their tenant) and operators. Every request filed in [from, to) with requester, reason, ticket, approvers and the freshness of their login, window, grant and revoke times, revoke verification and outcome; counts by outcome; time-to-decision and access-duration distributions; the hash-chain verdict with the period\'s first and last chain hash. `format=json` (default), `csv` (RFC 4180), or `html` (a self-contained printable page with charts). Built from the audit trail (docs/evidence.md).',
+    tag: 'audit',
+    params: tenant,
+    query: s.EvidenceQuery,
+    response: { status: 200, description: 'the pack (JSON), or CSV / HTML per `format`' },
+    problems: [400, 403, 422],
+  },
   { method: 'get', path: '/v1/me', summary: 'Who the bearer token is', tag: 'portal', response: { status: 200, description: '`{id, roles, tenants}`' } },
 ];
 

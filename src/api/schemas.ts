@@ -97,3 +97,15 @@ export const AuditQuery = z.strictObject({
   type: z.string().regex(/^[a-z_]+\.[a-z_]+$/, 'must be an event type like request.approved').optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
+
+const IsoInstant = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time, e.g. 2026-12-01T00:00:00Z' });
+
+/** `GET /v1/tenants/{tenant}/evidence`: requests filed in [from, to), at most 400 days. */
+export const EvidenceQuery = z
+  .strictObject({
+    from: IsoInstant,
+    to: IsoInstant,
+    format: z.enum(['json', 'csv', 'html']).default('json'),
+  })
+  .refine((q) => Date.parse(q.to) > Date.parse(q.from), { message: 'must be after from', path: ['to'] })
+  .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= 400 * 24 * 3_600_000, { message: 'the period is at most 400 days', path: ['to'] });

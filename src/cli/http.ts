@@ -73,7 +73,7 @@ export function createApi(conn: Connection) {
   async function call<T = unknown>(
     method: string,
     path: string,
-    init: { body?: unknown; query?: Record<string, string | undefined>; headers?: Record<string, string> } = {},
+    init: { body?: unknown; query?: Record<string, string | undefined>; headers?: Record<string, string>; raw?: boolean } = {},
   ): Promise<{ body: T; headers: Headers; status: number }> {
     const url = new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base : `${base.href}/`);
     for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
@@ -99,6 +99,7 @@ export function createApi(conn: Connection) {
       // Not JSON: a proxy or another server; reported as text below.
     }
     if (!res.ok) throw new ApiError(res.status, body, describeProblem(res.status, body, conn));
+    if (init.raw) return { body: text as T, headers: res.headers, status: res.status };
     if (typeof body !== 'object' || body === null) {
       throw new CliError(`${method} ${url.pathname} answered HTTP ${res.status} without a JSON body: is ${base.origin} a Lockbox API?`, ExitCode.unexpected);
     }
@@ -107,6 +108,8 @@ export function createApi(conn: Connection) {
 
   return {
     get: <T = unknown>(path: string, query?: Record<string, string | undefined>) => call<T>('GET', path, { query }),
+    /** A body that is not JSON (CSV, HTML), as text. */
+    getText: (path: string, query?: Record<string, string | undefined>) => call<string>('GET', path, { query, raw: true, headers: { accept: '*/*' } }),
     post: <T = unknown>(path: string, body: unknown, headers?: Record<string, string>) => call<T>('POST', path, { body, headers }),
     put: <T = unknown>(path: string, body: unknown, headers?: Record<string, string>) => call<T>('PUT', path, { body, headers }),
   };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { auditCommand } from './commands/audit.js';
+import { evidenceCommand } from './commands/evidence.js';
 import { processCommands } from './commands/processes.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { requestCommand } from './commands/request.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
     .version(version(), '-V, --version')
     .addCommand(requestCommand())
     .addCommand(auditCommand())
+    .addCommand(evidenceCommand())
     .addCommand(settingsCommand())
     .addCommand(reconcileCommand());
   for (const p of processCommands()) program.addCommand(p);
