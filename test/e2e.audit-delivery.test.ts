@@ -1,7 +1,7 @@
 /**
  * End to end: audit delivery to real sinks from a whole Lockbox of the test's own (dev.ts on free ports, own data
  * dir) with LOCKBOX_AUDIT_SINKS=jsonl,postgres,http:
- *  - a SIEM (node:http on 127.0.0.1) that checks the HMAC signature and stores events by id, counting re-deliveries;
+ *  - a SIEM (node:http on 127.0.0.2, allow-listed) that checks the HMAC signature and stores events by id, counting re-deliveries;
  *  - the machine's PostgreSQL, in a schema of this file's own, reached through a TCP proxy the test can stop;
  *  - the data dir's audit.jsonl.
  * Nothing lost, nothing twice, in order per request, also while the SIEM or PostgreSQL is down mid-batch; the
@@ -23,6 +23,7 @@ import { eventually, requestBody } from './support/api.js';
 import { startOwnStack, sleep, workflowStatus, type OwnStack } from './support/own-stack.js';
 import { personas, type PersonaClient } from './support/personas.js';
 import { siemReceiver } from './support/siem-receiver.js';
+import { OUTBOUND_ALLOW } from './support/outbound.js';
 
 const SECRET = 'siem-hmac-secret-3e8b1f-do-not-leak';
 const WINDOW = '2s';
@@ -51,6 +52,7 @@ beforeAll(async () => {
       LOCKBOX_AUDIT_DATABASE_URL: schema.url(pgPort),
       LOCKBOX_AUDIT_HTTP_URL: siem.url,
       LOCKBOX_AUDIT_HTTP_SECRET: SECRET,
+      LOCKBOX_OUTBOUND_ALLOW: OUTBOUND_ALLOW,
     },
     'lockbox-e2e-audit-',
   );

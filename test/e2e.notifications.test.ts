@@ -12,6 +12,7 @@ import { eventually, requestBody } from './support/api.js';
 import { decodeHeader, startSmtpServer, type Mail } from './support/mail.js';
 import { startOwnStack, workflowStatus, type OwnStack } from './support/own-stack.js';
 import { personas, type PersonaClient } from './support/personas.js';
+import { OUTBOUND_ALLOW } from './support/outbound.js';
 
 const SMTP_PASSWORD = 'smtp-pass-e2e-5d1a-do-not-leak';
 const SLACK_PATH_SECRET = 'B0E2E/xoxb-slack-path-secret-77c1';
@@ -38,6 +39,7 @@ beforeAll(async () => {
       LOCKBOX_SMTP_URL: `smtp://lockbox:${SMTP_PASSWORD}@127.0.0.1:${smtp.port}?from=lockbox@lockbox.dev`,
       LOCKBOX_SLACK_WEBHOOK_URL: slack.url(`/services/T0E2E/${SLACK_PATH_SECRET}`),
       LOCKBOX_PORTAL_URL: PORTAL,
+      LOCKBOX_OUTBOUND_ALLOW: OUTBOUND_ALLOW,
     },
     'lockbox-e2e-notify-',
   );

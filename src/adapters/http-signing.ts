@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createGuardedHttp, OutboundReason, OutboundRefusedError, originOf, type GuardedHttp } from './http/guarded-http.js';
 
 /**
  * Outbound HTTP for the audit HTTP sink and the webhook notifiers: one signature scheme and one POST helper.
@@ -55,6 +56,8 @@ export class DeliveryError extends Error {
     message: string,
     /** The HTTP status, when the receiver answered. */
     readonly status?: number,
+    /** The guarded client's reason code (`http_status` for a non-2xx answer), when the HTTP call failed. */
+    readonly reason?: OutboundReason,
   ) {
     super(message);
     this.name = 'DeliveryError';
@@ -62,18 +65,12 @@ export class DeliveryError extends Error {
 }
 
 /** The URL's origin (scheme, host, port): what may be said about a receiver in an error or log line. */
-export function safeOrigin(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return '(invalid URL)';
-  }
-}
+export const safeOrigin = originOf;
 
 /**
- * POSTs `body` once and resolves on a 2xx; otherwise throws a DeliveryError (non-2xx, redirect, timeout,
- * connection failure). No retries and no buffering here: the caller is an activity, and Temporal retries it with
- * backoff while the payload waits in workflow history.
+ * POSTs `body` once through the guarded client and resolves on a 2xx; otherwise throws a DeliveryError (non-2xx,
+ * redirect, refused destination, timeout, connection failure). No retries and no buffering here: the caller is an
+ * activity, and Temporal retries it with backoff while the payload waits in workflow history.
  */
 export async function postOnce(input: {
   channel: string;
@@ -81,29 +78,28 @@ export async function postOnce(input: {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /** The guarded outbound client; default one with no operator exceptions. */
+  http?: GuardedHttp;
 }): Promise<void> {
   const where = `${input.channel} delivery to ${safeOrigin(input.url)}`;
-  let res: Response;
+  let status: number;
   try {
-    res = await fetch(input.url, {
+    // The answer is read (bounded) and dropped: what the receiver said is not needed, and not trusted.
+    ({ status } = await (input.http ?? createGuardedHttp()).request({
+      url: input.url,
       method: 'POST',
       headers: input.headers,
       body: input.body,
-      // A redirect would send a signed payload somewhere nobody configured.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(input.timeoutMs),
-    });
+      timeoutMs: input.timeoutMs,
+    }));
   } catch (err) {
-    const e = err as { name?: string; cause?: { code?: unknown } };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-      throw new DeliveryError(input.channel, `${where} timed out after ${input.timeoutMs} ms`);
-    }
-    const code = typeof e.cause?.code === 'string' ? ` (${e.cause.code})` : '';
-    throw new DeliveryError(input.channel, `${where} could not connect${code}`);
+    if (!(err instanceof OutboundRefusedError)) throw err;
+    const fail = (text: string) => new DeliveryError(input.channel, `${where} ${text}`, err.status, err.reason);
+    if (err.reason === OutboundReason.timeout) throw fail(`timed out after ${input.timeoutMs} ms`);
+    if (err.reason === OutboundReason.unreachable) throw fail(`could not connect${err.code ? ` (${err.code})` : ''}`);
+    throw fail(`failed: ${err.reason}${err.status === undefined ? '' : ` (HTTP ${err.status})`}`);
   }
-  // Drain the body so the connection can be reused; what the receiver said is not needed (and not trusted).
-  await res.arrayBuffer().catch(() => undefined);
-  if (res.status < 200 || res.status > 299) {
-    throw new DeliveryError(input.channel, `${where} failed: HTTP ${res.status}`, res.status);
+  if (status < 200 || status > 299) {
+    throw new DeliveryError(input.channel, `${where} failed: HTTP ${status}`, status, OutboundReason.httpStatus);
   }
 }

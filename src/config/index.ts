@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
+import { parseOutboundAllow, type OutboundAllowEntry } from '../domain/outbound-policy.js';
 
 const duration = (fallback: string) =>
   z
@@ -103,6 +104,13 @@ const EnvSchema = z.object({
   LOCKBOX_RECONCILE_INTERVAL: duration('1m'),
   /** What the reconciler does when an active request's access is missing at its target. */
   LOCKBOX_RECONCILE_DRIFT: z.enum(['restore', 'fail']).default('fail'),
+  /** Outbound HTTP exceptions (docs/security.md): host, host:port, IP, ip:port or CIDR, comma-separated; default none. */
+  LOCKBOX_OUTBOUND_ALLOW: z.string().default('').transform((v, ctx) => {
+    const parsed = parseOutboundAllow(v);
+    if (parsed.ok) return parsed.entries;
+    ctx.addIssue({ code: 'custom', message: parsed.message });
+    return z.NEVER;
+  }),
 });
 
 export interface Config {
@@ -146,6 +154,8 @@ export interface Config {
     webhookSecret: string | undefined;
     portalUrl: string;
   };
+  /** Destinations outbound HTTP may reach although the rules refuse their addresses (loopback, private, ...). */
+  outboundAllow: OutboundAllowEntry[];
   reconcile: {
     intervalMs: number;
     /** `fail`: report drift (audit, metric, log); `restore`: also grant it again. */
@@ -246,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     internalApprovers: e.LOCKBOX_INTERNAL_APPROVERS.split(',').map((s) => s.trim()).filter(Boolean),
     reconcile: { intervalMs: e.LOCKBOX_RECONCILE_INTERVAL, drift: e.LOCKBOX_RECONCILE_DRIFT },
+    outboundAllow: e.LOCKBOX_OUTBOUND_ALLOW,
   };
 }
 

@@ -10,6 +10,7 @@ import { createSmtpNotifier, smtpOptionsFromUrl } from '../adapters/notify/smtp-
 import { createWebhookNotifier } from '../adapters/notify/webhook-notifier.js';
 import { createStoreNotifier } from '../adapters/store-notifier.js';
 import type { Config } from '../config/index.js';
+import type { GuardedHttp } from '../adapters/http/guarded-http.js';
 import type { NotifyChannel } from '../domain/settings.js';
 import type { AuditExporter, AuditSink } from '../ports/audit-sink.js';
 import type { Notifier } from '../ports/notifier.js';
@@ -19,7 +20,7 @@ import type { Store } from '../ports/store.js';
  * The audit sinks configured in LOCKBOX_AUDIT_SINKS, all at once. The first storing sink (jsonl or postgres) is the
  * primary: the pull API and the per-request audit read from it; every sink de-duplicates by event id.
  */
-export function openAuditSinks(config: Config): AuditSink {
+export function openAuditSinks(config: Config, http?: GuardedHttp): AuditSink {
   const storing: AuditSink[] = [];
   const others: AuditExporter[] = [];
   for (const name of config.audit.sinks) {
@@ -27,7 +28,7 @@ export function openAuditSinks(config: Config): AuditSink {
     if (name === 'postgres' && config.audit.databaseUrl) storing.push(openPostgresAuditSink(config.audit.databaseUrl));
     if (name === 'http' && config.audit.http.url) {
       const h = config.audit.http;
-      others.push(createHttpAuditSink({ url: h.url!, format: h.format, secret: h.secret, splunkToken: h.splunkToken }));
+      others.push(createHttpAuditSink({ url: h.url!, format: h.format, secret: h.secret, splunkToken: h.splunkToken, http }));
     }
   }
   const [primary, ...rest] = storing;
@@ -40,7 +41,7 @@ export function openAuditSinks(config: Config): AuditSink {
  * settings may narrow the external channels (`channels`); a failing channel fails the delivery, so the workflow
  * retries it and, in the end, audits `notification.failed`.
  */
-export function openNotifier(config: Config, store: Store): { notifier: Notifier; close(): Promise<void> } {
+export function openNotifier(config: Config, store: Store, http?: GuardedHttp): { notifier: Notifier; close(): Promise<void> } {
   const portalBaseUrl = config.notify.portalUrl;
   const external: Array<NamedNotifier & { channel: NotifyChannel; close?: () => Promise<void> }> = [];
   if (config.notify.smtpUrl) {
@@ -48,10 +49,10 @@ export function openNotifier(config: Config, store: Store): { notifier: Notifier
     external.push({ name: 'smtp', channel: 'email', notifier: smtp, close: () => smtp.close() });
   }
   if (config.notify.slackWebhookUrl) {
-    external.push({ name: 'slack', channel: 'slack', notifier: createSlackNotifier({ webhookUrl: config.notify.slackWebhookUrl, portalBaseUrl }) });
+    external.push({ name: 'slack', channel: 'slack', notifier: createSlackNotifier({ webhookUrl: config.notify.slackWebhookUrl, portalBaseUrl, http }) });
   }
   if (config.notify.webhookUrl && config.notify.webhookSecret) {
-    const webhook = createWebhookNotifier({ url: config.notify.webhookUrl, secret: config.notify.webhookSecret, portalBaseUrl });
+    const webhook = createWebhookNotifier({ url: config.notify.webhookUrl, secret: config.notify.webhookSecret, portalBaseUrl, http });
     external.push({ name: 'webhook', channel: 'webhook', notifier: webhook });
   }
   const inApp: NamedNotifier = { name: 'in-app', notifier: createStoreNotifier(store) };

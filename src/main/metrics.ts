@@ -3,7 +3,7 @@
  * (`res.type(registry.contentType).send(await registry.metrics())`); every metric Lockbox defines is registered on
  * it, never on prom-client's global default registry, so a test or a second app in the process cannot collide.
  */
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { createGrantMetrics, createReconcileMetrics } from '../activities/metrics.js';
 
 export { createGrantMetrics, createReconcileMetrics, type ReconcileMetrics } from '../activities/metrics.js';
@@ -16,3 +16,11 @@ export const reconcileMetrics = createReconcileMetrics(registry);
 
 /** The activities' grant metrics on the process's registry. */
 export const grantMetrics = createGrantMetrics(registry);
+
+/** Outbound HTTP calls (webhooks, notifications, the audit HTTP sink) that gave no usable answer, by reason code. */
+export const outboundRefused = new Counter({
+  name: 'lockbox_outbound_refused_total',
+  help: 'Outbound HTTP calls refused or failed by the guarded client, by reason (destination_refused, redirect_refused, response_too_large, timeout, unreachable, invalid_url)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});

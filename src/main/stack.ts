@@ -11,7 +11,8 @@ import { createGrantRouter } from '../adapters/grants/grant-router.js';
 import type { CredentialVault } from '../ports/credential-vault.js';
 import { DEMO_TARGET_ENV } from '../config/demo.js';
 import { openAuditSinks, openNotifier } from './channels.js';
-import { grantMetrics, reconcileMetrics } from './metrics.js';
+import { grantMetrics, outboundRefused, reconcileMetrics } from './metrics.js';
+import { createGuardedHttp } from '../adapters/http/guarded-http.js';
 import type { Logger } from '../config/logger.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { Store } from '../ports/store.js';
@@ -32,9 +33,11 @@ export async function openAdapters(config: Config, log: Logger, role: 'worker' |
   const { trusted } = await loadKeys(config, { signing: false, trusted: role !== 'api' });
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const vault = await openCredentialVault(config);
-  const audit = openAuditSinks(config);
-  const notify = openNotifier(config, store);
-  const grants = createGrantRouter({ builtin: createBuiltinGrantProvider(store), vault, env: targetEnv(config) });
+  // The one way out for HTTP: every webhook, notification and audit delivery goes through it.
+  const http = createGuardedHttp({ allow: config.outboundAllow, onFailure: (reason) => outboundRefused.inc({ reason }) });
+  const audit = openAuditSinks(config, http);
+  const notify = openNotifier(config, store, http);
+  const grants = createGrantRouter({ builtin: createBuiltinGrantProvider(store), vault, env: targetEnv(config), http });
   return {
     store,
     audit,

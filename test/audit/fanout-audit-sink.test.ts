@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFanoutAuditSink } from '../../src/adapters/audit/fanout-audit-sink.js';
 import { createHttpAuditSink } from '../../src/adapters/audit/http-audit-sink.js';
+import { receiverHttp } from '../support/outbound.js';
 import { openJsonlAuditSink } from '../../src/adapters/jsonl-audit-sink.js';
 import { AuditEventType, buildAuditEvent, type AuditEvent } from '../../src/domain/audit.js';
 import type { AuditSink } from '../../src/ports/audit-sink.js';
@@ -32,7 +33,7 @@ describe('fan-out audit sink', () => {
     receiver = httpReceiver();
     await receiver.start();
     fanout = createFanoutAuditSink(openJsonlAuditSink(join(dir, 'audit.jsonl')), [
-      createHttpAuditSink({ url: receiver.url(), secret: 'fanout-secret', timeoutMs: 1_000 }),
+      createHttpAuditSink({ url: receiver.url(), secret: 'fanout-secret', timeoutMs: 1_000, http: receiverHttp() }),
     ]);
   });
   afterEach(async () => {

@@ -1,5 +1,5 @@
 /**
- * The HTTP (SIEM) audit sink against a real node:http receiver on 127.0.0.1: signing, outages, error statuses,
+ * The HTTP (SIEM) audit sink against a real node:http receiver on 127.0.0.2 (allow-listed): signing, outages, error statuses,
  * timeouts and the three body formats.
  */
 import { createHash } from 'node:crypto';
@@ -9,6 +9,7 @@ import { DeliveryError, verifySignature } from '../../src/adapters/http-signing.
 import { AuditEventType, buildAuditEvent, type AuditEvent, type AuditEventType as EventType } from '../../src/domain/audit.js';
 import type { OcsfEvent } from '../../src/domain/ocsf.js';
 import { httpReceiver, type Received } from './http-receiver.js';
+import { receiverHttp } from '../support/outbound.js';
 
 const SECRET = 'whsec-audit-7f3a9c-do-not-leak';
 const HEC_TOKEN = 'hec-token-0b1e-do-not-leak';
@@ -33,7 +34,7 @@ const header = (r: Received, name: string) => r.headers[name.toLowerCase()] as s
 describe('HTTP audit sink', () => {
   let receiver: ReturnType<typeof httpReceiver>;
   const sink = (opts: Partial<HttpAuditSinkOptions> = {}) =>
-    createHttpAuditSink({ url: receiver.url('/siem/ingest?key=path-secret'), secret: SECRET, timeoutMs: 2_000, ...opts });
+    createHttpAuditSink({ url: receiver.url('/siem/ingest?key=path-secret'), secret: SECRET, timeoutMs: 2_000, http: receiverHttp(), ...opts });
 
   beforeEach(async () => {
     receiver = httpReceiver();
@@ -88,7 +89,7 @@ describe('HTTP audit sink', () => {
     const err = await sink().append(lifecycle('req-contoso-1')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeliveryError);
     expect((err as DeliveryError).status).toBe(500);
-    expect((err as Error).message).toBe(`audit delivery to http://127.0.0.1:${receiver.port} failed: HTTP 500`);
+    expect((err as Error).message).toBe(`audit delivery to http://127.0.0.2:${receiver.port} failed: HTTP 500`);
     receiver.respond = () => 302;
     await expect(sink().append(lifecycle('req-contoso-1'))).rejects.toThrow(/HTTP 302/);
     receiver.respond = () => 200;

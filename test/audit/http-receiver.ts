@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RECEIVER_HOST } from '../support/outbound.js';
 
 export interface Received {
   method: string;
@@ -12,8 +13,9 @@ export interface Received {
 export type Respond = (r: Received) => number | 'hang';
 
 /**
- * A real HTTP receiver on 127.0.0.1 that records every request. `stop` drops open connections too, so the port is
- * really closed; `start` again reuses the same port, as a receiver coming back would.
+ * A real HTTP receiver on 127.0.0.2 (allow-listed, see support/outbound.ts) that records every request. `stop`
+ * drops open connections too, so the port is really closed; `start` again reuses the same port, as a receiver
+ * coming back would.
  */
 export function httpReceiver(respond: Respond = () => 200) {
   const received: Received[] = [];
@@ -25,7 +27,7 @@ export function httpReceiver(respond: Respond = () => 200) {
     get port() {
       return port;
     },
-    url: (path = '/ingest') => `http://127.0.0.1:${port}${path}`,
+    url: (path = '/ingest') => `http://${RECEIVER_HOST}:${port}${path}`,
     async start(): Promise<void> {
       const s = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
@@ -40,7 +42,7 @@ export function httpReceiver(respond: Respond = () => 200) {
       });
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.listen(port, '127.0.0.1', resolve);
+        s.listen(port, RECEIVER_HOST, resolve);
       });
       port = (s.address() as AddressInfo).port;
       server = s;

@@ -7,6 +7,7 @@ import { createBuiltinGrantProvider } from '../../src/adapters/builtin-grant-pro
 import { openSqliteCredentialVault } from '../../src/adapters/credentials/sqlite-credential-vault.js';
 import { createPostgresGrantProvider } from '../../src/adapters/grants/postgres-grant-provider.js';
 import { createWebhookGrantProvider } from '../../src/adapters/grants/webhook-grant-provider.js';
+import { receiverHttp } from '../support/outbound.js';
 import { openSqliteStore } from '../../src/adapters/sqlite-store.js';
 import type { GrantInput, GrantProvider } from '../../src/ports/grant-provider.js';
 import { recordingVault, startPgTarget } from './pg-target.js';
@@ -58,7 +59,9 @@ function grantProviderContract(name: string, open: () => Promise<Harness>): void
       const input = request();
       const first = await h.provider.grant(input);
       await sleep(20);
-      expect(await h.provider.grant({ ...input, durationMs: 5 * 60_000 })).toEqual(first);
+      // A repeat asking for MORE still gets the first record. (Asking for less may be cut to what it asked: a webhook
+      // target's answer is never believed past the window of the call at hand, see test/security/ssrf.test.ts.)
+      expect(await h.provider.grant({ ...input, durationMs: 2 * 60 * 60_000 })).toEqual(first);
       const other = request();
       const together = await Promise.all([1, 2, 3].map(() => h.provider.grant(other)));
       expect(new Set(together.map((r) => JSON.stringify(r))).size).toBe(1);
@@ -140,6 +143,7 @@ grantProviderContract('webhook (real HTTP receiver)', async () => {
     extendUrl: `${receiver.url}/extend`,
     secret,
     timeoutMs: 2_000,
+    http: receiverHttp(),
   });
   return {
     provider,

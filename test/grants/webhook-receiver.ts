@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RECEIVER_HOST } from '../support/outbound.js';
 
 /** One call as the receiver saw it. */
 export interface ReceivedCall {
@@ -81,10 +82,10 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
       return answer(400, { error: 'unknown action' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, RECEIVER_HOST, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${RECEIVER_HOST}:${port}`,
     grants,
     calls,
     script,

@@ -9,6 +9,7 @@ import { createSlackNotifier } from '../../src/adapters/notify/slack-notifier.js
 import { createWebhookNotifier } from '../../src/adapters/notify/webhook-notifier.js';
 import type { Notification, Notifier } from '../../src/ports/notifier.js';
 import { httpReceiver, type Received } from '../audit/http-receiver.js';
+import { receiverHttp } from '../support/outbound.js';
 
 /** Slack puts the webhook's secret in its path. */
 const SLACK_PATH = '/services/T000/B000/xoxb-slack-path-secret';
@@ -32,6 +33,8 @@ const MESSAGE: Notification = {
 };
 
 const header = (r: Received | undefined, name: string) => r?.headers[name] as string | undefined;
+/** The receivers listen on 127.0.0.2, which these tests allow-list as an operator would. */
+const http = receiverHttp();
 
 describe('webhook notifiers', () => {
   let receiver: ReturnType<typeof httpReceiver>;
@@ -44,7 +47,7 @@ describe('webhook notifiers', () => {
   });
 
   it('Slack: posts text and blocks with the message, the recipient and a button to the portal', async () => {
-    await createSlackNotifier({ webhookUrl: receiver.url(SLACK_PATH), portalBaseUrl: PORTAL }).notify(MESSAGE);
+    await createSlackNotifier({ webhookUrl: receiver.url(SLACK_PATH), portalBaseUrl: PORTAL, http }).notify(MESSAGE);
     const [r] = receiver.received;
     expect(r?.path).toBe(SLACK_PATH);
     const payload = JSON.parse(r?.body ?? '{}') as { text: string; blocks: Record<string, unknown>[] };
@@ -58,17 +61,17 @@ describe('webhook notifiers', () => {
 
   it('Slack: a failed post throws, and the error never shows the webhook path', async () => {
     receiver.respond = () => 404;
-    const err = await createSlackNotifier({ webhookUrl: receiver.url(SLACK_PATH) }).notify(MESSAGE).catch((e: unknown) => e);
+    const err = await createSlackNotifier({ webhookUrl: receiver.url(SLACK_PATH), http }).notify(MESSAGE).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeliveryError);
-    expect((err as Error).message).toBe(`slack delivery to http://127.0.0.1:${receiver.port} failed: HTTP 404`);
+    expect((err as Error).message).toBe(`slack delivery to http://127.0.0.2:${receiver.port} failed: HTTP 404`);
     await receiver.stop();
-    const down = await createSlackNotifier({ webhookUrl: receiver.url(SLACK_PATH) }).notify(MESSAGE).catch((e: unknown) => e);
+    const down = await createSlackNotifier({ webhookUrl: receiver.url(SLACK_PATH), http }).notify(MESSAGE).catch((e: unknown) => e);
     expect(String(down)).toMatch(/could not connect/);
     expect(String(down)).not.toContain('slack-path-secret');
   });
 
   it('signed webhook: the receiver verifies the signature and gets the message, the link and a stable key', async () => {
-    const n = createWebhookNotifier({ url: receiver.url('/hooks/lockbox'), secret: WEBHOOK_SECRET, portalBaseUrl: PORTAL });
+    const n = createWebhookNotifier({ url: receiver.url('/hooks/lockbox'), secret: WEBHOOK_SECRET, portalBaseUrl: PORTAL, http });
     await n.notify(MESSAGE);
     await n.notify(MESSAGE); // a retry
     const [r, retry] = receiver.received;
@@ -88,8 +91,8 @@ describe('webhook notifiers', () => {
 
   it('signed webhook: failures throw without the secret', async () => {
     receiver.respond = () => 500;
-    const n = createWebhookNotifier({ url: receiver.url('/hooks/lockbox'), secret: WEBHOOK_SECRET, timeoutMs: 500 });
-    await expect(n.notify(MESSAGE)).rejects.toThrow(/webhook delivery to http:\/\/127\.0\.0\.1:\d+ failed: HTTP 500/);
+    const n = createWebhookNotifier({ url: receiver.url('/hooks/lockbox'), secret: WEBHOOK_SECRET, timeoutMs: 500, http });
+    await expect(n.notify(MESSAGE)).rejects.toThrow(/webhook delivery to http:\/\/127\.0\.0\.2:\d+ failed: HTTP 500/);
     receiver.respond = () => 'hang';
     const err = await n.notify(MESSAGE).catch((e: unknown) => e);
     expect(String(err)).toMatch(/timed out after 500 ms/);

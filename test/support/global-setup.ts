@@ -6,6 +6,7 @@ import { ensureTemporalCli } from '../../src/dev/temporal-cli.js';
 import { findFreePort } from '../../src/dev/dev-server.js';
 import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
 import { startProc, waitForHttp, type Proc } from './process.js';
+import { OUTBOUND_ALLOW } from './outbound.js';
 
 /** What tests get through `inject('stack')`. */
 export interface StackInfo {
@@ -51,7 +52,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const [apiPort, shortPort, temporalPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
   const namespace = 'lockbox';
   const taskQueue = 'lockbox-test';
-  const base = { ...process.env, LOCKBOX_DATA_DIR: dataDir, LOCKBOX_TASK_QUEUE: taskQueue, TEMPORAL_NAMESPACE: namespace };
+  // Test receivers listen on 127.0.0.2 (support/outbound.ts); the stack may reach exactly that, as an operator would allow.
+  const base = { ...process.env, LOCKBOX_DATA_DIR: dataDir, LOCKBOX_TASK_QUEUE: taskQueue, TEMPORAL_NAMESPACE: namespace, LOCKBOX_OUTBOUND_ALLOW: OUTBOUND_ALLOW };
   const procs: Proc[] = [];
   let crm: PrivatePostgres | undefined;
   const stopAll = async () => {

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RECEIVER_HOST } from './outbound.js';
 import { verifySignature } from '../../src/adapters/http-signing.js';
 import type { AuditEvent } from '../../src/domain/audit.js';
 
@@ -25,7 +26,7 @@ export function siemReceiver(secret: string) {
       return port;
     },
     get url() {
-      return `http://127.0.0.1:${port}/siem/collect`;
+      return `http://${RECEIVER_HOST}:${port}/siem/collect`;
     },
     get listening() {
       return server !== null;
@@ -72,7 +73,7 @@ export function siemReceiver(secret: string) {
       });
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.listen(port, '127.0.0.1', resolve);
+        s.listen(port, RECEIVER_HOST, resolve);
       });
       port = (s.address() as AddressInfo).port;
       server = s;

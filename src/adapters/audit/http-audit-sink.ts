@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../../domain/audit.js';
 import { toOcsf } from '../../domain/ocsf.js';
 import type { AuditExporter } from '../../ports/audit-sink.js';
+import type { GuardedHttp } from '../http/guarded-http.js';
 import { idempotencyKey, postOnce, signatureHeaders } from '../http-signing.js';
 
 /** Body shapes: Lockbox's own events, OCSF objects, or Splunk HTTP Event Collector events. */
@@ -22,6 +23,8 @@ export interface HttpAuditSinkOptions {
   timeoutMs?: number;
   /** The clock for the signature timestamp (tests). */
   now?: () => Date;
+  /** The guarded outbound client (operator exceptions included); default one with no exceptions. */
+  http?: GuardedHttp;
 }
 
 const SOURCETYPE = 'lockbox:audit';
@@ -80,7 +83,7 @@ export function createHttpAuditSink(opts: HttpAuditSinkOptions): AuditExporter {
       };
       if (opts.secret) Object.assign(headers, signatureHeaders(opts.secret, body, opts.now?.()));
       if (opts.splunkToken) headers.Authorization = `Splunk ${opts.splunkToken}`;
-      await postOnce({ channel: 'audit', url: opts.url, headers, body, timeoutMs });
+      await postOnce({ channel: 'audit', url: opts.url, headers, body, timeoutMs, http: opts.http });
     },
     async close() {
       closed = true;

@@ -5,6 +5,7 @@ import type { GrantProvider } from '../../ports/grant-provider.js';
 import { NonRetryableGrantError } from './errors.js';
 import { createPostgresGrantProvider } from './postgres-grant-provider.js';
 import { createWebhookGrantProvider } from './webhook-grant-provider.js';
+import type { GuardedHttp } from '../http/guarded-http.js';
 
 export interface GrantRouter {
   /** The provider for a request's target; providers are made once per distinct target and kept. */
@@ -21,6 +22,8 @@ export function createGrantRouter(deps: {
   builtin: GrantProvider;
   vault: CredentialVault;
   env: (name: string) => string | undefined;
+  /** The guarded outbound client every webhook target calls through. */
+  http?: GuardedHttp;
 }): GrantRouter {
   const made = new Map<string, GrantProvider>();
   const secretFrom = (name: string): string => {
@@ -47,6 +50,7 @@ export function createGrantRouter(deps: {
           extendUrl: target.extendUrl,
           secret: secretFrom(target.secret),
           timeoutMs: target.timeoutMs,
+          http: deps.http,
         });
     }
   }

@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import { createGuardedHttp, OutboundReason, OutboundRefusedError, type GuardedHttp, type OutboundResponse } from '../http/guarded-http.js';
 import type { GrantInput, GrantProvider, GrantResult } from '../../ports/grant-provider.js';
 import { checkDuration, GrantTargetError, NonRetryableGrantError } from './errors.js';
 
@@ -20,10 +22,13 @@ export { GrantTargetError, NonRetryableGrantError } from './errors.js';
  * `{action:"revoke", requestId, revokedAt}`; extend `{action:"extend", requestId, endsAt}`. Times are ISO-8601 UTC.
  * The receiver must itself end access at `endsAt`, even if the revoke never arrives.
  *
- * Answers: any 2xx is success; for grant and extend it may carry JSON `{grantedAt?, endsAt?}`, the receiver's own
- * record (so a repeated grant returns the first one's times). 408, 429, 5xx and network errors are retried a few
- * times here with backoff (Temporal retries the activity beyond that); any other status fails at once with
- * `NonRetryableGrantError`. Redirects are not followed.
+ * Answers: any 2xx is success; for grant and extend it may carry JSON `{grantedAt?, endsAt?}` (ISO-8601 with a
+ * zone, `Content-Type: application/json`, at most 16 KiB), the receiver's own record (so a repeated grant returns
+ * the first one's times). An `endsAt` later than the approved one is cut back to it; a JSON answer of another
+ * shape fails the call (`target_invalid_answer`). 408, 429, 5xx and network errors are retried a few times here
+ * with backoff (Temporal retries the activity beyond that); any other status fails at once with
+ * `NonRetryableGrantError`. Redirects are not followed. Errors carry only a reason code from `WebhookFailure`
+ * or `OutboundReason` and an HTTP status, never what the receiver said.
  */
 export interface WebhookGrantProviderOptions {
   grantUrl: string;
@@ -40,6 +45,8 @@ export interface WebhookGrantProviderOptions {
   backoffMs?: number;
   /** Test seam; default the system clock. */
   clock?: () => Date;
+  /** The guarded outbound client (operator exceptions included); default one with no exceptions. */
+  http?: GuardedHttp;
 }
 
 /** The signature header value for a call: `sha256=` + hex HMAC-SHA256(secret, `<timestamp>.<body>`). */
@@ -47,42 +54,69 @@ export function webhookSignature(secret: string, timestamp: string, body: string
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-/** Only the origin of a URL appears in errors: user-info, path (Slack-style) and query may all hold tokens. */
-function describeUrl(url: string): string {
-  return new URL(url).origin;
-}
+/**
+ * The fixed reasons a webhook call fails with. Only these (with an HTTP status or a Node error code) reach the
+ * error message, and so the audit trail, notifications and the API: never the receiver's own text.
+ */
+export const WebhookFailure = {
+  /** 4xx other than 408/429: the receiver said no; not retried. */
+  refused: 'target_refused',
+  /** 5xx, 408, 429 after every attempt. */
+  unavailable: 'target_unavailable',
+  /** No connection (refused, DNS, TLS) after every attempt. */
+  unreachable: 'target_unreachable',
+  /** No answer in time after every attempt. */
+  timeout: 'target_timeout',
+  /** A 2xx whose JSON answer is not `{grantedAt?, endsAt?}` with sane times; not retried (the clean-up revokes). */
+  invalidAnswer: 'target_invalid_answer',
+} as const;
+
+/** Answers longer than this are refused: the answer is two timestamps. */
+const MAX_ANSWER_BYTES = 16 * 1024;
 
 function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 
-/** A short, safe reason for a failed fetch: the timeout or the Node network code, never the error's own text. */
-function networkReason(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: unknown; cause?: { code?: unknown } } | null;
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `did not answer within ${timeoutMs} ms`;
-  const code = e?.cause?.code;
-  return `could not be reached${typeof code === 'string' && /^[A-Z_]+$/.test(code) ? ` (${code})` : ''}`;
+/** The receiver's optional record of the grant. Extra fields are allowed and ignored. */
+const Answer = z.object({
+  grantedAt: z.iso.datetime({ offset: true }).optional(),
+  endsAt: z.iso.datetime({ offset: true }).optional(),
+});
+
+/**
+ * Reads a 2xx answer: an empty body or a non-JSON content type means "no record"; a JSON body must match `Answer`,
+ * else the call fails with `target_invalid_answer` (what the answer said is not repeated).
+ */
+function answeredTimes(what: string, res: OutboundResponse): { grantedAt?: string; endsAt?: string } {
+  const type = String(res.headers['content-type'] ?? '');
+  if (res.body.length === 0 || !/^application\/([\w.+-]*\+)?json\b/i.test(type)) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(res.body.toString('utf8'));
+  } catch {
+    throw new NonRetryableGrantError(`${what}: ${WebhookFailure.invalidAnswer}`, WebhookFailure.invalidAnswer);
+  }
+  const parsed = Answer.safeParse(json);
+  if (!parsed.success) throw new NonRetryableGrantError(`${what}: ${WebhookFailure.invalidAnswer}`, WebhookFailure.invalidAnswer);
+  const iso = (t: string | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+  return { grantedAt: iso(parsed.data.grantedAt), endsAt: iso(parsed.data.endsAt) };
 }
 
-/** Reads an optional `{grantedAt, endsAt}` answer; anything else (empty, not JSON, bad times) is ignored. */
-function answeredTimes(text: string): { grantedAt?: string; endsAt?: string } {
-  try {
-    const v = JSON.parse(text) as Record<string, unknown>;
-    const iso = (x: unknown) => (typeof x === 'string' && !Number.isNaN(Date.parse(x)) ? new Date(x).toISOString() : undefined);
-    const out: { grantedAt?: string; endsAt?: string } = {};
-    const g = iso(v?.grantedAt);
-    const e = iso(v?.endsAt);
-    if (g) out.grantedAt = g;
-    if (e) out.endsAt = e;
-    return out;
-  } catch {
-    return {};
+/** The receiver's end time, never later than what was approved (`latest`); a receiver cannot widen the window. */
+function clampEnd(what: string, answered: string | undefined, latest: string, grantedAt?: string): string {
+  if (answered === undefined) return latest;
+  if (grantedAt !== undefined && Date.parse(answered) < Date.parse(grantedAt)) {
+    throw new NonRetryableGrantError(`${what}: ${WebhookFailure.invalidAnswer}`, WebhookFailure.invalidAnswer);
   }
+  return Date.parse(answered) > Date.parse(latest) ? latest : answered;
 }
 
 /**
  * A GrantProvider that delegates to the customer's HTTP endpoints, so any system can be plugged in. See
- * `WebhookGrantProviderOptions` for the wire contract and how to verify the signature.
+ * `WebhookGrantProviderOptions` for the wire contract and how to verify the signature. Every call goes through
+ * the guarded outbound client: a URL that resolves to loopback, private or metadata addresses is refused before
+ * anything is sent, unless the operator allow-listed it.
  */
 export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): GrantProvider {
   if (opts.secret.length < 16) throw new NonRetryableGrantError('webhook grant provider: secret must be at least 16 characters');
@@ -93,22 +127,25 @@ export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): G
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   const backoffMs = opts.backoffMs ?? 250;
   const clock = opts.clock ?? (() => new Date());
+  const http = opts.http ?? createGuardedHttp();
 
-  /** POSTs one signed call with retries; returns the 2xx answer's body text. */
-  async function call(url: string, idempotencyKey: string, payload: Record<string, string>): Promise<string> {
+  /** POSTs one signed call with retries; returns the 2xx answer. */
+  async function call(url: string, idempotencyKey: string, payload: Record<string, string>): Promise<OutboundResponse> {
     const body = JSON.stringify(payload);
-    const what = `webhook ${payload.action} for ${payload.requestId}: ${describeUrl(url)}`;
+    const what = `webhook ${payload.action}`;
     for (let attempt = 1; ; attempt++) {
       let reason: string;
+      let detail: string;
       let code: string | undefined;
       let waitMs = backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
       try {
         // A fresh timestamp per attempt, so a retry after a long backoff still falls in the receiver's window.
         const timestamp = String(Math.floor(clock().getTime() / 1000));
-        const res = await fetch(url, {
+        const res = await http.request({
+          url,
           method: 'POST',
-          redirect: 'manual',
-          signal: AbortSignal.timeout(timeoutMs),
+          timeoutMs,
+          maxResponseBytes: MAX_ANSWER_BYTES,
           headers: {
             'Content-Type': 'application/json',
             'Idempotency-Key': idempotencyKey,
@@ -117,18 +154,29 @@ export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): G
           },
           body,
         });
-        if (res.ok) return await res.text();
-        await res.body?.cancel().catch(() => undefined);
+        if (res.status >= 200 && res.status <= 299) return res;
         code = String(res.status);
-        reason = `answered HTTP ${res.status}`;
-        if (!isRetryableStatus(res.status)) throw new NonRetryableGrantError(`${what} ${reason}`, code);
-        const retryAfter = Number(res.headers.get('retry-after'));
+        if (!isRetryableStatus(res.status)) throw new NonRetryableGrantError(`${what}: ${WebhookFailure.refused} (HTTP ${res.status})`, code);
+        reason = WebhookFailure.unavailable;
+        detail = `HTTP ${res.status}`;
+        const retryAfter = Number(res.headers['retry-after']);
         if (Number.isFinite(retryAfter) && retryAfter > 0) waitMs = Math.min(Math.max(waitMs, retryAfter * 1000), 5_000);
       } catch (err) {
         if (err instanceof NonRetryableGrantError) throw err;
-        reason = networkReason(err, timeoutMs);
+        if (!(err instanceof OutboundRefusedError)) throw err;
+        if (err.reason === OutboundReason.timeout) {
+          reason = WebhookFailure.timeout;
+          detail = `no answer within ${timeoutMs} ms`;
+        } else if (err.reason === OutboundReason.unreachable) {
+          reason = WebhookFailure.unreachable;
+          detail = err.code ?? 'no connection';
+        } else {
+          // Refused by the outbound rules (destination, redirect, size): the same every time, so not retried.
+          const status = err.reason === OutboundReason.redirectRefused ? ` (HTTP ${err.status})` : '';
+          throw new NonRetryableGrantError(`${what}: ${err.reason}${status}`, err.reason);
+        }
       }
-      if (attempt >= maxAttempts) throw new GrantTargetError(`${what} ${reason} (${attempt} attempts)`, code);
+      if (attempt >= maxAttempts) throw new GrantTargetError(`${what}: ${reason} (${detail}, ${attempt} attempts)`, code);
       await new Promise((r) => setTimeout(r, waitMs));
     }
   }
@@ -137,12 +185,15 @@ export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): G
     async grant(input: GrantInput): Promise<GrantResult> {
       checkDuration('webhook', input.durationMs);
       const grantedAt = clock();
+      // The approved window: whatever the receiver answers, access recorded here never ends later than this.
       const endsAt = new Date(grantedAt.getTime() + input.durationMs).toISOString();
       const { requestId, tenant, resource, principal } = input;
-      const answer = answeredTimes(
-        await call(opts.grantUrl, `${requestId}:grant`, { action: 'grant', requestId, tenant, resource, principal, endsAt }),
-      );
-      return { grantedAt: answer.grantedAt ?? grantedAt.toISOString(), endsAt: answer.endsAt ?? endsAt };
+      const res = await call(opts.grantUrl, `${requestId}:grant`, { action: 'grant', requestId, tenant, resource, principal, endsAt });
+      const answer = answeredTimes('webhook grant', res);
+      const at = answer.grantedAt ?? grantedAt.toISOString();
+      // A grant "made" after the approved window ends is no record of this grant.
+      if (Date.parse(at) > Date.parse(endsAt)) throw new NonRetryableGrantError(`webhook grant: ${WebhookFailure.invalidAnswer}`, WebhookFailure.invalidAnswer);
+      return { grantedAt: at, endsAt: clampEnd('webhook grant', answer.endsAt, endsAt, at) };
     },
     async revoke({ requestId, revokedAt }): Promise<void> {
       await call(opts.revokeUrl, `${requestId}:revoke`, { action: 'revoke', requestId, revokedAt });
@@ -152,8 +203,8 @@ export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): G
   if (extendUrl) {
     provider.extend = async ({ requestId, endsAt }) => {
       const iso = new Date(endsAt).toISOString();
-      const answer = answeredTimes(await call(extendUrl, `${requestId}:extend:${iso}`, { action: 'extend', requestId, endsAt: iso }));
-      return { endsAt: answer.endsAt ?? iso };
+      const res = await call(extendUrl, `${requestId}:extend:${iso}`, { action: 'extend', requestId, endsAt: iso });
+      return { endsAt: clampEnd('webhook extend', answeredTimes('webhook extend', res).endsAt, iso) };
     };
   }
   return provider;

@@ -1,4 +1,5 @@
 import type { Notification, Notifier } from '../../ports/notifier.js';
+import type { GuardedHttp } from '../http/guarded-http.js';
 import { postOnce } from '../http-signing.js';
 import { renderBody } from './portal-link.js';
 
@@ -8,6 +9,8 @@ export interface SlackNotifierOptions {
   portalBaseUrl?: string;
   /** Per attempt. Default 10 s. */
   timeoutMs?: number;
+  /** The guarded outbound client (operator exceptions included); default one with no exceptions. */
+  http?: GuardedHttp;
 }
 
 /** Slack mrkdwn treats these three as control characters; everything else is shown as written. */
@@ -50,6 +53,7 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify(slackPayload(n, opts.portalBaseUrl)),
         timeoutMs: opts.timeoutMs ?? 10_000,
+        http: opts.http,
       });
     },
   };

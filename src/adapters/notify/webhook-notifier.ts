@@ -1,4 +1,5 @@
 import type { Notifier } from '../../ports/notifier.js';
+import type { GuardedHttp } from '../http/guarded-http.js';
 import { idempotencyKey, postOnce, signatureHeaders } from '../http-signing.js';
 import { renderBody } from './portal-link.js';
 
@@ -11,6 +12,8 @@ export interface WebhookNotifierOptions {
   timeoutMs?: number;
   /** The clock for the signature timestamp (tests). */
   now?: () => Date;
+  /** The guarded outbound client (operator exceptions included); default one with no exceptions. */
+  http?: GuardedHttp;
 }
 
 /**
@@ -39,6 +42,7 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions): Notifier {
         },
         body,
         timeoutMs: opts.timeoutMs ?? 10_000,
+        http: opts.http,
       });
     },
   };
