@@ -136,7 +136,9 @@ function storeContract(name: string, open: () => Promise<Store>): void {
       it('gives a request id to the first run that claims it, forever; a later run learns the owner', async () => {
         const store = await connect();
         const id = uid('req');
+        expect(await store.getRequestRun(id)).toBeNull();
         expect(await store.claimRequestRun(id, 'run-1')).toBe('run-1');
+        expect(await store.getRequestRun(id)).toBe('run-1');
         expect(await store.claimRequestRun(id, 'run-1')).toBe('run-1');
         expect(await store.claimRequestRun(id, 'run-2')).toBe('run-1');
         expect(await store.claimRequestRun(uid('req'), 'run-2')).toBe('run-2');

@@ -146,6 +146,11 @@ export async function openPostgresStore(url: string): Promise<Store> {
 
   return {
     ...postgresSettingsAndUsers(pool),
+    async getRequestRun(requestId: string) {
+      const row = (await pool.query<{ run_id: string }>(`SELECT run_id FROM lockbox_request_runs WHERE request_id = $1`, [requestId])).rows[0];
+      return row?.run_id ?? null;
+    },
+
     async claimRequestRun(requestId: string, runId: string) {
       // As with idempotency keys: ON CONFLICT waits for a concurrent claimer, so the SELECT then sees the winner.
       await pool.query(

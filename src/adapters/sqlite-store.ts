@@ -184,6 +184,9 @@ export function openSqliteStore(file: string): Store {
     async reserveIdempotencyKey(r) {
       return reserve.immediate(r);
     },
+    async getRequestRun(requestId) {
+      return selectRun.get(requestId)?.run_id ?? null;
+    },
     async claimRequestRun(requestId, runId) {
       insertRun.run(requestId, runId, new Date().toISOString());
       const row = selectRun.get(requestId);

@@ -135,7 +135,7 @@ export function createLockboxClient(client: Client, taskQueue: string) {
         if (current && isTerminal(current.status)) {
           throw new DecisionRefusedError('conflict', 'not_pending', `request is ${current.status}`);
         }
-        throw err;
+        throw mapNotFound(err, id);
       }
     },
 

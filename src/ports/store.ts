@@ -70,6 +70,8 @@ export interface Store {
    * and returns the run id that owns it (this one, or the one that claimed it first).
    */
   claimRequestRun(requestId: string, runId: string): Promise<string>;
+  /** The run that owns a request id, or null when no run has claimed it (yet). */
+  getRequestRun(requestId: string): Promise<string | null>;
 
   /** Inserts the grant unless one exists for its requestId; returns the stored grant either way. */
   putGrant(g: GrantRecord): Promise<GrantRecord>;
