@@ -62,7 +62,7 @@ export function createActivities(deps: ActivityDeps) {
      * Revokes, then checks at the target that the access is really gone (no grant, no role, no open session) before
      * reporting success: a revoke that "succeeded" but left access behind is retried like a failure.
      */
-    async revokeAccess(input: { requestId: string; tenant?: string; target?: ResourceTarget }): Promise<{ revokedAt: string; verified: boolean }> {
+    async revokeAccess(input: { requestId: string; tenant?: string; target?: ResourceTarget; cleanup?: boolean }): Promise<{ revokedAt: string; verified: boolean }> {
       const revokedAt = new Date().toISOString();
       const provider = deps.grants.providerFor(input.target);
       try {
@@ -78,6 +78,9 @@ export function createActivities(deps: ActivityDeps) {
         // Loud on purpose: a revoke that keeps failing must be visible while it is retried (it is never given up).
         deps.metrics?.revokeFailures.inc({ provider: input.target?.provider ?? 'builtin' });
         deps.log.error('revoke failed, will retry', { requestId: input.requestId, error: errorMessage(err) });
+        // A clean-up after a grant that did not complete, to a destination the rules refuse: retrying cannot help
+        // (nothing will ever be sent there), so the clean-up ends now and the workflow raises its alarm at once.
+        if (input.cleanup && refusedByRules(err)) throw ApplicationFailure.nonRetryable(errorMessage(err), 'CleanupRefusedByRules');
         throw err;
       }
     },
@@ -140,6 +143,12 @@ function asFailure(err: unknown): unknown {
     return ApplicationFailure.nonRetryable(err.message, 'NonRetryableGrantError');
   }
   return err;
+}
+
+/** The outbound rules refused the call (never sent): the guarded client's reason codes. */
+function refusedByRules(err: unknown): boolean {
+  const reason = (err as { reason?: unknown } | null)?.reason;
+  return reason === 'destination_refused' || reason === 'redirect_refused' || /\b(destination_refused|redirect_refused)\b/.test(errorMessage(err));
 }
 
 function errorMessage(err: unknown): string {

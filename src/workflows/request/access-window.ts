@@ -105,7 +105,7 @@ async function cleanUp(run: RequestRun, deadlineMs: number): Promise<{ revokedAt
     retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
   });
   try {
-    return await bounded.revokeAccess(revokeInput(run));
+    return await bounded.revokeAccess({ ...revokeInput(run), cleanup: true });
   } catch (err) {
     await mustSucceed.reportUnconfirmedCleanup({ requestId: run.state.id, tenant: run.state.tenant, reason: failureMessage(err) });
     run.journal.record([
