@@ -176,14 +176,14 @@ describe('when the grant target misbehaves', () => {
 
   it('answers an approve with granting while the target is slow, then the request becomes active', async () => {
     reset();
-    behaviour.grantDelayMs = 6_000;
+    behaviour.grantDelayMs = 15_000;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
     const input = newRequest(60_000, 60_000);
     const { runId } = await lockbox.start(input, true);
     const started = Date.now();
     const answered = await lockbox.decide(input.id, 'approve', approve(input, runId!));
     expect(answered.status).toBe('granting');
-    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
     const active = await eventually(() => lockbox.get(input.id), (r) => r.status === 'active', 30_000);
     expect(active.status).toBe('active');
     await lockbox.decide(input.id, 'revoke', signDecision({ requestId: input.id, runId: runId!, action: 'revoke', actor: 'alice@contoso.com', note: 'done', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key));
@@ -191,7 +191,7 @@ describe('when the grant target misbehaves', () => {
 
   it('a revoke while granting stops the grant; the clean-up revoke runs after the grant call, so nothing is left', async () => {
     reset();
-    behaviour.grantDelayMs = 12_000;
+    behaviour.grantDelayMs = 15_000;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
     const input = newRequest(60_000, 60_000);
     const { runId } = await lockbox.start(input, true);

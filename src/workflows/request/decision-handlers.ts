@@ -16,7 +16,7 @@ const HANDLERS = [
 ] as const;
 
 /** How long an approve that completes the quorum waits for the grant before it answers with `granting`. */
-const ANSWER_WITHIN_MS = 3_000;
+const ANSWER_WITHIN_MS = 8_000;
 
 /** Unauthenticated attempts audited one by one per request; beyond that they are only logged (history stays small). */
 const MAX_AUDITED_FORGERIES = 50;
