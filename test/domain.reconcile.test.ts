@@ -170,12 +170,10 @@ describe('a request whose workflow ended outside its own code, as readers see it
 });
 
 describe('helpers', () => {
-  it('keys a target the same whatever order its fields were written in; no target is the built-in store', () => {
-    const a = targetKey({ provider: 'postgres', connection: 'LOCKBOX_TARGET_CRM', schemas: ['crm'], privileges: 'read' });
-    const b = targetKey({ privileges: 'read', schemas: ['crm'], connection: 'LOCKBOX_TARGET_CRM', provider: 'postgres' });
-    expect(a).toBe(b);
+  it('keys a declared target by its name; no target is the built-in store', () => {
+    expect(targetKey({ provider: 'catalog', name: 'contoso-crm' })).toBe('catalog:contoso-crm');
     expect(targetKey(undefined)).toBe(targetKey({ provider: 'builtin' }));
-    expect(a).not.toBe(targetKey({ provider: 'postgres', connection: 'LOCKBOX_TARGET_HR', schemas: ['crm'], privileges: 'read' }));
+    expect(targetKey({ provider: 'catalog', name: 'contoso-crm' })).not.toBe(targetKey({ provider: 'catalog', name: 'contoso-hr' }));
   });
 
   it('reads the tenant from a request id', () => {

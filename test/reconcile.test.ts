@@ -29,6 +29,7 @@ import type { Logger } from '../src/config/logger.js';
 import type { AuditEvent } from '../src/domain/audit.js';
 import { normalizePolicy } from '../src/domain/policy.js';
 import { SETTLE_MS, type ReconcileReport } from '../src/domain/reconcile.js';
+import { catalogOf } from '../src/domain/resources.js';
 import { publicKeyOf, signDecision, signRequest } from '../src/domain/signing.js';
 import { ensureReconcileSchedule } from '../src/main/reconcile-schedule.js';
 import { reconcileMetrics, registry } from '../src/main/metrics.js';
@@ -157,7 +158,7 @@ describe('PostgreSQL roles at db:crm (the private, password-checking cluster)', 
     await temporal.workflow.getHandle(id).terminate('test: terminated in the Temporal UI');
     expect(await roleExists(cred.username)).toBe(true);
     const report = await reconcileNow();
-    expect(orphansIn(report, id)).toEqual([expect.objectContaining({ target: 'postgres LOCKBOX_TARGET_DEMO_CRM/lockbox_demo_crm', outcome: 'revoked', tenant: 'contoso', resource: 'db:crm' })]);
+    expect(orphansIn(report, id)).toEqual([expect.objectContaining({ target: 'contoso-crm', outcome: 'revoked', tenant: 'contoso', resource: 'db:crm' })]);
 
     expect(await roleExists(cred.username)).toBe(false);
     await expect(session.query('SELECT 1')).rejects.toThrow();
@@ -292,29 +293,42 @@ describe('the schedule and who may run the reconciler', () => {
 });
 
 describe('which targets are reconciled', () => {
-  it('the built-in store and each distinct declared target once; never a URL from a built-in default, never a webhook', async () => {
-    const crm = { provider: 'postgres' as const, connection: 'LOCKBOX_TARGET_CRM', schemas: ['crm'], privileges: 'read' as const };
-    const settings = (tenant: string, resources: Record<string, unknown>) => ({ tenant, settings: { resources } });
+  it("the built-in store and every declared target, from the operator's catalog, not from settings; never a URL from a built-in default, never a webhook", async () => {
+    const pg = { kind: 'postgres' as const, schemas: ['crm'], privileges: 'read' as const };
+    const targets = catalogOf([
+      { name: 'shared-crm', tenants: ['contoso', 'fabrikam'], connection: 'LOCKBOX_TARGET_CRM', ...pg },
+      { name: 'demo-crm', tenants: ['contoso'], connection: 'LOCKBOX_TARGET_DEMO_CRM', ...pg },
+      { name: 'northwind-tickets', kind: 'webhook', tenants: ['northwind'], grantUrl: 'https://hooks.example/grant', revokeUrl: 'https://hooks.example/revoke', secret: 'LOCKBOX_TARGET_HOOK' },
+      // No tenant picks it any more (and none may): what was granted through it is still reconciled.
+      { name: 'retired-crm', tenants: [], connection: 'LOCKBOX_TARGET_CRM', ...pg, database: 'old' },
+    ]);
+    const base = { customerApproval: true, approvers: [], quorum: 1, requestTtlMs: 3_600_000, maxAccessMs: 3_600_000, requireTicket: false, internalApproval: false };
+    const settings = (tenant: string, resources: Record<string, unknown>) => ({ tenant, settings: { ...base, resources } });
     const fakeStore = {
       listTenantSettings: async () => [
-        settings('contoso', { 'db:crm': crm, 'db:demo': { ...crm, connection: 'LOCKBOX_TARGET_DEMO_CRM' } }),
-        // The same target written in another order, by another tenant.
-        settings('fabrikam', { 'db:shared': { privileges: 'read', schemas: ['crm'], connection: 'LOCKBOX_TARGET_CRM', provider: 'postgres' } }),
-        settings('northwind', { 'app:tickets': { provider: 'webhook', grantUrl: 'https://hooks.example/grant', revokeUrl: 'https://hooks.example/revoke', secret: 'LOCKBOX_TARGET_HOOK' } }),
+        settings('contoso', { 'db:crm': { target: 'shared-crm' }, 'db:demo': { target: 'demo-crm' } }),
+        settings('fabrikam', { 'db:shared': { target: 'shared-crm' }, 'db:stolen': { target: 'demo-crm' } }),
+        settings('northwind', { 'app:tickets': { target: 'northwind-tickets' } }),
+        // A row the API would never write (a forged or hand-made one) names nothing: no target, no resource.
+        { tenant: 'mallory', settings: { resources: { 'db:x': { provider: 'postgres', connection: 'LOCKBOX_TARGET_EVIL', schemas: ['x'], privileges: 'write' } } } },
+        settings('mallory', { 'db:y': { target: 'not-declared' } }),
       ],
     } as unknown as Store;
     const acts = createReconcileActivities(
-      { store: fakeStore } as unknown as Parameters<typeof createReconcileActivities>[0],
+      { store: fakeStore, targets } as unknown as Parameters<typeof createReconcileActivities>[0],
       { env: (name) => (name === 'LOCKBOX_TARGET_CRM' ? 'postgres://admin@db.example/crm' : undefined) },
     );
     const refs = await acts.reconcileTargets();
-    expect(refs.map((r) => [r.label, r.tenants, r.resources, r.skipped ?? null])).toEqual([
-      ['builtin', [], [], null],
-      ['postgres LOCKBOX_TARGET_CRM', ['contoso', 'fabrikam'], ['db:crm', 'db:shared'], null],
-      ['postgres LOCKBOX_TARGET_DEMO_CRM', ['contoso'], ['db:demo'], expect.stringMatching(/not set in this worker's environment/)],
-      ['webhook hooks.example', ['northwind'], ['app:tickets'], expect.stringMatching(/cannot list/)],
+    expect(refs.map((r) => [r.label, r.provider, r.tenants, r.resources, r.skipped ?? null])).toEqual([
+      ['builtin', 'builtin', [], [], null],
+      ['shared-crm', 'postgres', ['contoso', 'fabrikam'], ['db:crm', 'db:shared'], null],
+      // fabrikam's pick of contoso's target names no resource of it.
+      ['demo-crm', 'postgres', ['contoso'], ['db:demo'], expect.stringMatching(/not set in this worker's environment/)],
+      ['northwind-tickets', 'webhook', ['northwind'], ['app:tickets'], expect.stringMatching(/cannot list/)],
+      ['retired-crm', 'postgres', [], [], null],
     ]);
     expect(JSON.stringify(refs)).not.toContain('db.example');
+    expect(JSON.stringify(refs)).not.toContain('LOCKBOX_TARGET_EVIL');
   });
 });
 

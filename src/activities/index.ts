@@ -2,7 +2,7 @@ import type { AuditEvent } from '../domain/audit.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { GrantRouter } from '../adapters/grants/grant-router.js';
-import type { ResourceTarget } from '../domain/resources.js';
+import { checkTargetUse, EMPTY_CATALOG, kindOf, type ResourceTarget, type TargetUse } from '../domain/resources.js';
 import type { GrantInput, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
@@ -22,6 +22,18 @@ export type { GrantMetrics, ReconcileMetrics } from './metrics.js';
  * granting twice, revoking wrongly, notifying twice or exporting an audit event twice.
  */
 export function createActivities(deps: ActivityDeps) {
+  /**
+   * The worker's own check, where the power is used: the request's target must be declared in this worker's
+   * catalog and, to grant or extend, allowed for the request's tenant, whatever the API, the settings row or the
+   * workflow input said. A refusal is non-retryable (`target_not_allowed`): the request ends failed, nothing granted.
+   */
+  function checkedTarget(input: { requestId: string; tenant?: string; target?: ResourceTarget }, use: TargetUse) {
+    const decision = checkTargetUse(deps.targets ?? EMPTY_CATALOG, input.target, input.tenant, use);
+    if (decision.ok) return { provider: kindOf(decision.resolved), router: deps.grants.providerFor(input.target) };
+    deps.log.error('target refused for this request', { requestId: input.requestId, tenant: input.tenant, use, reason: decision.message });
+    return { refused: decision.message };
+  }
+
   return {
     /**
      * What a request's workflow needs before it trusts anything: the API's public keys (from this worker's
@@ -44,15 +56,21 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async grantAccess(input: GrantInput & { target?: ResourceTarget }): Promise<GrantResult> {
-      const { target, ...grant } = input;
+      const { target: _recorded, ...grant } = input;
+      const checked = checkedTarget(input, 'grant');
+      if ('refused' in checked) {
+        deps.metrics?.grants.inc({ provider: 'none', outcome: 'refused' });
+        throw ApplicationFailure.nonRetryable(checked.refused, 'TargetNotAllowed');
+      }
+      const kind = checked.provider;
       try {
-        const provider = deps.grants.providerFor(target);
+        const provider = checked.router;
         const result = await whileHeartbeating(() => provider.grant(grant));
-        deps.metrics?.grants.inc({ provider: target?.provider ?? 'builtin', outcome: 'ok' });
+        deps.metrics?.grants.inc({ provider: kind, outcome: 'ok' });
         deps.log.info('access granted', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, principal: input.principal, endsAt: result.endsAt });
         return result;
       } catch (err) {
-        deps.metrics?.grants.inc({ provider: target?.provider ?? 'builtin', outcome: 'failed' });
+        deps.metrics?.grants.inc({ provider: kind, outcome: 'failed' });
         deps.log.warn('grant failed', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, error: errorMessage(err) });
         throw asFailure(err);
       }
@@ -64,19 +82,29 @@ export function createActivities(deps: ActivityDeps) {
      */
     async revokeAccess(input: { requestId: string; tenant?: string; target?: ResourceTarget; cleanup?: boolean }): Promise<{ revokedAt: string; verified: boolean }> {
       const revokedAt = new Date().toISOString();
-      const provider = deps.grants.providerFor(input.target);
+      // Any declared target, whoever may grant through it now; never one this worker does not know.
+      const checked = checkedTarget(input, 'revoke');
+      if ('refused' in checked) {
+        deps.metrics?.revokeFailures.inc({ provider: 'none' });
+        // A clean-up after a refused grant: nothing was sent there, and nothing ever will be; the alarm is raised now.
+        if (input.cleanup) throw ApplicationFailure.nonRetryable(checked.refused, 'TargetNotAllowed');
+        // Granted while declared, withdrawn since: retried (loudly) until the operator declares it again.
+        throw new Error(`${checked.refused}; the revoke is retried until it is declared again`);
+      }
+      const kind = checked.provider;
+      const provider = checked.router;
       try {
         await provider.revoke({ requestId: input.requestId, revokedAt });
         const check = await provider.verify?.({ requestId: input.requestId });
         if (check && (check.present || check.sessions > 0)) {
           throw new Error(`revoke did not take: access still present at the target (${check.sessions} open session(s))`);
         }
-        deps.metrics?.revokes.inc({ provider: input.target?.provider ?? 'builtin' });
+        deps.metrics?.revokes.inc({ provider: kind });
         deps.log.info('access revoked', { requestId: input.requestId, revokedAt, verified: check !== undefined });
         return { revokedAt, verified: check !== undefined };
       } catch (err) {
         // Loud on purpose: a revoke that keeps failing must be visible while it is retried (it is never given up).
-        deps.metrics?.revokeFailures.inc({ provider: input.target?.provider ?? 'builtin' });
+        deps.metrics?.revokeFailures.inc({ provider: kind });
         deps.log.error('revoke failed, will retry', { requestId: input.requestId, error: errorMessage(err) });
         // A clean-up after a grant that did not complete, to a destination the rules refuse: retrying cannot help
         // (nothing will ever be sent there), so the clean-up ends now and the workflow raises its alarm at once.
@@ -87,7 +115,9 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Moves the end of a grant at its target (an approved extension). */
     async extendAccess(input: { requestId: string; tenant?: string; endsAt: string; target?: ResourceTarget }): Promise<{ endsAt: string }> {
-      const provider = deps.grants.providerFor(input.target);
+      const checked = checkedTarget(input, 'extend');
+      if ('refused' in checked) throw ApplicationFailure.nonRetryable(checked.refused, 'TargetNotAllowed');
+      const provider = checked.router;
       if (!provider.extend) throw ApplicationFailure.nonRetryable('this resource\'s grant target cannot extend a grant', 'NonRetryableGrantError');
       try {
         return await provider.extend({ requestId: input.requestId, endsAt: input.endsAt });

@@ -16,8 +16,9 @@ import {
   type TargetRef,
   type TargetReport,
 } from '../domain/reconcile.js';
-import { TARGET_ENV_PATTERN, type ResourceTarget } from '../domain/resources.js';
+import { checkTargetUse, EMPTY_CATALOG, resolveTarget, TARGET_ENV_PATTERN, type DeclaredTarget, type ResourceTarget } from '../domain/resources.js';
 import type { GrantProvider } from '../ports/grant-provider.js';
+import { checkStoredSettings } from '../domain/settings-schema.js';
 import { Registry } from 'prom-client';
 import type { ActivityDeps } from './deps.js';
 import { createReconcileMetrics, type ReconcileMetrics } from './metrics.js';
@@ -41,6 +42,7 @@ export interface ReconcileOptions {
  */
 export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOptions = {}) {
   const metrics = opts.metrics ?? deps.reconcileMetrics ?? createReconcileMetrics(new Registry());
+  const catalog = deps.targets ?? EMPTY_CATALOG;
   const env = opts.env ?? ((name: string) => process.env[name]);
   const temporal = opts.temporal ?? (() => Context.current().client);
   const heartbeat = () => {
@@ -51,33 +53,40 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
     }
   };
 
-  /** Lockbox's built-in store plus every distinct target declared in any tenant's settings. */
+  /**
+   * Lockbox's built-in store plus every target the operator declared, from the worker's catalog rather than from
+   * tenants' settings: a target no tenant picks any more (or whose tenants were withdrawn) still holds what was
+   * granted through it, so it is still reconciled. Settings only add the resource names audit events use.
+   */
   async function reconcileTargets(): Promise<TargetRef[]> {
     const refs = new Map<string, TargetRef>();
     const builtin: ResourceTarget = { provider: 'builtin' };
-    refs.set(targetKey(builtin), { key: targetKey(builtin), label: 'builtin', target: builtin, tenants: [], resources: [] });
+    refs.set(targetKey(builtin), { key: targetKey(builtin), label: 'builtin', target: builtin, provider: 'builtin', tenants: [], resources: [] });
+    for (const declared of catalog.values()) {
+      const target: ResourceTarget = { provider: 'catalog', name: declared.name };
+      const ref: TargetRef = { key: targetKey(target), label: declared.name, target, provider: declared.kind, tenants: [...declared.tenants], resources: [] };
+      const skipped = skipReason(declared);
+      if (skipped) ref.skipped = skipped;
+      refs.set(ref.key, ref);
+    }
     for (const record of await deps.store.listTenantSettings()) {
-      for (const [resource, target] of Object.entries(record.settings.resources ?? {})) {
-        const key = targetKey(target);
-        let ref = refs.get(key);
-        if (!ref) {
-          ref = { key, label: labelOf(target), target, tenants: [], resources: [] };
-          const skipped = skipReason(target);
-          if (skipped) ref.skipped = skipped;
-          refs.set(key, ref);
-        }
-        if (!ref.tenants.includes(record.tenant)) ref.tenants.push(record.tenant);
-        if (!ref.resources.includes(resource)) ref.resources.push(resource);
+      // A row the API would never write (a hand edit, a forged change) names nothing the reconciler trusts.
+      const checked = checkStoredSettings(record.settings);
+      if (!checked.ok) continue;
+      for (const [resource, pick] of Object.entries(checked.settings.resources ?? {})) {
+        const ref = refs.get(targetKey({ provider: 'catalog', name: pick.target }));
+        // Only picks the operator allows for that tenant name a resource of the target.
+        if (ref?.tenants.includes(record.tenant) && !ref.resources.includes(resource)) ref.resources.push(resource);
       }
     }
     return [...refs.values()];
   }
 
-  function skipReason(target: ResourceTarget): string | undefined {
-    if (target.provider === 'webhook') return 'the webhook provider cannot list what it granted';
+  function skipReason(target: DeclaredTarget): string | undefined {
+    if (target.kind === 'webhook') return 'the webhook provider cannot list what it granted';
     // A default URL (the embedded demo's machine-wide PostgreSQL) is shared by every Lockbox on the machine: what
     // another installation granted there would look like an orphan here. Only explicit configuration is reconciled.
-    if (target.provider === 'postgres' && (!TARGET_ENV_PATTERN.test(target.connection) || !env(target.connection))) {
+    if (!TARGET_ENV_PATTERN.test(target.connection) || !env(target.connection)) {
       return `${target.connection} is not set in this worker's environment (a built-in default is never reconciled)`;
     }
     return undefined;
@@ -92,7 +101,7 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
   async function reconcileTarget(input: { ref: TargetRef }): Promise<{ report: TargetReport; granted: string[]; events: AuditEvent[] }> {
     const { ref } = input;
     const provider = deps.grants.providerFor(ref.target);
-    const report: TargetReport = { target: ref.label, provider: ref.target.provider, granted: 0, orphans: [], drift: [], unsure: [] };
+    const report: TargetReport = { target: ref.label, provider: ref.provider, granted: 0, orphans: [], drift: [], unsure: [] };
     if (!provider.listGranted) return { report: { ...report, skipped: 'this provider cannot list what it granted' }, granted: [], events: [] };
     const client = temporal();
     const granted = await provider.listGranted();
@@ -132,7 +141,9 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
       heartbeat();
       const r = await queryRequest(client, id);
       if (!r?.access || !mustHoldAccess(r, Date.now())) continue;
-      const ref = refs.get(targetKey(r.target));
+      // The request's recorded target as this catalog reads it (older requests carry an inline shape).
+      const resolved = resolveTarget(catalog, r.target);
+      const ref = refs.get(resolved.kind === 'declared' ? targetKey({ provider: 'catalog', name: resolved.target.name }) : resolved.kind === 'builtin' ? 'builtin' : '');
       if (!ref) continue;
       const held: HeldAccess = { requestId: r.id, tenant: r.tenant, resource: r.resource, principal: r.requester, grantedAt: r.access.grantedAt, endsAt: r.access.endsAt, target: ref.key };
       const provider = deps.grants.providerFor(ref.target);
@@ -148,11 +159,11 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
 
   /** Revokes one orphan through its provider, checks at the target that it is gone, audits it. */
   async function revokeOrphan(provider: GrantProvider, ref: TargetRef, o: Orphan, l: Lookup): Promise<{ result: OrphanOutcome; event?: AuditEvent }> {
-    const record = ref.target.provider === 'builtin' ? await deps.store.getGrant(o.requestId) : null;
+    const record = ref.provider === 'builtin' ? await deps.store.getGrant(o.requestId) : null;
     const tenant = record?.tenant ?? l.tenant ?? declaredTenant(ref, o.requestId);
     const resource = record?.resource ?? l.resource ?? (ref.resources.length === 1 ? ref.resources[0]! : 'unknown');
     const base = { requestId: o.requestId, tenant, resource, reason: o.reason };
-    const fields = { ...base, provider: ref.target.provider, target: ref.label };
+    const fields = { ...base, provider: ref.provider, target: ref.label };
     try {
       const before = await provider.verify?.({ requestId: o.requestId });
       if (before && !before.present && before.sessions === 0) {
@@ -167,7 +178,7 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
       }
       const event = reconcileEvent('orphan', AuditEventType.accessOrphanRevoked, tenant, o.requestId, {
         resource,
-        provider: ref.target.provider,
+        provider: ref.provider,
         target: ref.label,
         reason: o.reason,
         principal: record?.principal ?? l.principal ?? null,
@@ -176,7 +187,7 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
       });
       // Exported here and again by the workflow (unlimited retries): the sink keeps one by id either way.
       await deps.audit.append([event]).catch((err) => deps.log.warn('orphan audit export failed, the workflow retries it', { ...fields, error: messageOf(err) }));
-      metrics.orphansRevoked.inc({ provider: ref.target.provider });
+      metrics.orphansRevoked.inc({ provider: ref.provider });
       deps.log.warn('orphan access revoked', { ...fields, verified: after !== undefined });
       return { result: { ...base, outcome: 'revoked' }, event };
     } catch (err) {
@@ -205,13 +216,16 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
     const at = await provider.verify({ requestId: m.requestId });
     if (at.present) return null;
     if (!(await stillHeld())) return null;
-    const fields = { requestId: m.requestId, tenant: m.tenant, resource: m.resource, provider: ref.target.provider, target: ref.label, mode };
+    const fields = { requestId: m.requestId, tenant: m.tenant, resource: m.resource, provider: ref.provider, target: ref.label, mode };
     const id = eventId(m.requestId, 'drift');
     const seenBefore = (await deps.audit.listByRequest(m.requestId).catch(() => [])).some((e) => e.id === id);
     let action: DriftOutcome['action'] = 'reported';
     let error: string | undefined;
     if (mode === 'restore') {
       try {
+        // Granting again is granting: only through a target the operator still allows for the request's tenant.
+        const allowed = checkTargetUse(catalog, ref.target, m.tenant, 'grant');
+        if (!allowed.ok) throw new Error(allowed.message);
         const durationMs = Date.parse(m.endsAt) - Date.now();
         await provider.grant({ requestId: m.requestId, tenant: m.tenant, resource: m.resource, principal: m.principal, durationMs });
         const again = await provider.verify({ requestId: m.requestId });
@@ -222,11 +236,11 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
         error = messageOf(err);
       }
     }
-    if (!seenBefore || mode === 'restore') metrics.driftDetected.inc({ provider: ref.target.provider, action });
+    if (!seenBefore || mode === 'restore') metrics.driftDetected.inc({ provider: ref.provider, action });
     deps.log[action === 'restore_failed' ? 'error' : 'warn'](seenBefore ? 'drift persists: active request has no access at its target' : 'drift: active request has no access at its target', { ...fields, action, ...(error ? { error } : {}) });
     const event = reconcileEvent('drift', AuditEventType.accessDriftDetected, m.tenant, m.requestId, {
       resource: m.resource,
-      provider: ref.target.provider,
+      provider: ref.provider,
       target: ref.label,
       principal: m.principal,
       endsAt: m.endsAt,
@@ -278,24 +292,4 @@ function declaredTenant(ref: TargetRef, requestId: string): string {
   const named = tenantOfRequestId(requestId);
   if (named && ref.tenants.includes(named)) return named;
   return ref.tenants.length === 1 ? ref.tenants[0]! : 'unknown';
-}
-
-/** No secret: the provider, the variable holding the URL and the database or URL host. */
-function labelOf(t: ResourceTarget): string {
-  switch (t.provider) {
-    case 'builtin':
-      return 'builtin';
-    case 'postgres':
-      return `postgres ${t.connection}${t.database ? `/${t.database}` : ''}`;
-    case 'webhook':
-      return `webhook ${safeHost(t.revokeUrl)}`;
-  }
-}
-
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return 'invalid-url';
-  }
 }

@@ -111,7 +111,7 @@ export const ROUTES: RouteDoc[] = [
     response: { status: 200, description: '`{requestId, resource, expiresAt, ...credential}`', headers: { 'Cache-Control': '`no-store`' } },
     problems: [403, 404, 409],
   },
-  decision('approve', 'Approve a pending request', s.ApproveBody, 'An approval that completes the last stage answers once access is granted, or after a few seconds with 202 while the target is still granting (status `granting`; follow `Location`).', {
+  decision('approve', 'Approve a pending request', s.ApproveBody, 'An approval that completes the last stage answers once access is granted, or after 8 seconds with 202 while the target is still granting (status `granting`; follow `Location`).', {
     otherResponses: { 202: 'the request, approved and `granting`: the grant goes on at the target; follow `Location` until it is `active` or `failed`' },
   }),
   decision('reject', 'Reject a pending request', s.RejectBody, 'Ends the request; nothing is granted.'),
@@ -134,7 +134,8 @@ export const ROUTES: RouteDoc[] = [
     method: 'put',
     path: '/v1/tenants/{tenant}/settings',
     summary: "Change a tenant's approval settings",
-    description: 'Tenant admins. Audited as `tenant.settings_changed`. With `If-Match`, a change made since that version is not overwritten (412).',
+    description:
+      'Tenant admins. Audited as `tenant.settings_changed`. With `If-Match`, a change made since that version is not overwritten (412). `resources` only picks, per resource, a grant target the operator declared for this tenant (`{"db:crm": {"target": "contoso-crm"}}`); a target not declared, or declared for other tenants, is refused with 403 `target-not-allowed` naming the field (`resources.<resource>.target`).',
     tag: 'tenants',
     params: tenant,
     headers: [{ name: 'If-Match', description: 'the ETag of the settings this change is based on', schema: z.string() }],

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { RequestStatus } from '../domain/request.js';
-import { TARGET_ENV_PATTERN } from '../domain/resources.js';
+import { ResourceSettingSchema } from '../domain/settings-schema.js';
 import { NOTIFY_CHANNELS } from '../domain/settings.js';
 
 /** One zod schema per endpoint: the single source of validation (and later of the OpenAPI document). */
@@ -50,30 +50,6 @@ export const AccessCheckQuery = z.strictObject({ tenant: TenantId, resource: Res
 
 export const IdempotencyKeyHeader = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters');
 
-const TargetEnv = z.string().regex(TARGET_ENV_PATTERN, 'must name a LOCKBOX_TARGET_ environment variable on the workers');
-const SqlIdent = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_$]{0,62}$/, 'must be a plain SQL identifier');
-const HttpUrl = z.string().max(2048).refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), 'must be an http(s) URL');
-
-/** How a declared resource is granted (see src/domain/resources.ts); secrets are named by variable, never given. */
-export const ResourceTargetSchema = z.discriminatedUnion('provider', [
-  z.strictObject({ provider: z.literal('builtin') }),
-  z.strictObject({
-    provider: z.literal('postgres'),
-    connection: TargetEnv,
-    database: SqlIdent.optional(),
-    schemas: z.array(SqlIdent).min(1).max(20),
-    privileges: z.enum(['read', 'write']).default('read'),
-  }),
-  z.strictObject({
-    provider: z.literal('webhook'),
-    grantUrl: HttpUrl,
-    revokeUrl: HttpUrl,
-    extendUrl: HttpUrl.optional(),
-    secret: TargetEnv,
-    timeoutMs: z.number().int().min(100).max(60_000).optional(),
-  }),
-]);
-
 export const SettingsBody = z.strictObject({
   customerApproval: z.boolean(),
   approvers: z.array(z.string().regex(/^[\w.+-]+@[\w.-]+$/, 'must be a user id like alice@contoso.com')).max(50),
@@ -82,8 +58,15 @@ export const SettingsBody = z.strictObject({
   maxAccess: DurationText,
   requireTicket: z.boolean(),
   internalApproval: z.boolean(),
-  /** Omitted: the declared resources stay as they are. */
-  resources: z.record(ResourceId, ResourceTargetSchema).optional(),
+  /**
+   * Per resource, the grant target it goes through: `{"db:crm": {"target": "contoso-crm"}}`, a target the operator
+   * declared for this tenant (others: 403 naming the field). Undeclared resources use the built-in grant store.
+   * Omitted: as they are; `{}`: none.
+   */
+  resources: z
+    .record(ResourceId, ResourceSettingSchema)
+    .optional()
+    .describe('per resource, the declared grant target it goes through, e.g. {"db:crm":{"target":"contoso-crm"}}; others use the built-in grant store'),
   /** External notification channels; omitted: as they are (every configured channel by default). */
   channels: z.array(z.enum(NOTIFY_CHANNELS)).max(3).optional(),
 });

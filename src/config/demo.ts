@@ -1,4 +1,5 @@
 import type { Principal } from '../domain/directory.js';
+import type { DeclaredTarget } from '../domain/resources.js';
 import type { TenantSettings } from '../domain/settings.js';
 
 /**
@@ -30,7 +31,7 @@ export function demoTenantSettings(defaults: { requestTtlMs: number; maxAccessMs
       requireTicket: false,
       internalApproval: false,
       resources: {
-        [DEMO_CRM.resource]: { provider: 'postgres', connection: DEMO_CRM.env, database: DEMO_CRM.database, schemas: [DEMO_CRM.schema], privileges: 'read' },
+        [DEMO_CRM.resource]: { target: DEMO_CRM.target },
       },
     },
     fabrikam: {
@@ -51,7 +52,16 @@ export const DEMO_CRM = {
   database: 'lockbox_demo_crm',
   schema: 'crm',
   env: 'LOCKBOX_TARGET_DEMO_CRM',
+  /** The declared target's name. */
+  target: 'contoso-crm',
 } as const;
+
+/** The demo's declared targets (embedded default, when the operator declares none): contoso's CRM, for contoso only. */
+export function demoTargets(): DeclaredTarget[] {
+  return [
+    { name: DEMO_CRM.target, kind: 'postgres', tenants: ['contoso'], connection: DEMO_CRM.env, database: DEMO_CRM.database, schemas: [DEMO_CRM.schema], privileges: 'read' },
+  ];
+}
 
 /** Defaults for target variables in the embedded demo only. */
 export const DEMO_TARGET_ENV: Readonly<Record<string, string>> = {

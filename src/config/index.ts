@@ -2,6 +2,9 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { parseOutboundAllow, type OutboundAllowEntry } from '../domain/outbound-policy.js';
+import { catalogOf, type TargetCatalog } from '../domain/resources.js';
+import { demoTargets } from './demo.js';
+import { loadTargets } from './targets.js';
 
 const duration = (fallback: string) =>
   z
@@ -111,6 +114,9 @@ const EnvSchema = z.object({
     ctx.addIssue({ code: 'custom', message: parsed.message });
     return z.NEVER;
   }),
+  /** Grant targets (docs/security.md, Targets): a JSON file, and/or the same JSON inline; see src/config/targets.ts. */
+  LOCKBOX_TARGETS_FILE: text,
+  LOCKBOX_TARGETS: text,
 });
 
 export interface Config {
@@ -154,6 +160,11 @@ export interface Config {
     webhookSecret: string | undefined;
     portalUrl: string;
   };
+  /**
+   * The grant targets the operator declared, and the tenants each may serve. Embedded default without a
+   * declaration: the demo's contoso CRM, for contoso only. Production without one: none (built-in grants only).
+   */
+  targets: TargetCatalog;
   /** Destinations outbound HTTP may reach although the rules refuse their addresses (loopback, private, ...). */
   outboundAllow: OutboundAllowEntry[];
   reconcile: {
@@ -210,6 +221,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.LOCKBOX_NOTIFY_WEBHOOK_URL && !e.LOCKBOX_NOTIFY_WEBHOOK_SECRET ? ['LOCKBOX_NOTIFY_WEBHOOK_SECRET: required with LOCKBOX_NOTIFY_WEBHOOK_URL'] : []),
     ...(e.LOCKBOX_RECONCILE_INTERVAL < 1000 ? ['LOCKBOX_RECONCILE_INTERVAL: must be at least 1s (schedules count in whole seconds)'] : []),
   ];
+  const declared = loadTargets({ file: e.LOCKBOX_TARGETS_FILE, inline: e.LOCKBOX_TARGETS });
+  if (declared && !declared.ok) needs.push(...declared.problems);
   if (needs.length > 0) throw new ConfigError(`invalid configuration:\n${needs.map((n) => `  ${n}`).join('\n')}`);
   return {
     mode: e.LOCKBOX_MODE,
@@ -257,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     internalApprovers: e.LOCKBOX_INTERNAL_APPROVERS.split(',').map((s) => s.trim()).filter(Boolean),
     reconcile: { intervalMs: e.LOCKBOX_RECONCILE_INTERVAL, drift: e.LOCKBOX_RECONCILE_DRIFT },
     outboundAllow: e.LOCKBOX_OUTBOUND_ALLOW,
+    targets: catalogOf(declared?.ok ? declared.targets : e.LOCKBOX_MODE === 'embedded' ? demoTargets() : []),
   };
 }
 

@@ -57,10 +57,10 @@ export interface Comparison {
  */
 export const SETTLE_MS = 15_000;
 
-/** A stable key for a target, whatever order its fields were written in. */
+/** A stable key for a request's target: `builtin`, or `catalog:<name>` for a declared target. */
 export function targetKey(target: ResourceTarget | undefined): string {
-  const t = (target ?? { provider: 'builtin' }) as Record<string, unknown>;
-  return JSON.stringify(Object.fromEntries(Object.keys(t).sort().map((k) => [k, t[k]])));
+  if (!target || target.provider === 'builtin') return 'builtin';
+  return `catalog:${target.name}`;
 }
 
 /** Whether a running request owns access at its target now: it is active, or approved and being granted. */
@@ -148,20 +148,25 @@ export function tenantOfRequestId(requestId: string): string | null {
 /** What the reconciler does about drift: `fail` reports it (audit, metric, log); `restore` also grants it again. */
 export type DriftMode = 'fail' | 'restore';
 
+/** The kind of a grant target, as reports and metrics name it. */
+export type TargetProvider = 'builtin' | 'postgres' | 'webhook';
+
 /** The reconcile workflow's input (the schedule's action arguments). */
 export interface ReconcileInput {
   drift?: DriftMode;
 }
 
-/** A grant target the reconciler looks at: one per distinct target in use. */
+/** A grant target the reconciler looks at: the built-in store and every target the operator declared. */
 export interface TargetRef {
   key: string;
-  /** For logs and reports, no secret: `builtin`, `postgres LOCKBOX_TARGET_CRM/crm`, ... */
+  /** For logs and reports, no secret: `builtin` or the declared target's name. */
   label: string;
   target: ResourceTarget;
-  /** Tenants whose settings declare it (none for the built-in store, which every undeclared resource uses). */
+  /** What kind of target it is (metrics and reports). */
+  provider: TargetProvider;
+  /** Tenants the operator allows to use it (none for the built-in store, which every unpicked resource uses). */
   tenants: string[];
-  /** Resources declared with it, for audit events about access whose request is unknown. */
+  /** Resources tenants' settings send to it, for audit events about access whose request is unknown. */
   resources: string[];
   /** Set when the target is not reconciled, saying why. */
   skipped?: string;
@@ -187,7 +192,7 @@ export interface DriftOutcome {
 
 export interface TargetReport {
   target: string;
-  provider: ResourceTarget['provider'];
+  provider: TargetProvider;
   /** Access objects Lockbox made that the target listed. */
   granted: number;
   orphans: OrphanOutcome[];
@@ -214,12 +219,12 @@ export interface ReconcileReport {
 
 /** A target's report when it could not be reconciled at all. */
 export function failedTarget(ref: TargetRef, error: string): TargetReport {
-  return { target: ref.label, provider: ref.target.provider, granted: 0, orphans: [], drift: [], unsure: [], error };
+  return { target: ref.label, provider: ref.provider, granted: 0, orphans: [], drift: [], unsure: [], error };
 }
 
 /** A target's report when it is not reconciled (its provider cannot list grants, no explicit connection). */
 export function skippedTarget(ref: TargetRef, why: string): TargetReport {
-  return { target: ref.label, provider: ref.target.provider, granted: 0, orphans: [], drift: [], unsure: [], skipped: why };
+  return { target: ref.label, provider: ref.provider, granted: 0, orphans: [], drift: [], unsure: [], skipped: why };
 }
 
 /** The run's report: ok only if every target and every orphan revoke succeeded. */

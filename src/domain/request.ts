@@ -149,7 +149,7 @@ export interface NewRequestInput {
    * default 5 minutes. A permanent refusal at the target ends it at once.
    */
   grantDeadlineMs?: number;
-  /** How access is granted (env var names only, no secret); absent: the built-in grant store. */
+  /** Where access is granted: a declared target by name (the worker checks it is allowed for the tenant); absent: built-in. */
   target?: ResourceTarget;
   /** The API's signature over all other fields; a request without a valid one grants nothing. */
   proof?: { keyId: string; signature: string };

@@ -1,5 +1,14 @@
 import { z } from 'zod';
+import { TARGET_NAME_PATTERN } from './resources.js';
 import { NOTIFY_CHANNELS, SETTINGS_LIMITS, type TenantSettings } from './settings.js';
+
+/**
+ * A resource's pick in a tenant's settings: the name of a target the operator declared (src/domain/resources.ts).
+ * Nothing else: connection variables, URLs and secrets are the operator's, never a tenant's.
+ */
+export const ResourceSettingSchema = z.strictObject({
+  target: z.string().regex(TARGET_NAME_PATTERN, 'must name a grant target the operator declared for this tenant, e.g. contoso-crm'),
+});
 
 /**
  * A tenant's settings as stored (durations in milliseconds). The API writes only this shape, but a row can also
@@ -14,8 +23,8 @@ export const StoredTenantSettingsSchema = z.strictObject({
   maxAccessMs: z.number().int().min(SETTINGS_LIMITS.minDurationMs).max(366 * 24 * 3_600_000),
   requireTicket: z.boolean(),
   internalApproval: z.boolean(),
-  // Each target is checked against the operator's catalog where it is used (API and worker).
-  resources: z.record(z.string().max(200), z.unknown()).optional(),
+  // The pick's shape here; whether the operator allows it for the tenant, where it is used (API and worker).
+  resources: z.record(z.string().max(256), ResourceSettingSchema).optional(),
   channels: z.array(z.enum(NOTIFY_CHANNELS)).max(3).optional(),
 });
 

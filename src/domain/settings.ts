@@ -1,5 +1,5 @@
 import { normalizePolicy, type ApprovalPolicy } from './policy.js';
-import type { ResourceTarget } from './resources.js';
+import type { ResourceSetting } from './resources.js';
 
 /** A tenant's Lockbox settings, as the tenant admin sets them. Durations in milliseconds. */
 export interface TenantSettings {
@@ -14,8 +14,8 @@ export interface TenantSettings {
   requireTicket: boolean;
   /** A provider-side internal approver must approve first. */
   internalApproval: boolean;
-  /** How each declared resource is granted; others use the built-in grant store. */
-  resources?: Record<string, ResourceTarget>;
+  /** Per resource, the declared target (allowed for this tenant) it is granted through; others use the built-in store. */
+  resources?: Record<string, ResourceSetting>;
   /** External notification channels this tenant wants (the in-app list always); omitted: every configured one. */
   channels?: NotifyChannel[];
 }

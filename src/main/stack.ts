@@ -37,12 +37,12 @@ export async function openAdapters(config: Config, log: Logger, role: 'worker' |
   const http = createGuardedHttp({ allow: config.outboundAllow, onFailure: (reason) => outboundRefused.inc({ reason }) });
   const audit = openAuditSinks(config, http);
   const notify = openNotifier(config, store, http);
-  const grants = createGrantRouter({ builtin: createBuiltinGrantProvider(store), vault, env: targetEnv(config), http });
+  const grants = createGrantRouter({ builtin: createBuiltinGrantProvider(store), vault, env: targetEnv(config), targets: config.targets, http });
   return {
     store,
     audit,
     vault,
-    activityDeps: { store, trustedKeys: trusted, grants, notifier: notify.notifier, audit, log, metrics: grantMetrics, reconcileMetrics },
+    activityDeps: { store, trustedKeys: trusted, grants, targets: config.targets, notifier: notify.notifier, audit, log, metrics: grantMetrics, reconcileMetrics },
     async close() {
       await grants.close();
       await notify.close();

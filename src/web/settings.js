@@ -43,6 +43,13 @@ export function setupSettings(tenants, ctx) {
     $('st-quorum').value = String(s.quorum ?? 1);
     $('st-requestTtl').value = s.requestTtl ?? '';
     $('st-maxAccess').value = s.maxAccess ?? '';
+    // Shown, not edited here: the form's PUT leaves `resources` out, which keeps them as they are.
+    const picks = Object.entries(s.resources ?? {});
+    $('st-resources').replaceChildren(
+      ...(picks.length
+        ? picks.map(([resource, pick]) => h('li', { text: `${resource} → ${pick?.target ?? '?'}` }))
+        : [h('li', { text: 'None: every resource uses the built-in grants.' })]),
+    );
     version.textContent = `Version ${s.version}, last changed by ${s.updatedBy} at ${new Date(s.updatedAt).toLocaleString()}.`;
   }
 

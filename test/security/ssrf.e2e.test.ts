@@ -1,5 +1,5 @@
 /**
- * Issue 14 end to end: a tenant admin (alice, contoso) declares a webhook resource whose grant URL points at a
+ * Issue 14 end to end: a webhook target (declared for contoso, picked by its admin alice) whose grant URL points at a
  * service on the worker's own loopback (127.0.0.1). eve asks, alice approves: the request must end `failed`, the
  * service must get ZERO requests, and what the audit trail, the request and the outcome message say is the
  * reason code only. The same flow to an allow-listed receiver (127.0.0.2) is granted, so the refusal above comes
@@ -33,8 +33,21 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
   receiver = await startWebhookReceiver(HOOK_SECRET);
+  const port = (internal.address() as AddressInfo).port;
+  // The operator declares both targets for contoso (docs/security.md, Targets); the outbound rules still apply.
+  const targets = {
+    'internal-admin': {
+      kind: 'webhook',
+      tenants: ['contoso'],
+      grantUrl: `http://127.0.0.1:${port}/internal/admin`,
+      revokeUrl: `http://127.0.0.1:${port}/internal/revoke`,
+      secret: 'LOCKBOX_TARGET_SSRF_HOOK',
+    },
+    'partner-hook': { kind: 'webhook', tenants: ['contoso'], grantUrl: `${receiver.url}/grant`, revokeUrl: `${receiver.url}/revoke`, secret: 'LOCKBOX_TARGET_SSRF_HOOK' },
+  };
   stack = await startOwnStack(
     {
+      LOCKBOX_TARGETS: JSON.stringify(targets),
       LOCKBOX_TARGET_SSRF_HOOK: HOOK_SECRET,
       LOCKBOX_OUTBOUND_ALLOW: OUTBOUND_ALLOW,
       // The default grant deadline (5 minutes): a refused destination ends the grant and its clean-up at once.
@@ -51,7 +64,7 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (internal ? internal.close(() => resolve()) : resolve()));
 });
 
-/** alice declares the two webhook resources in contoso's settings, as a tenant admin can. */
+/** alice sends two resources to the two webhook targets declared for contoso, as a tenant admin can. */
 async function declare(resources: Record<string, unknown>): Promise<void> {
   const alice = who('alice');
   const current = await alice.get('/v1/tenants/contoso/settings');
@@ -71,21 +84,7 @@ async function fileAndApprove(resource: string): Promise<string> {
 
 describe('a tenant cannot point the worker at its own loopback', () => {
   it('a grant URL on 127.0.0.1 ends the request failed with only the reason code, and the service hears nothing', async () => {
-    const port = (internal.address() as AddressInfo).port;
-    await declare({
-      'app:internal-admin': {
-        provider: 'webhook',
-        grantUrl: `http://127.0.0.1:${port}/internal/admin`,
-        revokeUrl: `http://127.0.0.1:${port}/internal/revoke`,
-        secret: 'LOCKBOX_TARGET_SSRF_HOOK',
-      },
-      'app:partner-hook': {
-        provider: 'webhook',
-        grantUrl: `${receiver.url}/grant`,
-        revokeUrl: `${receiver.url}/revoke`,
-        secret: 'LOCKBOX_TARGET_SSRF_HOOK',
-      },
-    });
+    await declare({ 'app:internal-admin': { target: 'internal-admin' }, 'app:partner-hook': { target: 'partner-hook' } });
 
     const id = await fileAndApprove('app:internal-admin');
     const eve = who('eve');

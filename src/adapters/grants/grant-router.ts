@@ -1,5 +1,4 @@
-import type { ResourceTarget } from '../../domain/resources.js';
-import { TARGET_ENV_PATTERN } from '../../domain/resources.js';
+import { resolveTarget, TARGET_ENV_PATTERN, TARGET_NOT_ALLOWED, type DeclaredTarget, type ResourceTarget, type TargetCatalog } from '../../domain/resources.js';
 import type { CredentialVault } from '../../ports/credential-vault.js';
 import type { GrantProvider } from '../../ports/grant-provider.js';
 import { NonRetryableGrantError } from './errors.js';
@@ -8,20 +7,27 @@ import { createWebhookGrantProvider } from './webhook-grant-provider.js';
 import type { GuardedHttp } from '../http/guarded-http.js';
 
 export interface GrantRouter {
-  /** The provider for a request's target; providers are made once per distinct target and kept. */
+  /**
+   * The provider for a request's recorded target: the built-in store, or a target declared in this worker's
+   * catalog (one provider per declared target, made on first use and kept, so their number is bounded by the
+   * catalog). Anything not declared fails with `target_not_allowed` (non-retryable). Whether the request's tenant
+   * may use it is the caller's check (`checkTargetUse`), made before.
+   */
   providerFor(target: ResourceTarget | undefined): GrantProvider;
   close(): Promise<void>;
 }
 
 /**
- * Picks the grant provider for each request from the target recorded in it. Connection URLs and secrets are read
- * from the worker's environment by the variable names the target gives, so they never pass through settings,
- * requests or history.
+ * Picks the grant provider for each request from the target recorded in it, resolved in the operator's catalog.
+ * Connection URLs and secrets are read from the worker's environment by the variable names the declaration gives,
+ * so they never pass through settings, requests or history.
  */
 export function createGrantRouter(deps: {
   builtin: GrantProvider;
   vault: CredentialVault;
   env: (name: string) => string | undefined;
+  /** The operator's declared targets. */
+  targets: TargetCatalog;
   /** The guarded outbound client every webhook target calls through. */
   http?: GuardedHttp;
 }): GrantRouter {
@@ -33,8 +39,8 @@ export function createGrantRouter(deps: {
     return value;
   };
 
-  function make(target: Exclude<ResourceTarget, { provider: 'builtin' }>): GrantProvider {
-    switch (target.provider) {
+  function make(target: DeclaredTarget): GrantProvider {
+    switch (target.kind) {
       case 'postgres':
         return createPostgresGrantProvider({
           adminUrl: secretFrom(target.connection),
@@ -57,12 +63,13 @@ export function createGrantRouter(deps: {
 
   return {
     providerFor(target) {
-      if (!target || target.provider === 'builtin') return deps.builtin;
-      const key = JSON.stringify(target);
-      let provider = made.get(key);
+      const resolved = resolveTarget(deps.targets, target);
+      if (resolved.kind === 'builtin') return deps.builtin;
+      if (resolved.kind === 'undeclared') throw new NonRetryableGrantError(`${TARGET_NOT_ALLOWED}: ${resolved.label} is not declared on this worker`);
+      let provider = made.get(resolved.target.name);
       if (!provider) {
-        provider = make(target);
-        made.set(key, provider);
+        provider = make(resolved.target);
+        made.set(resolved.target.name, provider);
       }
       return provider;
     },

@@ -4,7 +4,6 @@ import { ulid } from 'ulid';
 import type { z } from 'zod';
 import { DecisionRefusedError, RequestIdUsedError, RequestNotFoundError } from '../../client/errors.js';
 import { canAttemptDecision, canCreateRequest, canSeeRequest, listScope, type Principal } from '../../domain/directory.js';
-import { targetFor } from '../../domain/resources.js';
 import { tenantOfRequestId } from '../../domain/reconcile.js';
 import { signDecision, signRequest } from '../../domain/signing.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
@@ -12,6 +11,7 @@ import type { AccessRequest, DecisionAction, NewRequestInput } from '../../domai
 import { principalOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { currentPolicy } from '../policy.js';
+import { targetOfNewRequest } from '../targets.js';
 import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
 import { parse } from '../validate.js';
@@ -55,6 +55,7 @@ export function requestRoutes(deps: ApiDeps): Router {
       const message = `must be between 1s and ${formatDuration(settings.maxAccessMs)}`;
       throw problems.validation([{ field: 'duration', pointer: '#/duration', message }]);
     }
+    const target = targetOfNewRequest(deps, body.tenant, settings.resources, body.resource);
 
     let id = `req-${body.tenant}-${ulid()}`;
     let fresh = true;
@@ -84,7 +85,7 @@ export function requestRoutes(deps: ApiDeps): Router {
       requestTtlMs: settings.requestTtlMs,
       createdAt: now().toISOString(),
       policy: tenant.policy,
-      target: targetFor(settings.resources, body.resource),
+      target,
       ...(deps.config.grantDeadlineMs ? { grantDeadlineMs: deps.config.grantDeadlineMs } : {}),
     };
     const request = await deps.lockbox.start({ ...unsigned, proof: signRequest(unsigned, deps.signer) }, fresh).catch((err: unknown) => {

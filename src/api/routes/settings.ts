@@ -9,6 +9,7 @@ import { POLICY_CHANGED, signDecision, signSettingsChange } from '../../domain/s
 import { principalOf } from '../auth.js';
 import { readTenantSettings } from '../policy.js';
 import type { ApiDeps } from '../deps.js';
+import { checkPicks } from '../targets.js';
 import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
 import { parse } from '../validate.js';
@@ -64,6 +65,8 @@ export function settingsRoutes(deps: ApiDeps): Router {
     const tenant = parse(s.TenantParam, req.params.tenant, 'tenant');
     if (!canChangeSettings(p, tenant)) throw problems.forbidden(`${p.id} may not change the settings of tenant ${tenant}`);
     const body = parse(s.SettingsBody, req.body ?? {});
+    // Only what the admin sends is checked here; kept picks are checked where they are used (request, grant).
+    checkPicks(deps, tenant, body.resources);
     const current = await deps.store.getTenantSettings(tenant);
     // A stored row that fails its checks is replaced whole: nothing of it is carried over.
     const stored = current ? checkStoredSettings(current.settings) : null;

@@ -17,6 +17,8 @@ const HELP: Record<string, string> = {
   maxAccess: 'the longest access window a request may ask for, e.g. 8h',
   requireTicket: 'requests must name a ticket',
   internalApproval: "a provider-side internal approver must approve first",
+  resources:
+    'per resource, the grant target the operator declared for this tenant, e.g. \'{"db:crm":{"target":"contoso-crm"}}\' (replaces all; {} for none)',
 };
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
@@ -32,6 +34,7 @@ function render(s: SettingsView): string {
     ['Require ticket', yesNo(s.requireTicket)],
     ['Request lifetime', s.requestTtl],
     ['Max access', s.maxAccess],
+    ['Grant targets', Object.entries(s.resources ?? {}).map(([resource, pick]) => `${resource} -> ${pick.target}`).join(', ') || '(built-in for every resource)'],
     ['Updated', s.updatedAt ? `${when(s.updatedAt)}${s.updatedBy ? ` by ${s.updatedBy}` : ''}` : null],
   ]);
 }
@@ -51,7 +54,10 @@ function getCommand(): Command {
 function setCommand(): Command {
   const cmd = new Command('set').description('change some of a tenant\'s settings (tenant admins); the others stay as they are').argument('<tenant>', 'tenant id');
   const keys = addSchemaOptions(cmd, schemas.SettingsBody, HELP, () => false);
-  cmd.addHelpText('after', '\nExample:\n  lockbox settings set contoso --quorum 2 --approvers alice@contoso.com,bob@contoso.com');
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n  lockbox settings set contoso --quorum 2 --approvers alice@contoso.com,bob@contoso.com\n  lockbox settings set contoso --resources \'{"db:crm":{"target":"contoso-crm"}}\'',
+  );
   return apiAction(cmd, async (ctx, opts, [tenant]) => {
     const changes = pick(opts, keys);
     if (Object.keys(changes).length === 0) throw new CliError('nothing to change: give at least one setting (see --help)', ExitCode.usage);
