@@ -1,4 +1,5 @@
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { isAbandoned } from './lock-holder.js';
 
 /** An append holds the lock for one write and one fsync; a lock this old belongs to a stuck or dead holder. */
 const LOCK_STALE_MS = 30_000;
@@ -11,16 +12,6 @@ export async function openForRead(file: string): Promise<FileHandle | null> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -67,10 +58,8 @@ async function isStale(lockFile: string): Promise<boolean> {
   if (!fh) return false; // released meanwhile: just retry the create
   try {
     const [{ mtimeMs }, text] = await Promise.all([fh.stat(), fh.readFile('utf8')]);
-    if (Date.now() - mtimeMs > LOCK_STALE_MS) return true;
-    const pid = Number.parseInt(text, 10);
-    // An empty file is a holder between create and write: young, so not stale.
-    return Number.isInteger(pid) && pid > 0 && !isAlive(pid);
+    // An empty file is a holder between create and write: no pid, young, so not stale.
+    return isAbandoned({ mtimeMs, pid: Number.parseInt(text, 10), sameHost: true }, LOCK_STALE_MS);
   } finally {
     await fh.close();
   }

@@ -3,13 +3,17 @@
  * (namespace retention, search attributes) and stopped. Also the search-attribute check used against an
  * existing server (`TEMPORAL_ADDRESS`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname } from 'node:path';
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import { msToTs, optionalTsToMs } from '@temporalio/common/lib/time.js';
+import { sleep, superviseChild } from './child.js';
+import { waitForFrontend } from './frontend.js';
+import { isPortFree } from './ports.js';
+
+export { findFreePort } from './ports.js';
 
 /** Search attribute types as the Temporal CLI spells them. */
 export type SearchAttributeKind = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
@@ -75,46 +79,27 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL', '--log-level', 'warn');
 
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail: string[] = [];
   let stopping = false;
-  const onLine = (line: string) => {
-    if (!line.trim()) return;
-    tail.push(line);
-    if (tail.length > TAIL_LINES) tail.shift();
-    // Shutting down, the server warns about every connection it closes: noise, not news.
-    if (!stopping) log(`temporal: ${line}`);
-  };
-  pipeLines(child.stdout, onLine);
-  pipeLines(child.stderr, onLine);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let spawnError: Error | undefined;
-  child.once('error', (err) => (spawnError = err));
-  // Do not leave an orphaned server behind when this process exits without calling stop().
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
+  // Shutting down, the server warns about every connection it closes: noise, not news.
+  const server = superviseChild(child, { tailLines: TAIL_LINES, graceMs: STOP_GRACE_MS, onLine: (line) => !stopping && log(`temporal: ${line}`) });
   const stop = async () => {
     stopping = true;
-    process.removeListener('exit', killOnExit);
-    await stopChild(child, exited);
+    await server.stop();
   };
   const address = `127.0.0.1:${opts.port}`;
   const describeFailure = (why: string) => {
-    const output = tail.join('\n');
+    const output = server.tail();
     const portHint = /address already in use|bind:/i.test(output) ? ` (port ${opts.port} or ${opts.uiPort} is already in use)` : '';
     return new Error(`Temporal dev server (${opts.cliPath}) ${why}${portHint}. Last output:\n${output || '(none)'}`);
   };
 
   try {
     const deadline = Date.now() + READY_DEADLINE_MS;
-    const connection = await waitForFrontend(address, deadline, exited, () => {
-      if (spawnError) throw describeFailure(`could not be started: ${spawnError.message}`);
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw describeFailure(`exited (code ${child.exitCode ?? child.signalCode}) before it was ready`);
-      }
-    }).catch((err: Error) => {
-      throw err.message.startsWith('Temporal dev server') ? err : describeFailure(err.message);
-    });
+    const connection = await waitForFrontend({ address, timeoutMs: READY_DEADLINE_MS, exited: server.exited, deadReason: server.deadReason }).catch(
+      (err: Error) => {
+        throw describeFailure(err.message);
+      },
+    );
     try {
       await ensureRetention(connection, opts.namespace, deadline);
       await ensureSearchAttributes(connection, opts.namespace, opts.searchAttributes);
@@ -196,61 +181,6 @@ export async function ensureSearchAttributes(
   }
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('could not determine a free port'))));
-    });
-  });
-}
-
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-async function waitForFrontend(
-  address: string,
-  deadline: number,
-  exited: Promise<void>,
-  checkAlive: () => void,
-): Promise<Connection> {
-  let lastError = 'no answer';
-  // Resolves to undefined as soon as the server dies, so a dead server is reported at once, not after a timeout.
-  const died = exited.then(() => undefined);
-  for (;;) {
-    checkAlive();
-    if (Date.now() > deadline) throw new Error(`did not answer at ${address} within ${READY_DEADLINE_MS / 1000} s (${lastError})`);
-    try {
-      const connection = await Promise.race([tryConnect(address), died]);
-      if (connection) return connection;
-    } catch (err) {
-      lastError = (err as Error).message;
-      await sleep(250);
-    }
-  }
-}
-
-async function tryConnect(address: string): Promise<Connection> {
-  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
-  try {
-    await connection.workflowService.getSystemInfo({});
-    return connection;
-  } catch (err) {
-    await connection.close();
-    throw err;
-  }
-}
-
 /** `--namespace` creates namespaces with 24 h retention; raise it once (the change persists in the db file). */
 async function ensureRetention(connection: Connection, namespace: string, deadline: number): Promise<void> {
   const retentionMs = async () => {
@@ -272,36 +202,4 @@ async function ensureRetention(connection: Connection, namespace: string, deadli
   });
   const now = await retentionMs();
   if (now < RETENTION_SECONDS * 1000) throw new Error(`namespace ${namespace} retention is ${now / 1000} s after raising it to 720h`);
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const graceful = await Promise.race([
-    exited.then(() => true),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STOP_GRACE_MS))),
-  ]);
-  clearTimeout(timer);
-  if (!graceful) {
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-function pipeLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  if (!stream) return;
-  let buffered = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    lines.forEach(onLine);
-  });
-  stream.on('end', () => buffered && onLine(buffered));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,0 +1,37 @@
+/** Free TCP ports on 127.0.0.1 for the servers the dev tools and tests start. */
+import { createServer } from 'node:net';
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('could not determine a free port'))));
+    });
+  });
+}
+
+/** Whether `port` on 127.0.0.1 can be listened on right now. */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free TCP port on 127.0.0.1 between 20000 and 32767 (not in `taken`). Temporal stores its services' ports in a
+ * smallint column, and below the kernel's ephemeral range a port found free stays free.
+ */
+export async function findFreeLowPort(taken: ReadonlySet<number> = new Set()): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    if (!taken.has(port) && (await isPortFree(port))) return port;
+  }
+  throw new Error('no free TCP port found between 20000 and 32767');
+}
