@@ -105,6 +105,7 @@ export function createActivities(deps: ActivityDeps) {
       } catch (err) {
         // Loud on purpose: a revoke that keeps failing must be visible while it is retried (it is never given up).
         deps.metrics?.revokeFailures.inc({ provider: kind });
+        if (reasonOf(err) === 'drop_role_refused') deps.metrics?.dropRoleFailures?.inc();
         deps.log.error('revoke failed, will retry', { requestId: input.requestId, error: errorMessage(err) });
         // A clean-up after a grant that did not complete, to a destination the rules refuse: retrying cannot help
         // (nothing will ever be sent there), so the clean-up ends now and the workflow raises its alarm at once.
@@ -173,6 +174,11 @@ function asFailure(err: unknown): unknown {
     return ApplicationFailure.nonRetryable(err.message, 'NonRetryableGrantError');
   }
   return err;
+}
+
+/** A provider's reason code on its error, if it has one. */
+function reasonOf(err: unknown): unknown {
+  return (err as { reason?: unknown } | null)?.reason;
 }
 
 /** The outbound rules refused the call (never sent): the guarded client's reason codes. */

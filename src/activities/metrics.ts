@@ -11,6 +11,8 @@ export interface GrantMetrics {
   revokeFailures: Counter<'provider'>;
   /** Clean-ups after a failed or stopped grant that could not confirm in time: the reconciler owns them. An alarm. */
   cleanupUnconfirmed?: Counter;
+  /** Revokes whose DROP ROLE PostgreSQL refused (objects or privileges left in another database). An alarm. */
+  dropRoleFailures?: Counter;
 }
 
 /** What the reconciler reports (docs/reconcile.md). */
@@ -67,6 +69,11 @@ export function createGrantMetrics(registry: Registry): GrantMetrics {
       name: 'lockbox_revoke_failures_total',
       help: 'Revoke attempts that failed or left access behind (each is retried until it succeeds)',
       labelNames: ['provider'] as const,
+      registers: [registry],
+    }),
+    dropRoleFailures: new Counter({
+      name: 'lockbox_drop_role_failures_total',
+      help: 'Revokes whose DROP ROLE PostgreSQL refused (the role still owns objects or privileges in another database; login and privileges here are already gone): alarm on any increase, a DBA must clean up',
       registers: [registry],
     }),
     cleanupUnconfirmed: new Counter({

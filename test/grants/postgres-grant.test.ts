@@ -205,9 +205,22 @@ describe('PostgreSQL grant provider against a password-checking cluster', () => 
   it('never sends the plaintext password to the server, even with every statement logged', async () => {
     await target.admin(`ALTER SYSTEM SET log_statement = 'all'`);
     await target.admin('SELECT pg_reload_conf()');
+    // The reload reaches running sessions asynchronously: wait until a new session sees it, then grant through a
+    // provider whose sessions all start after it (the shared provider's pooled session may not have reloaded yet).
+    const setting = async () => {
+      const c = new pg.Client({ connectionString: target.appAdminUrl });
+      await c.connect();
+      try {
+        return (await c.query<{ log_statement: string }>('SHOW log_statement')).rows[0]?.log_statement;
+      } finally {
+        await c.end();
+      }
+    };
+    await expect.poll(setting, { timeout: 5_000 }).toBe('all');
+    const logged = other({});
     try {
-      const { requestId, cred } = await grantAndFetch(provider);
-      await provider.revoke({ requestId, revokedAt: new Date().toISOString() });
+      const { requestId, cred } = await grantAndFetch(logged);
+      await logged.revoke({ requestId, revokedAt: new Date().toISOString() });
       const log = await readFile(target.cluster.logFile, 'utf8');
       expect(log).toContain(`CREATE ROLE "${cred.username}"`); // the log does record the statement...
       expect(log).toContain('SCRAM-SHA-256$4096:'); // ...with a verifier in it

@@ -18,9 +18,15 @@ export interface AdminConnection {
   end(): Promise<void>;
 }
 
-/** Opens a small pool to `url`; `adminSecrets` (the URL's password) are blanked from every error. */
-export function openAdminConnection(url: string, adminSecrets: string[]): AdminConnection {
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+/** How long an unused admin connection stays open; a target nobody is granting at holds no connection. */
+export const ADMIN_IDLE_MS = 30_000;
+
+/**
+ * Opens a small pool to `url`; `adminSecrets` (the URL's password) are blanked from every error. Idle connections
+ * close after `idleMs` and never keep the process alive; `end()` (the router's close) closes the rest.
+ */
+export function openAdminConnection(url: string, adminSecrets: string[], idleMs = ADMIN_IDLE_MS): AdminConnection {
+  const pool = new pg.Pool({ connectionString: url, max: 4, idleTimeoutMillis: idleMs, allowExitOnIdle: true, application_name: 'lockbox-grants' });
   // A dropped idle connection emits 'error' on the pool; unheard, it would kill the process. pg replaces it.
   pool.on('error', () => undefined);
   const safe = (err: unknown, step: string, secrets: string[] = [], quiet = false) =>

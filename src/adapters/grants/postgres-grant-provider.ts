@@ -27,6 +27,26 @@ export interface PostgresGrantProviderOptions {
   generatePassword?: () => string;
   /** Test seam; default the system clock. */
   clock?: () => Date;
+  /** How long an unused admin connection stays open (default 30 s). */
+  idleMs?: number;
+}
+
+/** The reason code of a DROP ROLE the server refuses; the activity counts it on its own alarm metric. */
+export const DROP_ROLE_REFUSED = 'drop_role_refused';
+
+/**
+ * PostgreSQL refuses to drop a role that still owns objects or holds privileges somewhere this connection's
+ * DROP OWNED did not reach (another database, a tablespace): SQLSTATE 2BP01. Retrying cannot fix that, but the
+ * revoke is still retried (the role stays, without login or privileges here, until someone cleans up), so the
+ * error says plainly what is wrong and what to do, and carries a reason code the alarm counts. Other errors pass.
+ */
+function dropRoleRefused(err: unknown, role: string): unknown {
+  if (!(err instanceof GrantTargetError) || err.code !== '2BP01') return err;
+  const refused = new GrantTargetError(
+    `postgres grant provider: ${DROP_ROLE_REFUSED} (2BP01): role ${role} has no login and no privileges in the granted database, but still owns objects or holds privileges elsewhere (another database); run DROP OWNED BY ${role} in each database, then the revoke completes`,
+    '2BP01',
+  );
+  return Object.assign(refused, { reason: DROP_ROLE_REFUSED });
 }
 
 /** A PostgreSQL grant provider always has the optional GrantProvider methods. */
@@ -54,7 +74,7 @@ export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions):
   const database = decodeURIComponent(url.pathname.slice(1));
   if (!database) throw new NonRetryableGrantError('postgres grant provider: no database in adminUrl or options');
   const endpoint = { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || '5432', database };
-  const admin = openAdminConnection(url.toString(), [url.password, decodeURIComponent(url.password)]);
+  const admin = openAdminConnection(url.toString(), [url.password, decodeURIComponent(url.password)], opts.idleMs);
   const lockKey = (role: string) => `lockbox:role:${role}`;
 
   /** True if the role exists and is this request's Lockbox role; a foreign role at that name is never ours to touch. */
@@ -153,7 +173,9 @@ export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions):
         const left = Number(ended.rows[0]?.left ?? 0);
         // Retryable: the role stays (no login, no privileges) until a retry sees every session gone.
         if (left > 0) throw new GrantTargetError(`postgres grant provider: ${left} session(s) of ${role} did not end`);
-        await admin.tx(c, [['drop role', `DROP ROLE IF EXISTS ${r}`]], []);
+        await admin.tx(c, [['drop role', `DROP ROLE IF EXISTS ${r}`]], []).catch((err: unknown) => {
+          throw dropRoleRefused(err, role);
+        });
       }
       await opts.vault.delete(requestId);
     });

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { createGrantMetrics } from '../../src/activities/metrics.js';
+import { createBuiltinGrantProvider } from '../../src/adapters/builtin-grant-provider.js';
+import { openSqliteCredentialVault } from '../../src/adapters/credentials/sqlite-credential-vault.js';
+import { createGrantRouter, type GrantRouter } from '../../src/adapters/grants/grant-router.js';
+import { createPostgresGrantProvider } from '../../src/adapters/grants/postgres-grant-provider.js';
+import { postgresRoleName } from '../../src/adapters/grants/postgres-roles.js';
+import { openSqliteStore } from '../../src/adapters/sqlite-store.js';
+import type { Logger } from '../../src/config/logger.js';
+import { catalogOf } from '../../src/domain/resources.js';
+import type { CredentialVault } from '../../src/ports/credential-vault.js';
+import type { Store } from '../../src/ports/store.js';
+import { startPgTarget, type PgTarget } from './pg-target.js';
+
+/**
+ * What a declared PostgreSQL target costs and how its failures show, on a real password-checking cluster: admin
+ * connections close when idle and when the worker's router closes; a DROP ROLE PostgreSQL refuses is an alarm with
+ * a clear error (retried, never silently), while the role can no longer log in.
+ */
+const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+let target: PgTarget;
+let dir: string;
+let store: Store;
+let vault: CredentialVault;
+const routers: GrantRouter[] = [];
+
+beforeAll(async () => {
+  target = await startPgTarget();
+  dir = await mkdtemp(join(tmpdir(), 'lockbox-pg-life-'));
+  store = openSqliteStore(join(dir, 'lockbox.db'));
+  vault = openSqliteCredentialVault({ file: join(dir, 'vault.db'), key: randomBytes(32).toString('base64') });
+});
+afterAll(async () => {
+  for (const r of routers) await r.close();
+  await vault?.close();
+  await store?.close();
+  await target?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A worker's activities over one declared target, `contoso-app`, for contoso. */
+function worker() {
+  const targets = catalogOf([{ name: 'contoso-app', kind: 'postgres', tenants: ['contoso'], connection: 'LOCKBOX_TARGET_APP', schemas: ['crm'], privileges: 'read' }]);
+  const router = createGrantRouter({ builtin: createBuiltinGrantProvider(store), vault, env: (n) => (n === 'LOCKBOX_TARGET_APP' ? target.appAdminUrl : undefined), targets });
+  routers.push(router);
+  const metrics = createGrantMetrics(new Registry());
+  const activities = createActivities({ store, trustedKeys: {}, grants: router, targets, metrics, notifier: { notify: async () => undefined }, audit: { append: async () => undefined } as never, log: quiet });
+  return { router, metrics, activities };
+}
+
+const ref = { provider: 'catalog' as const, name: 'contoso-app' };
+const newId = () => `req-contoso-${randomBytes(8).toString('hex')}`;
+const adminConnections = async () => Number((await target.admin("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'lockbox-grants'")).rows[0].n);
+
+describe('admin connections of a declared target', () => {
+  it('close by themselves once idle', async () => {
+    const provider = createPostgresGrantProvider({ adminUrl: target.appAdminUrl, schemas: ['crm'], vault, idleMs: 300 });
+    try {
+      await provider.grant({ requestId: newId(), tenant: 'contoso', resource: 'db:app', principal: 'eve@lockbox.dev', durationMs: 60_000 });
+      expect(await adminConnections()).toBeGreaterThan(0);
+      await expect.poll(adminConnections, { timeout: 5_000 }).toBe(0);
+    } finally {
+      await provider.close();
+    }
+  });
+
+
+  it("are closed when the worker's router closes", async () => {
+    const { router, activities } = worker();
+    await activities.grantAccess({ requestId: newId(), tenant: 'contoso', resource: 'db:app', principal: 'eve@lockbox.dev', durationMs: 60_000, target: ref });
+    expect(await adminConnections()).toBeGreaterThan(0);
+    await router.close();
+    await expect.poll(adminConnections, { timeout: 5_000 }).toBe(0);
+  });
+});
+
+describe('a DROP ROLE that PostgreSQL refuses', () => {
+  it('is a clear, counted error (retried, never silent); the role can no longer log in; the revoke completes once cleaned up', async () => {
+    const { activities, metrics } = worker();
+    const requestId = newId();
+    await activities.grantAccess({ requestId, tenant: 'contoso', resource: 'db:app', principal: 'eve@lockbox.dev', durationMs: 60_000, target: ref });
+    const cred = (await vault.get(requestId))!;
+    const role = postgresRoleName('lockbox_', requestId);
+    // Someone made the role own something in another database, where the revoke's DROP OWNED does not reach.
+    await target.admin('CREATE DATABASE elsewhere');
+    const url = new URL(target.cluster.adminUrl);
+    url.pathname = '/elsewhere';
+    const elsewhere = new pg.Client({ connectionString: url.toString() });
+    await elsewhere.connect();
+    try {
+      await elsewhere.query(`CREATE TABLE left_behind (id int); ALTER TABLE left_behind OWNER TO ${role}`);
+
+      const err = await activities.revokeAccess({ requestId, tenant: 'contoso', target: ref }).then(() => expect.fail('expected the revoke to fail'), (e: unknown) => e as Error & { reason?: string });
+      expect(err.reason).toBe('drop_role_refused');
+      expect(err.message).toBe(
+        `postgres grant provider: drop_role_refused (2BP01): role ${role} has no login and no privileges in the granted database, but still owns objects or holds privileges elsewhere (another database); run DROP OWNED BY ${role} in each database, then the revoke completes`,
+      );
+      expect((await metrics.dropRoleFailures!.get()).values[0]?.value).toBe(1);
+      expect((await metrics.revokeFailures.get()).values).toEqual([expect.objectContaining({ value: 1, labels: { provider: 'postgres' } })]);
+      // Access is gone meanwhile: no login.
+      expect(await target.canRead(cred)).toBe(false);
+
+      await elsewhere.query(`DROP OWNED BY ${role}`);
+      await activities.revokeAccess({ requestId, tenant: 'contoso', target: ref });
+      expect((await target.admin('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount).toBe(0);
+    } finally {
+      await elsewhere.end();
+    }
+  });
+});
