@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { openJsonlAuditSink } from '../src/adapters/jsonl-audit-sink.js';
 import { createSweepActivities } from '../src/activities/sweep.js';
 import { api, eventually, requestBody } from './support/api.js';
+import { useStackTemporal } from './support/temporal.js';
 
 /**
  * Every request's trail ends with `request.closed`, which SIEM rules can key on: written by the workflow when it
@@ -14,16 +14,7 @@ const stack = inject('stack');
 const http = api();
 const eve = http.as('eve');
 const alice = http.as('alice');
-let client: Client;
-let connection: Connection;
-
-beforeAll(async () => {
-  connection = await Connection.connect({ address: stack.temporalAddress });
-  client = new Client({ connection, namespace: stack.namespace });
-});
-afterAll(async () => {
-  await connection?.close();
-});
+const temporal = useStackTemporal();
 
 const trail = async (id: string) =>
   (await readFile(join(stack.dataDir, 'audit.jsonl'), 'utf8'))
@@ -47,12 +38,12 @@ describe('the end of a trail', () => {
     const id = created.body.id as string;
     expect((await alice.post(`/v1/requests/${id}/approve`, {})).body.status).toBe('active');
     const recorded = (await eve.get(`/v1/requests/${id}/audit`)).body.events as Array<{ id: string }>;
-    await client.workflow.getHandle(id).terminate('operator drill');
+    await temporal().workflow.getHandle(id).terminate('operator drill');
     // The sweep as each reconcile runs it, here called directly (with a real client) so that a slow reconcile of
     // other tests' targets on the shared stack cannot delay it; it writes through a sink on the stack's own file.
     const sink = openJsonlAuditSink(join(stack.dataDir, 'audit.jsonl'));
     try {
-      const sweep = createSweepActivities({ audit: sink, log: { info: () => undefined, warn: () => undefined, error: () => undefined } }, { temporal: () => client });
+      const sweep = createSweepActivities({ audit: sink, log: { info: () => undefined, warn: () => undefined, error: () => undefined } }, { temporal });
       const swept = await eventually(() => sweep.sweepEndedRequests(), (r) => r.swept.includes(id), 30_000);
       await sink.append(swept.events);
       // A second sweep finds the trail closed and adds nothing.
