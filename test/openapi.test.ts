@@ -3,6 +3,12 @@
  * express app registers is documented and every documented route exists. Adding a route without its row in
  * src/api/openapi.ts (ROUTES) fails here, naming the route.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Express } from 'express';
 import { describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
@@ -178,6 +184,31 @@ describe('the OpenAPI document', () => {
     const extra = buildOpenApiDocument([...ROUTES, { method: 'get', path: '/v1/nowhere', summary: 'x', tag: 'meta', response: { status: 200, description: 'x' } }]);
     expect(coverage(newApp(), extra).unregistered).toEqual(['GET /v1/nowhere']);
   });
+});
+
+describe('a standard linter', () => {
+  it('finds no error and no warning in the document (redocly lint, recommended rules)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lockbox-openapi-'));
+    try {
+      const file = join(dir, 'openapi.json');
+      await writeFile(file, JSON.stringify(doc));
+      const require = createRequire(import.meta.url);
+      const cli = join(dirname(require.resolve('@redocly/cli/package.json')), 'bin', 'cli.js');
+      // Exits non-zero when it finds errors; the JSON report on stdout says what they are either way.
+      const { stdout } = await promisify(execFile)(process.execPath, [cli, 'lint', file, '--extends=recommended', '--format=json'], {
+        cwd: dir, // no redocly.yaml of ours: the recommended rules as they come
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 60_000,
+      }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+      const report = JSON.parse(stdout) as { totals: { errors: number; warnings: number }; problems: Array<{ ruleId: string; message: string; location: Array<{ pointer: string }> }> };
+      const found = report.problems.map((p) => `${p.ruleId} at ${p.location[0]?.pointer}: ${p.message}`);
+      expect(found).toEqual([]);
+      expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe('GET /openapi.json and GET /docs on the running API', () => {

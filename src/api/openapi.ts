@@ -271,6 +271,8 @@ function operation(r: RouteDoc, components: Record<string, JsonSchema>): Record<
   };
   for (const [status, description] of Object.entries(r.otherResponses ?? {})) responses[status] = { description, content: { 'application/json': { schema: { type: 'object' } } } };
   for (const status of [...problems].sort((a, b) => a - b)) responses[status] = { $ref: `#/components/responses/Problem${status}` };
+  // Node's HTTP server refuses oversized headers before any route runs: every operation can answer it.
+  responses[431] = { $ref: '#/components/responses/HeadersTooLarge' };
 
   let requestBody: unknown;
   if (r.body) {
@@ -290,12 +292,20 @@ function operation(r: RouteDoc, components: Record<string, JsonSchema>): Record<
   };
 }
 
-function packageVersion(): string {
+function packageJson(): { version?: string; license?: string } {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string; license?: string };
   } catch {
-    return '0.0.0';
+    return {};
   }
+}
+
+/**
+ * The OpenAPI license object: the package's SPDX expression, or while it declares none (private, unreleased) SPDX's
+ * form for a license outside its list.
+ */
+function license(pkg: { license?: string }): { name: string; identifier: string } {
+  return pkg.license && pkg.license !== 'UNLICENSED' ? { name: pkg.license, identifier: pkg.license } : { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' };
 }
 
 /** Builds the OpenAPI 3.1 document from a route table (default: the app's). */
@@ -303,20 +313,25 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[] = ROUTES): Reco
   const schemas: Record<string, JsonSchema> = { Problem: jsonSchema(ProblemSchema) };
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) (paths[r.path] ??= {})[r.method] = operation(r, schemas);
-  const responses = Object.fromEntries(
+  const responses: Record<string, unknown> = Object.fromEntries(
     Object.entries(PROBLEM_TEXT).map(([status, description]) => [
       `Problem${status}`,
       { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
     ]),
   );
+  responses.HeadersTooLarge = { description: 'Request headers over 16 KiB: refused by the HTTP server before any route runs, without a body' };
+  const pkg = packageJson();
   return {
     openapi: '3.1.0',
     info: {
       title: 'Lockbox API',
-      version: packageVersion(),
+      version: pkg.version ?? '0.0.0',
+      license: license(pkg),
       description:
         'Just-in-time access approval. Errors are `application/problem+json` (RFC 9457). Durations are written `45s`, `30m`, `4h`, `1h30m` or ISO-8601 (`PT4H`).',
     },
+    // Relative: the document describes the server that serves it, wherever that is.
+    servers: [{ url: '/', description: 'The Lockbox API serving this document' }],
     tags: TAGS,
     paths,
     components: {
@@ -418,7 +433,7 @@ function renderOperation(doc: Record<string, any>, method: string, path: string,
     const headers = Object.entries((resolved.headers ?? {}) as Record<string, { description?: string }>)
       .map(([h, v]) => `<br><code>${esc(h)}</code>: ${prose(v.description ?? '')}`)
       .join('');
-    const kind = r.$ref ? ' <span class="note">problem+json</span>' : '';
+    const kind = String(r.$ref ?? '').includes('/Problem') ? ' <span class="note">problem+json</span>' : '';
     return `<li><b>${esc(status)}</b> ${prose(resolved.description ?? '')}${kind}${headers}</li>`;
   });
   const auth = (op.security as unknown[]).length > 0 ? '<span class="auth">bearer token</span>' : '<span class="public">public</span>';
@@ -462,7 +477,7 @@ section{border-top:1px solid #ddd;padding:.5rem 0}h3{margin:.4rem 0}h4{margin:.6
 ${sections}
 <h2 id="problems">Problems</h2>
 <p>Every error is <code>application/problem+json</code>:</p>${renderSchema(doc, { $ref: '#/components/schemas/Problem' })}
-<ul>${Object.entries(doc.components.responses as Record<string, { description: string }>).map(([k, r]) => `<li><b>${esc(k.replace('Problem', ''))}</b> ${prose(r.description)}</li>`).join('')}</ul>
+<ul>${Object.entries(doc.components.responses as Record<string, { description: string }>).filter(([k]) => k.startsWith('Problem')).map(([k, r]) => `<li><b>${esc(k.replace('Problem', ''))}</b> ${prose(r.description)}</li>`).join('')}</ul>
 </body></html>
 `;
 }
