@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps.js';
 import { createHttpMetrics, metricsText } from './http-metrics.js';
 import { docsPage, openApiJson } from './openapi.js';
 import { errorHandler, Problem, problems } from './problem.js';
+import { requestIds } from './request-id.js';
 import { accessRoutes, notificationRoutes } from './routes/access.js';
 import { requestRoutes } from './routes/requests.js';
 import { settingsRoutes } from './routes/settings.js';
@@ -30,7 +31,9 @@ export function createApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
-  // First, so every answer is counted, problems and 404s included.
+  // First, so every answer carries its id, problems and 404s included.
+  app.use(requestIds(deps.log));
+  // Then, so every answer is counted.
   const metrics = createHttpMetrics();
   app.use(metrics.middleware);
   app.get('/metrics', async (_req, res) => {

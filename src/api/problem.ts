@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { ZodError } from 'zod';
 import type { Logger } from '../config/logger.js';
+import { requestIdOf } from './request-id.js';
 
 /** One invalid field, named by its JSON path. */
 export interface FieldError {
@@ -77,7 +78,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (err instanceof Problem) return sendProblem(res, err);
     const bodyError = typeof err?.type === 'string' ? BODY_ERRORS[err.type] : undefined;
     if (bodyError) return sendProblem(res, bodyError(err));
-    log.error('unhandled error', { method: req.method, path: req.path, ...requestContext(req), error: err instanceof Error ? err.message : String(err) });
+    log.error('unhandled error', { reqId: requestIdOf(res), method: req.method, path: req.path, ...requestContext(req), error: err instanceof Error ? err.message : String(err) });
     sendProblem(res, new Problem(500, 'internal', 'Internal error', 'an unexpected error occurred; it has been logged'));
   };
 }
