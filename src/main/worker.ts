@@ -8,7 +8,7 @@ let runtimeInstalled = false;
 
 /**
  * A worker for the request workflow; `run()` resolves once it has shut down. Connects with TEMPORAL_TLS_* /
- * TEMPORAL_API_KEY against TEMPORAL_ADDRESS, loads a prebuilt workflow bundle when there is one, and serves the SDK's
+ * TEMPORAL_API_KEY against TEMPORAL_ADDRESS, loads the workflow code as a bundle (built once, see workflow-bundle.ts), and serves the SDK's
  * runtime metrics for Prometheus at LOCKBOX_WORKER_METRICS_ADDRESS when set.
  */
 export async function createWorker(config: Config, address: string, deps: ActivityDeps): Promise<{
@@ -28,7 +28,6 @@ export async function createWorker(config: Config, address: string, deps: Activi
     taskQueue: config.taskQueue,
     ...source,
     activities: createActivities(deps),
-    ...('workflowsPath' in source ? { bundlerOptions: { ignoreModules: [] } } : {}),
   });
   return { worker, connection };
 }

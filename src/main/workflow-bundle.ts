@@ -1,26 +1,36 @@
 /**
- * The workflow code a worker loads: a bundle built ahead of time (`npm run build:workflows`, `bundleWorkflowCode`)
- * starts a worker in well under a second instead of bundling the sources at every start.
+ * The workflow code a worker loads, always as a bundle: bundling the sources (webpack) takes seconds and prints a
+ * module list, so it happens once per version of the code, not at every start.
  *
- * Which one: LOCKBOX_WORKFLOW_BUNDLE when set (an operator's explicit choice); else `dist/workflow-bundle.js` when it
- * was built from the sources as they are now (its `.json` beside it records a hash of `src/`), so a bundle left over
- * from older code is never run by mistake; else the sources (`workflowsPath`).
+ * Which bundle: LOCKBOX_WORKFLOW_BUNDLE when set (an operator's explicit choice); else `dist/workflow-bundle.js`
+ * when it was built from the code as it is now (`npm run build:workflows`; its `.json` beside it records the
+ * {@link bundleKey}); else the cached bundle for that key in `node_modules/.cache/lockbox/`, built there first when
+ * there is none. A bundle built from older code is never run by mistake: the key changes with the code.
  */
 import { createHash } from 'node:crypto';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger as SdkLogger } from '@temporalio/common';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { ConfigError } from '../config/index.js';
 import type { Logger } from '../config/logger.js';
 
 export const SRC_DIR = fileURLToPath(new URL('..', import.meta.url));
+const ROOT_DIR = fileURLToPath(new URL('../..', import.meta.url));
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-export const DEFAULT_BUNDLE_PATH = fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url));
+export const DEFAULT_BUNDLE_PATH = join(ROOT_DIR, 'dist', 'workflow-bundle.js');
+export const BUNDLE_CACHE_DIR = join(ROOT_DIR, 'node_modules', '.cache', 'lockbox');
 
-/** What the worker gives `Worker.create`: one of the two. */
-export type WorkflowSource = { workflowBundle: { codePath: string } } | { workflowsPath: string };
+/** What a bundle can contain: the workflows and the pure domain they import (activities only as types). */
+const BUNDLED_DIRS = ['workflows', 'domain'];
+/** The bundler itself: another version may bundle the same sources differently. */
+const BUNDLER_PACKAGES = ['@temporalio/worker'];
 
-/** The `.json` written beside a bundle. */
+/** What the worker gives `Worker.create`. */
+export type WorkflowSource = { workflowBundle: { codePath: string } | { code: string } };
+
+/** The `.json` written beside a prebuilt bundle. */
 export interface BundleMeta {
   sourceHash: string;
   builtAt: string;
@@ -28,8 +38,11 @@ export interface BundleMeta {
 
 export const metaPathOf = (bundlePath: string) => bundlePath.replace(/\.js$/, '') + '.json';
 
-/** sha256 over every .ts file under src/ (path and content): changes whenever code a workflow could import does. */
-export async function sourceHash(dir = SRC_DIR): Promise<string> {
+/**
+ * sha256 over every .ts file under src/workflows and src/domain (path and content) and the installed version of
+ * each package they import, plus the bundler's: changes whenever the bundle could.
+ */
+export async function bundleKey(srcDir = SRC_DIR, rootDir = ROOT_DIR): Promise<string> {
   const files: string[] = [];
   const walk = async (d: string) => {
     for (const entry of await readdir(d, { withFileTypes: true })) {
@@ -38,13 +51,61 @@ export async function sourceHash(dir = SRC_DIR): Promise<string> {
       else if (entry.name.endsWith('.ts')) files.push(p);
     }
   };
-  await walk(dir);
+  for (const dir of BUNDLED_DIRS) await walk(join(srcDir, dir));
   const hash = createHash('sha256');
-  for (const f of files.sort()) hash.update(`${relative(dir, f)}\0`).update(await readFile(f)).update('\0');
+  const packages = new Set(BUNDLER_PACKAGES);
+  for (const f of files.sort()) {
+    const text = await readFile(f, 'utf8');
+    hash.update(`${relative(srcDir, f)}\0${text}\0`);
+    for (const [, spec] of text.matchAll(/from\s+'([^.'][^']*)'/g)) packages.add(packageName(spec!));
+  }
+  for (const name of [...packages].sort()) hash.update(`${name}@${await installedVersion(rootDir, name)}\0`);
   return hash.digest('hex');
 }
 
-export async function chooseWorkflowSource(explicit: string | undefined, log: Logger): Promise<WorkflowSource> {
+/** `@scope/name/sub` -> `@scope/name`, `name/sub` -> `name`. */
+function packageName(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+async function installedVersion(rootDir: string, name: string): Promise<string> {
+  if (name.startsWith('node:')) return 'builtin';
+  try {
+    return (JSON.parse(await readFile(join(rootDir, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'missing';
+  }
+}
+
+/** Bundles the workflow code; webpack's output goes to `log` only when it warns or fails. */
+export async function buildWorkflowBundle(log?: Logger): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ignoreModules: [], logger: quietBundlerLogger(log) });
+  return code;
+}
+
+function quietBundlerLogger(log: Logger | undefined): SdkLogger {
+  const drop = () => undefined;
+  const warn = (message: string, meta?: Record<string, unknown>) => log?.warn(`workflow bundler: ${message}`, meta);
+  const error = (message: string, meta?: Record<string, unknown>) => log?.error(`workflow bundler: ${message}`, meta);
+  return {
+    log: (level, message, meta) => (level === 'WARN' ? warn(message, meta) : level === 'ERROR' ? error(message, meta) : undefined),
+    trace: drop,
+    debug: drop,
+    info: drop,
+    warn,
+    error,
+  };
+}
+
+/** Writes `content` to `path` through a temporary file and a rename: a reader never sees half of it. */
+export async function writeAtomically(path: string, content: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, content);
+  await rename(tmp, path);
+}
+
+export async function chooseWorkflowSource(explicit: string | undefined, log: Logger, cacheDir = BUNDLE_CACHE_DIR): Promise<WorkflowSource> {
   if (explicit) {
     try {
       await access(explicit);
@@ -54,17 +115,49 @@ export async function chooseWorkflowSource(explicit: string | undefined, log: Lo
     log.info('loading the prebuilt workflow bundle', { bundle: explicit });
     return { workflowBundle: { codePath: explicit } };
   }
-  let meta: BundleMeta;
+  const key = await bundleKey();
+  const meta = await readMeta(DEFAULT_BUNDLE_PATH);
+  if (meta?.sourceHash === key) {
+    log.info('loading the prebuilt workflow bundle', { bundle: DEFAULT_BUNDLE_PATH, builtAt: meta.builtAt });
+    return { workflowBundle: { codePath: DEFAULT_BUNDLE_PATH } };
+  }
+  if (meta) log.warn('ignoring dist/workflow-bundle.js: it was built from other code (run npm run build:workflows)', { builtAt: meta.builtAt });
+  return cachedBundle(key, cacheDir, log);
+}
+
+async function readMeta(bundlePath: string): Promise<BundleMeta | undefined> {
   try {
-    meta = JSON.parse(await readFile(metaPathOf(DEFAULT_BUNDLE_PATH), 'utf8')) as BundleMeta;
-    await access(DEFAULT_BUNDLE_PATH);
+    const meta = JSON.parse(await readFile(metaPathOf(bundlePath), 'utf8')) as BundleMeta;
+    await access(bundlePath);
+    return meta;
   } catch {
-    return { workflowsPath: WORKFLOWS_PATH };
+    return undefined;
   }
-  if (meta.sourceHash !== (await sourceHash())) {
-    log.warn('ignoring dist/workflow-bundle.js: it was built from other sources; bundling from src/ (run npm run build:workflows)', { builtAt: meta.builtAt });
-    return { workflowsPath: WORKFLOWS_PATH };
+}
+
+/** The cache's bundle for `key`, built first if missing; older ones are removed. */
+async function cachedBundle(key: string, cacheDir: string, log: Logger): Promise<WorkflowSource> {
+  const path = join(cacheDir, `workflow-bundle-${key.slice(0, 16)}.js`);
+  try {
+    await access(path);
+    log.info('loading the cached workflow bundle', { bundle: path });
+    return { workflowBundle: { codePath: path } };
+  } catch {
+    // not built yet for this code
   }
-  log.info('loading the prebuilt workflow bundle', { bundle: DEFAULT_BUNDLE_PATH, builtAt: meta.builtAt });
-  return { workflowBundle: { codePath: DEFAULT_BUNDLE_PATH } };
+  const started = Date.now();
+  const code = await buildWorkflowBundle(log);
+  try {
+    await mkdir(cacheDir, { recursive: true });
+    await writeAtomically(path, code);
+    for (const entry of await readdir(cacheDir)) {
+      if (/^workflow-bundle-[0-9a-f]{16}\.js$/.test(entry) && join(cacheDir, entry) !== path) await rm(join(cacheDir, entry), { force: true });
+    }
+  } catch (err) {
+    // A read-only install (an image's node_modules): run from memory, bundle again next start.
+    log.warn('could not cache the workflow bundle; using it from memory', { cache: cacheDir, error: err instanceof Error ? err.message : String(err) });
+    return { workflowBundle: { code } };
+  }
+  log.info('bundled the workflow code; cached until it changes', { bundle: path, ms: Date.now() - started });
+  return { workflowBundle: { codePath: path } };
 }

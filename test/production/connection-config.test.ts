@@ -3,7 +3,7 @@
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_*), the HTTP metrics' route labels and the choice
  * of workflow code. No server needed.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { requestContext } from '../../src/api/problem.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/config/logger.js';
 import { describeConnection, temporalConnectionOptions } from '../../src/main/connection.js';
-import { chooseWorkflowSource, WORKFLOWS_PATH } from '../../src/main/workflow-bundle.js';
+import { chooseWorkflowSource } from '../../src/main/workflow-bundle.js';
 
 let dir = '';
 const files = { ca: '', crt: '', key: '' };
@@ -132,9 +132,16 @@ describe('which workflow code a worker loads', () => {
     await writeFile(join(dir, 'bundle.js'), '// bundle');
     expect(await chooseWorkflowSource(join(dir, 'bundle.js'), log)).toEqual({ workflowBundle: { codePath: join(dir, 'bundle.js') } });
   });
-  it('without one: dist/workflow-bundle.js only when built from the current sources, else the sources', async () => {
-    const source = await chooseWorkflowSource(undefined, log);
-    if ('workflowsPath' in source) expect(source.workflowsPath).toBe(WORKFLOWS_PATH);
-    else expect(source.workflowBundle.codePath).toMatch(/dist\/workflow-bundle\.js$/);
-  });
+  it('without one: dist/workflow-bundle.js only when built from the current code, else a cached bundle built once', async () => {
+    const cache = join(dir, 'bundle-cache');
+    const first = await chooseWorkflowSource(undefined, log, cache);
+    const path = 'codePath' in first.workflowBundle ? first.workflowBundle.codePath : '';
+    if (path.endsWith('dist/workflow-bundle.js')) return;
+    expect(path).toMatch(new RegExp(`^${cache}/workflow-bundle-[0-9a-f]{16}\\.js$`));
+    expect(await readFile(path, 'utf8')).toContain('accessRequestWorkflow');
+    // The next start reuses it without bundling again.
+    const started = Date.now();
+    expect(await chooseWorkflowSource(undefined, log, cache)).toEqual(first);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  }, 120_000);
 });
