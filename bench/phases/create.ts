@@ -1,0 +1,28 @@
+import { TOKENS } from '../http.js';
+import { create, resource, until, type Ctx } from '../context.js';
+import { pool } from '../stats.js';
+
+/** Create latency against bare `workflow.start`, one at a time, interleaved so drift hits both alike. */
+export async function createPhase(ctx: Ctx) {
+  const ours: number[] = [];
+  const bare: number[] = [];
+  const ids: string[] = [];
+  const deadline = until(ctx, 12_000, 180_000, true);
+  for (let i = 0; i < ctx.plan.createSamples && Date.now() < deadline; i++) {
+    const oursFirst = i % 2 === 0;
+    if (!oursFirst) bare.push(await ctx.bare.startTrivial());
+    const c = await create(ctx, resource(ctx, 'create', i), '1h');
+    ours.push(c.ms);
+    ids.push(c.body.id);
+    if (oursFirst) bare.push(await ctx.bare.startTrivial());
+  }
+  if (ours.length < ctx.plan.createSamples) ctx.notes.push(`create latency: only ${ours.length} of ${ctx.plan.createSamples} samples (time cap)`);
+  return { ours, bare, ids };
+}
+
+/** Cancels requests left pending by a phase, so they do not expire in the middle of a later one. */
+export async function cancelAll(ctx: Ctx, ids: string[]): Promise<void> {
+  const results = await pool(ids.length, 8, until(ctx, 15_000, 300_000), (i) => ctx.api.call('POST', `/v1/requests/${ids[i]}/cancel`, TOKENS.engineer, { reason: 'benchmark cleanup' }));
+  const bad = results.filter((r) => r.status === 'rejected' || r.value.status !== 200).length;
+  if (bad) ctx.notes.push(`cleanup: ${bad} of ${ids.length} cancels failed`);
+}

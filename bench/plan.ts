@@ -1,0 +1,80 @@
+/** The bench's options: `--quick` or full, the phases to run, sizes and limits of each. */
+import { join, resolve } from 'node:path';
+import { parseDuration } from '../src/domain/duration.js';
+import { ROOT } from './stack.js';
+
+export interface Plan {
+  mode: 'quick' | 'full';
+  warmup: number;
+  createSamples: number;
+  decisionSamples: number;
+  decisionConcurrency: number;
+  revokeWindowMs: number;
+  pollEveryMs: number;
+  levels: number[];
+  roundsPerLane: number;
+  lifecycleWindowMs: number;
+  levelCapMs: number;
+  scaleN: number;
+  scaleConcurrency: number;
+  requestTtl: string;
+  listCalls: number;
+  expirySample: number;
+  /** Bare lifecycles left pending to measure the engine's memory floor per pending workflow. */
+  barePending: number;
+  phases: Set<string>;
+  out: string;
+  cpuProfDir: string | null;
+  keepData: boolean;
+  /** Where to write the stack's whole output (stdout + stderr), if anywhere. */
+  stackLog: string | null;
+}
+
+export const ALL_PHASES = ['create', 'decision', 'throughput', 'scale'];
+
+export function parseArgs(argv: string[]): Plan {
+  const has = (flag: string) => argv.includes(flag);
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const known = new Set(['--quick', '--keep-data', '--n', '--ttl', '--phases', '--out', '--cpu-prof', '--stack-log']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!known.has(a)) throw new Error(`unknown option ${a} (options: ${[...known].join(' ')})`);
+    if (!['--quick', '--keep-data'].includes(a)) i += 1;
+  }
+  const quick = has('--quick');
+  const n = value('--n') ? Number(value('--n')) : quick ? 500 : 10_000;
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error('--n must be a whole number between 1 and 100000');
+  // The request lifetime must leave room to create all N before the first one expires (creation stops at 60 % of
+  // it): 30 s for the quick run's 500 (they are created at 35-100/s here), 12 minutes for 10,000.
+  const ttl = value('--ttl') ?? (quick ? `${Math.max(30, Math.ceil(n / 24))}s` : `${Math.max(2, Math.ceil(n / 15 / 60))}m`);
+  if (parseDuration(ttl) === null) throw new Error(`--ttl ${ttl} is not a duration`);
+  const phases = new Set((value('--phases') ?? ALL_PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
+  for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`unknown phase ${p} (phases: ${ALL_PHASES.join(', ')})`);
+  return {
+    mode: quick ? 'quick' : 'full',
+    warmup: quick ? 2 : 20,
+    createSamples: quick ? 100 : 1000,
+    decisionSamples: quick ? 20 : 200,
+    decisionConcurrency: 5,
+    revokeWindowMs: 2000,
+    pollEveryMs: 20,
+    levels: [5, 20, 50],
+    roundsPerLane: quick ? 1 : 6,
+    lifecycleWindowMs: 1000,
+    levelCapMs: quick ? 10_000 : 120_000,
+    scaleN: n,
+    scaleConcurrency: quick ? 8 : 16,
+    requestTtl: ttl,
+    listCalls: quick ? 30 : 200,
+    expirySample: quick ? 20 : 200,
+    barePending: quick ? 100 : 2000,
+    phases,
+    out: resolve(value('--out') ?? join(ROOT, 'bench-results.json')),
+    cpuProfDir: value('--cpu-prof') ? resolve(value('--cpu-prof')!) : null,
+    keepData: has('--keep-data'),
+    stackLog: value('--stack-log') ? resolve(value('--stack-log')!) : null,
+  };
+}
