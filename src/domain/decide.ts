@@ -4,12 +4,12 @@ import { BUILTIN_TARGET } from './resources.js';
 import { castVote } from './vote.js';
 import { requestExtension, reviewExtension } from './extension.js';
 import { AuditEventType } from './audit.js';
+import { SYSTEM } from './lifecycle.js';
 import {
   approvalsOf,
   DecisionAction,
   isTerminal,
   RequestStatus,
-  type Access,
   type AccessRequest,
   type DecisionProof,
   type NewRequestInput,
@@ -24,7 +24,8 @@ import {
 import { RejectionCode, type AuditDraft, type DecisionCommand, type Outcome } from './outcome.js';
 export { RejectionCode, isConflict, type AuditDraft, type DecisionCommand, type Outcome, type Rejection } from './outcome.js';
 
-const SYSTEM = 'system';
+// The system's own transitions (timers, grants, revokes) live in lifecycle.ts; callers import both from here.
+export * from './lifecycle.js';
 
 /** The state of a request that was just filed; pure in its input, so the API and the workflow agree on it. */
 export function createRequest(input: NewRequestInput): { state: AccessRequest; audit: AuditDraft[] } {
@@ -186,120 +187,6 @@ function revoke(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: A
 /** Whether an early revoke has been asked for. */
 export function revokeRequested(state: AccessRequest): boolean {
   return state.decisions.some((d) => d.action === DecisionAction.revoke);
-}
-
-/** The lifetime ran out with no decision. */
-export function expire(state: AccessRequest, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
-  if (state.status !== RequestStatus.pending || state.approvedAt !== null) return { state, audit: [] };
-  const at = now.toISOString();
-  return {
-    state: { ...state, status: RequestStatus.expired, stage: null, endedAt: at },
-    audit: [{ type: AuditEventType.requestExpired, actor: SYSTEM, details: { expiresAt: state.expiresAt } }],
-  };
-}
-
-/** Temporal cancelled the workflow (an operator in the Temporal UI) while it was pending. */
-export function cancelByOperator(state: AccessRequest, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
-  if (state.status !== RequestStatus.pending && state.status !== RequestStatus.granting) return { state, audit: [] };
-  const at = now.toISOString();
-  return {
-    state: { ...state, status: RequestStatus.cancelled, stage: null, endedAt: at },
-    audit: [
-      { type: AuditEventType.requestCancelled, actor: SYSTEM, details: { reason: 'workflow cancelled in Temporal' } },
-    ],
-  };
-}
-
-export function granted(state: AccessRequest, grant: { grantedAt: string; endsAt: string }): {
-  state: AccessRequest;
-  audit: AuditDraft[];
-} {
-  if (state.status !== RequestStatus.granting) return { state, audit: [] };
-  const access: Access = { grantedAt: grant.grantedAt, endsAt: grant.endsAt, revokedAt: null };
-  return {
-    state: { ...state, status: RequestStatus.active, access },
-    audit: [
-      {
-        type: AuditEventType.accessGranted,
-        actor: state.requester,
-        details: { resource: state.resource, grantedAt: grant.grantedAt, endsAt: grant.endsAt },
-      },
-    ],
-  };
-}
-
-export function grantFailed(state: AccessRequest, error: string, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
-  if (state.status !== RequestStatus.granting) return { state, audit: [] };
-  const at = now.toISOString();
-  return {
-    state: { ...state, status: RequestStatus.failed, endedAt: at, failure: error },
-    audit: [{ type: AuditEventType.accessGrantFailed, actor: SYSTEM, details: { error } }],
-  };
-}
-
-/**
- * Access was removed at the target. `completed` when the window ran out, `revoked` when someone ended it early
- * or the workflow was cancelled.
- */
-export function revoked(
-  state: AccessRequest,
-  revokedAt: string,
-  early: { by: string; reason: string | null } | null,
-  verified?: boolean,
-): {
-  state: AccessRequest;
-  audit: AuditDraft[];
-} {
-  if (state.access === null || state.status !== RequestStatus.active) return { state, audit: [] };
-  const access: Access = { ...state.access, revokedAt };
-  const status = early ? RequestStatus.revoked : RequestStatus.completed;
-  return {
-    state: { ...state, access, status, endedAt: revokedAt },
-    audit: [
-      {
-        type: AuditEventType.accessRevoked,
-        actor: early ? early.by : SYSTEM,
-        details: {
-          cause: early ? 'revoked' : 'window_ended',
-          reason: early?.reason ?? null,
-          endsAt: state.access.endsAt,
-          // Checked at the target after the revoke (requests from before verification existed leave it out).
-          ...(verified === undefined ? {} : { verified }),
-        },
-      },
-    ],
-  };
-}
-
-/**
- * A revoke decided while the grant was still under way: the grant was stopped and whatever part of it happened was
- * revoked at the target. The request ends `revoked`, having never been active.
- */
-export function revokedWhileGranting(state: AccessRequest, revokedAt: string, verified: boolean): { state: AccessRequest; audit: AuditDraft[] } {
-  const early = state.decisions.find((d) => d.action === DecisionAction.revoke);
-  if (state.status !== RequestStatus.granting || !early) return { state, audit: [] };
-  return {
-    state: { ...state, status: RequestStatus.revoked, endedAt: revokedAt },
-    audit: [
-      {
-        type: AuditEventType.accessRevoked,
-        actor: early.actor,
-        details: { cause: 'revoked_while_granting', reason: early.note, endsAt: null, verified },
-      },
-    ],
-  };
-}
-
-/** The request was not filed through the API (no valid signature): it ends at once, having granted nothing. */
-export function refuseUnauthenticated(state: AccessRequest, reason: string, now: Date): { state: AccessRequest; audit: AuditDraft[] } {
-  if (state.status !== RequestStatus.pending) return { state, audit: [] };
-  const at = now.toISOString();
-  return {
-    state: { ...state, status: RequestStatus.failed, stage: null, endedAt: at, failure: reason },
-    audit: [
-      { type: AuditEventType.requestRejectedUnauthenticated, actor: SYSTEM, details: { reason, claimedRequester: state.requester } },
-    ],
-  };
 }
 
 /**
