@@ -79,11 +79,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL', '--log-level', 'warn');
 
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stopping = false;
-  // Shutting down, the server warns about every connection it closes: noise, not news.
-  const server = superviseChild(child, { tailLines: TAIL_LINES, graceMs: STOP_GRACE_MS, onLine: (line) => !stopping && log(`temporal: ${line}`) });
+  // Until it is ready its output (a start banner: addresses we print ourselves) only feeds the error message, and
+  // shutting down it warns about every connection it closes: noise, not news. In between, it is passed on.
+  let passOn = false;
+  const server = superviseChild(child, { tailLines: TAIL_LINES, graceMs: STOP_GRACE_MS, onLine: (line) => passOn && log(`temporal: ${line}`) });
   const stop = async () => {
-    stopping = true;
+    passOn = false;
     await server.stop();
   };
   const address = `127.0.0.1:${opts.port}`;
@@ -110,6 +111,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await stop();
     throw err;
   }
+  passOn = true;
   log(`Temporal dev server ready at ${address}, UI http://127.0.0.1:${opts.uiPort}`);
   return { address, uiUrl: `http://127.0.0.1:${opts.uiPort}`, stop };
 }

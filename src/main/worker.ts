@@ -1,4 +1,5 @@
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry } from '@temporalio/worker';
+import type { Logger } from '../config/logger.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import type { Config } from '../config/index.js';
 import { connectNative } from './connection.js';
@@ -16,8 +17,11 @@ export async function createWorker(config: Config, address: string, deps: Activi
   connection: NativeConnection;
 }> {
   // The runtime must be configured before the first native connection creates the default one.
-  if (config.workerMetricsAddress && !runtimeInstalled) {
-    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.workerMetricsAddress } } } });
+  if (!runtimeInstalled) {
+    Runtime.install({
+      logger: sdkLogger(deps.log),
+      ...(config.workerMetricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: config.workerMetricsAddress } } } } : {}),
+    });
     runtimeInstalled = true;
   }
   const source = await chooseWorkflowSource(config.workflowBundle, deps.log);
@@ -30,4 +34,16 @@ export async function createWorker(config: Config, address: string, deps: Activi
     activities: createActivities(deps),
   });
   return { worker, connection };
+}
+
+/**
+ * The SDK's own logs (worker state, workflow and activity loggers) as our JSON lines, warnings and errors only: its
+ * info lines (worker started, stopping) say what our own lines already say.
+ */
+function sdkLogger(log: Logger): DefaultLogger {
+  return new DefaultLogger('WARN', ({ level, message, meta }: LogEntry) => {
+    const fields = { source: 'temporal-sdk', ...meta };
+    if (level === 'ERROR') log.error(message, fields);
+    else log.warn(message, fields);
+  });
 }
