@@ -44,6 +44,12 @@ describe('the logger', () => {
     for (const secret of ['hunter2', 'eyJ.secret', 'pw2', 'Bearer abc']) expect(text).not.toContain(secret);
     expect(lines[0]).toMatchObject({ password: '[redacted]', target: { host: 'db', password: '[redacted]' } });
   });
+
+  it('keeps a flag that only says whether a secret is configured', () => {
+    const { lines, log } = capture();
+    log.info('connecting', { apiKey: false, tls: { clientSecret: true } });
+    expect(lines[0]).toMatchObject({ apiKey: false, tls: { clientSecret: true } });
+  });
 });
 
 describe('request ids', () => {

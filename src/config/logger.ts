@@ -1,7 +1,7 @@
 /**
  * Structured logs: JSON lines on stderr through pino, `{"level":"info","time":"...","component":"...","msg":"...",...}`.
  * Callers never pass secrets in `fields`; as a second line of defence, fields with a secret's name are redacted
- * wherever they sit (top level or one object down).
+ * wherever they sit (top level or one object down), unless they hold only a flag (true/false) or nothing.
  */
 import { pino } from 'pino';
 
@@ -42,7 +42,8 @@ export function createLogger(component: string, opts: { quiet?: boolean; destina
       base: { component },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]), censor: '[redacted]' },
+      // A flag (`apiKey: true`: one is configured) or an absent value says nothing secret: kept.
+      redact: { paths: SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]), censor: (value) => (typeof value === 'boolean' || value == null ? value : '[redacted]') },
     },
     destination,
   );
