@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/adapters/open-store.js';
 import { openPostgresStore } from '../src/adapters/postgres-store.js';
 import { openSqliteStore } from '../src/adapters/sqlite-store.js';
-import type { GrantRecord, NotificationRecord, Store, TenantSettings, UserRecord } from '../src/ports/store.js';
+import type { GrantRecord, LoginFlowRecord, NotificationRecord, SessionRecord, Store, TenantSettings, UserRecord } from '../src/ports/store.js';
 
 /** The machine's PostgreSQL (trust auth); each run works in its own schema, dropped afterwards. */
 const PG_BASE_URL = process.env.LOCKBOX_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -400,6 +400,85 @@ function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe('sessions', () => {
+      const session = (over: Partial<SessionRecord> = {}): SessionRecord => ({
+        idHash: uid('sess'),
+        principal: { id: 'alice@contoso.com', roles: ['approver'], tenants: ['contoso'] },
+        csrfToken: uid('csrf'),
+        authTime: at(0),
+        amr: ['pwd'],
+        acr: null,
+        idToken: 'eyJ.id.token',
+        createdAt: at(0),
+        lastSeenAt: at(0),
+        expiresAt: at(720),
+        ...over,
+      });
+      const flow = (over: Partial<LoginFlowRecord> = {}): LoginFlowRecord => ({
+        idHash: uid('flow'),
+        state: uid('state'),
+        nonce: uid('nonce'),
+        codeVerifier: uid('verifier'),
+        returnTo: '/requests/req-contoso-1',
+        maxAge: null,
+        expiresAt: at(10),
+        ...over,
+      });
+
+      it('stores a session and reads it back exactly; an unknown id is null', async () => {
+        const store = await connect();
+        const s = session({ authTime: null, amr: [], acr: 'urn:acr:pwd', idToken: null });
+        await store.createSession(s);
+        expect(await store.getSession(s.idHash)).toEqual(s);
+        expect(await store.getSession(uid('nobody'))).toBeNull();
+      });
+
+      it('refuses a second session with the same id instead of overwriting it', async () => {
+        const store = await connect();
+        const s = session();
+        await store.createSession(s);
+        await expect(store.createSession({ ...s, principal: { id: 'mallory@evil.test' } })).rejects.toThrow();
+        expect((await store.getSession(s.idHash))?.principal.id).toBe('alice@contoso.com');
+      });
+
+      it('touch moves lastSeenAt forward only; delete is idempotent', async () => {
+        const [a, b] = [await connect(), await connect()];
+        const s = session();
+        await a.createSession(s);
+        await b.touchSession(s.idHash, at(20));
+        await a.touchSession(s.idHash, at(5));
+        expect((await b.getSession(s.idHash))?.lastSeenAt).toBe(at(20));
+        await a.touchSession(uid('nobody'), at(1));
+        await a.deleteSession(s.idHash);
+        await b.deleteSession(s.idHash);
+        expect(await a.getSession(s.idHash)).toBeNull();
+      });
+
+      it('hands a sign-in flow out once, even to two connections at once', async () => {
+        const [a, b] = [await connect(), await connect()];
+        const f = flow({ maxAge: 0 });
+        await a.putLoginFlow(f);
+        const taken = await Promise.all([a.takeLoginFlow(f.idHash), b.takeLoginFlow(f.idHash)]);
+        expect(taken.filter(Boolean)).toEqual([f]);
+        expect(await a.takeLoginFlow(f.idHash)).toBeNull();
+      });
+
+      it('deletes expired sessions and flows, and only those', async () => {
+        const store = await connect();
+        const old = session({ expiresAt: at(-1) });
+        const live = session({ expiresAt: at(10_000) });
+        const oldFlow = flow({ expiresAt: at(-1) });
+        const liveFlow = flow({ expiresAt: at(10_000) });
+        for (const s of [old, live]) await store.createSession(s);
+        for (const f of [oldFlow, liveFlow]) await store.putLoginFlow(f);
+        expect(await store.deleteExpiredSessions(at(0))).toBeGreaterThanOrEqual(2);
+        expect(await store.getSession(old.idHash)).toBeNull();
+        expect(await store.getSession(live.idHash)).toEqual(live);
+        expect(await store.takeLoginFlow(oldFlow.idHash)).toBeNull();
+        expect(await store.takeLoginFlow(liveFlow.idHash)).toEqual(liveFlow);
+      });
+    });
+
     it('keeps its state across close and reopen', async () => {
       const first = await open();
       const g = grant();
@@ -574,8 +653,10 @@ describe('PostgreSQL', () => {
       expect(rows.map((r) => r.table_name)).toEqual([
         'lockbox_grants',
         'lockbox_idempotency_keys',
+        'lockbox_login_flows',
         'lockbox_notifications',
         'lockbox_request_runs',
+        'lockbox_sessions',
         'lockbox_tenant_settings',
         'lockbox_users',
       ]);
@@ -646,7 +727,7 @@ describe('openStore', () => {
       const store = await openStore({ dataDir: join(root, 'unused'), databaseUrl });
       await store.close();
       const { rowCount } = await c.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1`, [schema]);
-      expect(rowCount).toBe(6);
+      expect(rowCount).toBe(8);
       expect(existsSync(join(root, 'unused'))).toBe(false);
     } finally {
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -6,6 +6,7 @@ import type {
   Store,
 } from '../ports/store.js';
 import { SETTINGS_USERS_SCHEMA, postgresSettingsAndUsers } from './store/postgres-settings-users.js';
+import { SESSIONS_SCHEMA, postgresSessions } from './store/postgres-sessions.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS lockbox_idempotency_keys (
@@ -117,6 +118,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('lockbox:schema:' || coalesce(current_schema(), '')))`);
     await client.query(SCHEMA);
     await client.query(SETTINGS_USERS_SCHEMA);
+    await client.query(SESSIONS_SCHEMA);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -146,6 +148,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
 
   return {
     ...postgresSettingsAndUsers(pool),
+    ...postgresSessions(pool),
     async getRequestRun(requestId: string) {
       const row = (await pool.query<{ run_id: string }>(`SELECT run_id FROM lockbox_request_runs WHERE request_id = $1`, [requestId])).rows[0];
       return row?.run_id ?? null;

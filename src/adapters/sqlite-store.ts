@@ -7,6 +7,7 @@ import type {
 } from '../ports/store.js';
 import { SETTINGS_USERS_SCHEMA, sqliteSettingsAndUsers } from './store/sqlite-settings-users.js';
 import { isoUtc } from './store/sqlite-time.js';
+import { SESSIONS_SCHEMA, sqliteSessions } from './store/sqlite-sessions.js';
 
 /**
  * Tables are created with IF NOT EXISTS inside one IMMEDIATE transaction, so an API process and a worker process
@@ -118,6 +119,7 @@ export function openSqliteStore(file: string): Store {
     db.transaction(() => {
       db.exec(SCHEMA);
       db.exec(SETTINGS_USERS_SCHEMA);
+      db.exec(SESSIONS_SCHEMA);
     }).immediate();
   } catch (err) {
     db.close();
@@ -181,6 +183,7 @@ export function openSqliteStore(file: string): Store {
 
   return {
     ...sqliteSettingsAndUsers(db),
+    ...sqliteSessions(db),
     async reserveIdempotencyKey(r) {
       return reserve.immediate(r);
     },

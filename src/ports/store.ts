@@ -1,6 +1,8 @@
 import type { StoredSettings, TenantSettings } from '../domain/settings.js';
+import type { SessionStore } from './session-store.js';
 
 export type { TenantSettings };
+export type { LoginFlowRecord, SessionRecord, SessionStore } from './session-store.js';
 
 /**
  * The API's and activities' own state beside Temporal: idempotency keys, the built-in grant store and the in-app
@@ -58,7 +60,8 @@ export interface UserRecord {
   lastSeenAt: string;
 }
 
-export interface Store {
+/** Sessions and sign-ins in progress: see session-store.ts. */
+export interface Store extends SessionStore {
   /**
    * Stores the reservation unless one exists for (principal, key); returns the stored one either way.
    * `created` tells whether this call stored it.
