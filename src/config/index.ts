@@ -117,6 +117,29 @@ const EnvSchema = z.object({
   /** Grant targets (docs/security.md, Targets): a JSON file, and/or the same JSON inline; see src/config/targets.ts. */
   LOCKBOX_TARGETS_FILE: text,
   LOCKBOX_TARGETS: text,
+  /**
+   * Portal sign-in (docs/sign-in.md): OpenID Connect authorization code flow with PKCE at this issuer (the same one
+   * whose bearer JWTs the API accepts). Embedded default without it: the local demo provider src/main/dev.ts runs.
+   */
+  LOCKBOX_OIDC_ISSUER: text,
+  /** The portal's client id at the issuer; sign-in is on when it is set (and always in the embedded default). */
+  LOCKBOX_OIDC_CLIENT_ID: text,
+  /** Secret: never logged. Unset: a public client (PKCE only). */
+  LOCKBOX_OIDC_CLIENT_SECRET: text,
+  /** Where the provider sends people back; default `<LOCKBOX_PORTAL_URL>/auth/callback`. */
+  LOCKBOX_OIDC_REDIRECT_URI: z.preprocess(unsetIfEmpty, z.string().url().optional()),
+  /** Space-separated scopes asked for at sign-in. */
+  LOCKBOX_OIDC_SCOPES: z.preprocess(unsetIfEmpty, z.string().default('openid email profile')),
+  /** A portal session ends this long after sign-in, whatever the activity. */
+  LOCKBOX_SESSION_TTL: duration('12h'),
+  /** ... or after this long without a call. */
+  LOCKBOX_SESSION_IDLE: duration('30m'),
+  /** Approve, reject and revoke need a login at the provider at most this long ago (0s: no step-up). */
+  LOCKBOX_STEP_UP_MAX_AGE: duration('10m'),
+  /** Session cookies only over https; default: on when LOCKBOX_PORTAL_URL is https. */
+  LOCKBOX_SESSION_COOKIE_SECURE: bool,
+  /** Embedded default: the local demo OpenID provider's port (default: the API's port + 1, else a free one). */
+  LOCKBOX_DEV_OIDC_PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(65535).optional()),
 });
 
 export interface Config {
@@ -167,11 +190,31 @@ export interface Config {
   targets: TargetCatalog;
   /** Destinations outbound HTTP may reach although the rules refuse their addresses (loopback, private, ...). */
   outboundAllow: OutboundAllowEntry[];
+  /** Portal sign-in and sessions (docs/sign-in.md). */
+  signIn: SignInConfig;
   reconcile: {
     intervalMs: number;
     /** `fail`: report drift (audit, metric, log); `restore`: also grant it again. */
     drift: 'restore' | 'fail';
   };
+}
+
+/** Portal sign-in: the OpenID provider and client, the session's limits and the step-up rule. */
+export interface SignInConfig {
+  /** Unset in the embedded default until dev.ts starts the local demo provider and fills it in. */
+  issuer: string | undefined;
+  clientId: string | undefined;
+  /** Secret: never logged. Undefined: a public client (PKCE only). */
+  clientSecret: string | undefined;
+  /** Undefined: `<portal url>/auth/callback`. */
+  redirectUri: string | undefined;
+  scopes: string[];
+  sessionTtlMs: number;
+  sessionIdleMs: number;
+  /** 0: no step-up. TODO(issue 15): a per-tenant field in tenant settings; global for now. */
+  stepUpMaxAgeMs: number;
+  cookieSecure: boolean;
+  devProviderPort: number | undefined;
 }
 
 /** TEMPORAL_API_KEY and TEMPORAL_TLS_*, as given (files are read when connecting). */
@@ -220,6 +263,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : []),
     ...(e.LOCKBOX_NOTIFY_WEBHOOK_URL && !e.LOCKBOX_NOTIFY_WEBHOOK_SECRET ? ['LOCKBOX_NOTIFY_WEBHOOK_SECRET: required with LOCKBOX_NOTIFY_WEBHOOK_URL'] : []),
     ...(e.LOCKBOX_RECONCILE_INTERVAL < 1000 ? ['LOCKBOX_RECONCILE_INTERVAL: must be at least 1s (schedules count in whole seconds)'] : []),
+    ...(e.LOCKBOX_OIDC_CLIENT_ID && !e.LOCKBOX_OIDC_ISSUER ? ['LOCKBOX_OIDC_ISSUER: required with LOCKBOX_OIDC_CLIENT_ID'] : []),
+    // Checked only for sign-in: a bearer-only deployment compares the issuer as a string and never fetches it.
+    ...(e.LOCKBOX_OIDC_CLIENT_ID && e.LOCKBOX_OIDC_ISSUER && !/^https:\/\/[^/]|^http:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/]|$)/.test(e.LOCKBOX_OIDC_ISSUER)
+      ? ['LOCKBOX_OIDC_ISSUER: must be an https URL for sign-in (http only on 127.0.0.1 or localhost)']
+      : []),
+    ...(e.LOCKBOX_SESSION_IDLE < 60_000 || e.LOCKBOX_SESSION_TTL < e.LOCKBOX_SESSION_IDLE ? ['LOCKBOX_SESSION_IDLE: must be at least 1m and at most LOCKBOX_SESSION_TTL'] : []),
   ];
   const declared = loadTargets({ file: e.LOCKBOX_TARGETS_FILE, inline: e.LOCKBOX_TARGETS });
   if (declared && !declared.ok) needs.push(...declared.problems);
@@ -269,6 +318,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     internalApprovers: e.LOCKBOX_INTERNAL_APPROVERS.split(',').map((s) => s.trim()).filter(Boolean),
     reconcile: { intervalMs: e.LOCKBOX_RECONCILE_INTERVAL, drift: e.LOCKBOX_RECONCILE_DRIFT },
+    signIn: {
+      issuer: e.LOCKBOX_OIDC_ISSUER,
+      clientId: e.LOCKBOX_OIDC_CLIENT_ID,
+      clientSecret: e.LOCKBOX_OIDC_CLIENT_SECRET,
+      redirectUri: e.LOCKBOX_OIDC_REDIRECT_URI,
+      scopes: e.LOCKBOX_OIDC_SCOPES.split(/\s+/).filter(Boolean),
+      sessionTtlMs: e.LOCKBOX_SESSION_TTL,
+      sessionIdleMs: e.LOCKBOX_SESSION_IDLE,
+      stepUpMaxAgeMs: e.LOCKBOX_STEP_UP_MAX_AGE,
+      cookieSecure: e.LOCKBOX_SESSION_COOKIE_SECURE ?? (e.LOCKBOX_PORTAL_URL ?? '').startsWith('https:'),
+      devProviderPort: e.LOCKBOX_DEV_OIDC_PORT,
+    },
     outboundAllow: e.LOCKBOX_OUTBOUND_ALLOW,
     targets: catalogOf(declared?.ok ? declared.targets : e.LOCKBOX_MODE === 'embedded' ? demoTargets() : []),
   };
