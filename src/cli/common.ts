@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { ExitCode } from './exit.js';
 import { ApiError, createApi, type Api } from './http.js';
 import { printJson, stdio, type Output } from './output.js';
+import { savedAccessToken } from './saved-token.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
@@ -23,7 +24,7 @@ export interface ApiContext {
 export function withApiOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--url <url>', 'Lockbox API base URL').env('LOCKBOX_URL').default(DEFAULT_URL))
-    .addOption(new Option('--token <token>', 'bearer token (prefer the environment variable: argv is visible to others)').env('LOCKBOX_TOKEN'))
+    .addOption(new Option('--token <token>', 'bearer token (prefer the environment variable: argv is visible to others); default: the one lockbox login saved').env('LOCKBOX_TOKEN'))
     .addOption(new Option('--json', 'print the API answer as JSON (errors too, on stdout) instead of text'));
 }
 
@@ -35,7 +36,10 @@ export function apiAction<O extends ApiOptions>(cmd: Command, handler: (ctx: Api
   return withApiOptions(cmd).action(async (...received: unknown[]) => {
     const opts = cmd.opts<O>();
     const args = received.slice(0, cmd.registeredArguments.length) as string[];
-    const ctx: ApiContext = { api: createApi({ url: opts.url, token: opts.token }), json: opts.json === true, io: stdio };
+    // No token given: the one `lockbox login` saved for this URL (renewed when about to expire), if any.
+    const saved = opts.token ? undefined : await savedAccessToken(opts.url);
+    const token = opts.token ?? saved;
+    const ctx: ApiContext = { api: createApi({ url: opts.url, ...(token ? { token } : {}), fromLogin: saved !== undefined }), json: opts.json === true, io: stdio };
     try {
       const code = await handler(ctx, opts, args);
       if (typeof code === 'number' && code !== ExitCode.ok) process.exitCode = code;

@@ -8,7 +8,7 @@ export const ExitCode = {
   unexpected: 1,
   /** Bad command line (commander's errors), or a feature the API does not offer. */
   usage: 2,
-  /** 401: no token, or the token is not valid. */
+  /** 401: no token, or the token is not valid; `login` refused or expired, a saved login that cannot be renewed. */
   unauthenticated: 3,
   /** 403: signed in, but not allowed. */
   forbidden: 4,
@@ -18,7 +18,7 @@ export const ExitCode = {
   conflict: 6,
   /** 400 / 413 / 415 / 422, or a local input (file) that cannot be used. */
   invalidInput: 7,
-  /** The API did not answer at all (connection refused, DNS, timeout). */
+  /** The API (or, signing in, the identity provider) did not answer at all (connection refused, DNS, timeout). */
   unreachable: 8,
   /** `--wait`: the request ended without access (rejected, expired, cancelled, failed). */
   endedWithoutAccess: 9,

@@ -4,6 +4,8 @@ import { CliError, ExitCode, exitCodeForStatus } from './exit.js';
 export interface Connection {
   url: string;
   token?: string;
+  /** The token is the one `lockbox login` saved (for the hint when the API refuses it). */
+  fromLogin?: boolean;
 }
 
 /** One invalid field of a validation problem. */
@@ -50,7 +52,8 @@ export function describeProblem(status: number, body: unknown, conn: Connection)
   const head = `${p.title ?? 'Error'} (HTTP ${status})`;
   const fields = (p.errors ?? []).map((e) => `  ${e.field ?? '(body)'}: ${e.message ?? 'is not valid'}`);
   const lines = fields.length > 0 ? [`${head}:`, ...fields] : [`${head}: ${p.detail ?? 'no details given'}`];
-  if (status === 401 && !conn.token) lines.push('  (no token given: set LOCKBOX_TOKEN or pass --token)');
+  if (status === 401 && !conn.token) lines.push('  (not signed in: run lockbox login, or set LOCKBOX_TOKEN or pass --token)');
+  else if (status === 401 && conn.fromLogin) lines.push('  (the API refused your saved login: run lockbox login)');
   return lines.join('\n');
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { auditCommand } from './commands/audit.js';
 import { evidenceCommand } from './commands/evidence.js';
+import { loginCommands } from './commands/login.js';
 import { processCommands } from './commands/processes.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { requestCommand } from './commands/request.js';
@@ -10,7 +11,8 @@ import { settingsCommand } from './commands/settings.js';
 const HELP_FOOTER = `
 Environment:
   LOCKBOX_URL    API base URL (default http://127.0.0.1:3000), or --url
-  LOCKBOX_TOKEN  bearer token, or --token
+  LOCKBOX_TOKEN  bearer token, or --token; default: the one lockbox login saved for the URL
+  XDG_CONFIG_HOME  where lockbox login keeps tokens (lockbox/tokens.json; default ~/.config)
 
 Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 not authenticated (401), 4 forbidden (403),
 5 not found (404), 6 conflict (409/412), 7 invalid input (400/413/415/422), 8 API unreachable,
@@ -44,6 +46,7 @@ export function buildProgram(): Command {
     .addCommand(evidenceCommand())
     .addCommand(settingsCommand())
     .addCommand(reconcileCommand());
+  for (const c of loginCommands()) program.addCommand(c);
   for (const p of processCommands()) program.addCommand(p);
   program.addHelpText('after', HELP_FOOTER);
   eachCommand(program, (c) => {

@@ -128,6 +128,13 @@ const EnvSchema = z.object({
   LOCKBOX_OIDC_CLIENT_SECRET: text,
   /** Where the provider sends people back; default `<LOCKBOX_PORTAL_URL>/auth/callback`. */
   LOCKBOX_OIDC_REDIRECT_URI: z.preprocess(unsetIfEmpty, z.string().url().optional()),
+  /**
+   * `lockbox login` (docs/cli.md): the command line's public client id at the issuer (device authorization grant,
+   * RFC 8628, with refresh tokens). Unset: no CLI sign-in (bearer tokens only). The embedded default's is the demo provider's.
+   */
+  LOCKBOX_OIDC_CLI_CLIENT_ID: text,
+  /** The resource indicator (RFC 8707) the CLI asks for, when the issuer needs one to issue access tokens for this API. */
+  LOCKBOX_OIDC_CLI_RESOURCE: text,
   /** Space-separated scopes asked for at sign-in. */
   LOCKBOX_OIDC_SCOPES: z.preprocess(unsetIfEmpty, z.string().default('openid email profile')),
   /** A portal session ends this long after sign-in, whatever the activity. */
@@ -209,6 +216,10 @@ export interface SignInConfig {
   /** Undefined: `<portal url>/auth/callback`. */
   redirectUri: string | undefined;
   scopes: string[];
+  /** `lockbox login`'s public client id (device flow); undefined: no CLI sign-in. */
+  cliClientId: string | undefined;
+  /** The resource indicator the CLI sends, when the issuer needs one. */
+  cliResource: string | undefined;
   sessionTtlMs: number;
   sessionIdleMs: number;
   /** 0: no step-up. TODO(issue 15): a per-tenant field in tenant settings; global for now. */
@@ -264,8 +275,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.LOCKBOX_NOTIFY_WEBHOOK_URL && !e.LOCKBOX_NOTIFY_WEBHOOK_SECRET ? ['LOCKBOX_NOTIFY_WEBHOOK_SECRET: required with LOCKBOX_NOTIFY_WEBHOOK_URL'] : []),
     ...(e.LOCKBOX_RECONCILE_INTERVAL < 1000 ? ['LOCKBOX_RECONCILE_INTERVAL: must be at least 1s (schedules count in whole seconds)'] : []),
     ...(e.LOCKBOX_OIDC_CLIENT_ID && !e.LOCKBOX_OIDC_ISSUER ? ['LOCKBOX_OIDC_ISSUER: required with LOCKBOX_OIDC_CLIENT_ID'] : []),
+    ...(e.LOCKBOX_OIDC_CLI_CLIENT_ID && !e.LOCKBOX_OIDC_ISSUER ? ['LOCKBOX_OIDC_ISSUER: required with LOCKBOX_OIDC_CLI_CLIENT_ID'] : []),
+    ...(e.LOCKBOX_OIDC_CLI_RESOURCE && !e.LOCKBOX_OIDC_CLI_CLIENT_ID ? ['LOCKBOX_OIDC_CLI_CLIENT_ID: required with LOCKBOX_OIDC_CLI_RESOURCE'] : []),
     // Checked only for sign-in: a bearer-only deployment compares the issuer as a string and never fetches it.
-    ...(e.LOCKBOX_OIDC_CLIENT_ID && e.LOCKBOX_OIDC_ISSUER && !/^https:\/\/[^/]|^http:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/]|$)/.test(e.LOCKBOX_OIDC_ISSUER)
+    ...((e.LOCKBOX_OIDC_CLIENT_ID ?? e.LOCKBOX_OIDC_CLI_CLIENT_ID) && e.LOCKBOX_OIDC_ISSUER && !/^https:\/\/[^/]|^http:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/]|$)/.test(e.LOCKBOX_OIDC_ISSUER)
       ? ['LOCKBOX_OIDC_ISSUER: must be an https URL for sign-in (http only on 127.0.0.1 or localhost)']
       : []),
     ...(e.LOCKBOX_SESSION_IDLE < 60_000 || e.LOCKBOX_SESSION_TTL < e.LOCKBOX_SESSION_IDLE ? ['LOCKBOX_SESSION_IDLE: must be at least 1m and at most LOCKBOX_SESSION_TTL'] : []),
@@ -324,6 +337,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clientSecret: e.LOCKBOX_OIDC_CLIENT_SECRET,
       redirectUri: e.LOCKBOX_OIDC_REDIRECT_URI,
       scopes: e.LOCKBOX_OIDC_SCOPES.split(/\s+/).filter(Boolean),
+      cliClientId: e.LOCKBOX_OIDC_CLI_CLIENT_ID,
+      cliResource: e.LOCKBOX_OIDC_CLI_RESOURCE,
       sessionTtlMs: e.LOCKBOX_SESSION_TTL,
       sessionIdleMs: e.LOCKBOX_SESSION_IDLE,
       stepUpMaxAgeMs: e.LOCKBOX_STEP_UP_MAX_AGE,

@@ -28,6 +28,31 @@ export function loginPage(uid: string, error: string, people: string[]): string 
   );
 }
 
+/**
+ * The device flow's first page (RFC 8628 verification URI): the code `lockbox login` printed. `form` is the
+ * provider's (its CSRF token and the code field); the field gets a label here.
+ */
+export function userCodePage(form: string, error: string): string {
+  const labelled = form.replace(/<input([^>]*?)name="user_code"/, '<label for="user_code">Code</label><input id="user_code"$1name="user_code" spellcheck="false"');
+  return page(
+    'Sign in to the Lockbox command line',
+    (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '<p>Enter the code that <code>lockbox login</code> printed in your terminal.</p>')
+      + `${labelled}<button type="submit" form="op.deviceInputForm">Continue</button>`,
+  );
+}
+
+/** The device flow's confirmation: the person checks the code matches their terminal before the CLI gets tokens. */
+export function userCodeConfirmPage(form: string, clientName: string, userCode: string): string {
+  return page(
+    'Confirm the command-line sign-in',
+    `<p><strong>${escapeHtml(clientName)}</strong> asks to act as you. Continue only if your terminal shows this code:</p>`
+      + `<p><code style="font-size:1.6rem">${escapeHtml(userCode)}</code></p>${form}`
+      + '<button type="submit" form="op.deviceConfirmForm">Continue</button> '
+      + '<button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Abort</button>'
+      + '<p class="hint">If you did not run <code>lockbox login</code> or the code differs, abort.</p>',
+  );
+}
+
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -2,7 +2,7 @@
  * The embedded default's own OpenID provider (`oidc-provider`), so `npm start` signs people in for real: the demo
  * identities of src/config/demo.ts log in with a password at a small login form, and the portal gets ID tokens
  * through the authorization code flow with PKCE, exactly as it would from Entra ID, Okta, Google or Keycloak.
- * The device flow is on too (for a later `lockbox login`), with RFC 9068 JWT access tokens for the Lockbox API.
+ * The device flow is on too (for `lockbox login`), with RFC 9068 JWT access tokens for the Lockbox API.
  * Development only: in-memory storage, keys made at start-up, one password for every demo person.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Principal } from '../domain/directory.js';
 import { demoPersonClaims, DEMO_CLAIMS_BY_SCOPE, DEMO_SCOPES } from './oidc-claims.js';
-import { escapeHtml, loginPage, messagePage } from './oidc-pages.js';
+import { escapeHtml, loginPage, messagePage, userCodeConfirmPage, userCodePage } from './oidc-pages.js';
 
 /** The client id the portal uses at the demo provider (a public client: PKCE, no secret). */
 export const DEV_PORTAL_CLIENT_ID = 'lockbox-portal';
@@ -81,13 +81,16 @@ export async function startDevOidcProvider(opts: DevOidcProviderOptions): Promis
         grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
         response_types: [],
         redirect_uris: [],
+        // `lockbox whoami` shows when the person logged in.
+        require_auth_time: true,
       },
     ],
     jwks: { keys: [signingKey] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     pkce: { required: () => true },
     scopes: DEMO_SCOPES,
-    claims: DEMO_CLAIMS_BY_SCOPE,
+    // amr (how the person logged in) is only put in tokens when declared here; step-up records it with a decision.
+    claims: { acr: null, amr: null, auth_time: null, sid: null, openid: ['sub'], ...DEMO_CLAIMS_BY_SCOPE },
     // The portal reads who someone is from the ID token; no extra userinfo round trip.
     conformIdTokenClaims: false,
     findAccount: (_ctx, sub) => {
@@ -110,15 +113,36 @@ export async function startDevOidcProvider(opts: DevOidcProviderOptions): Promis
       await grant.save();
       return grant;
     },
-    // The person's id, roles and tenants in the JWT access tokens too, so the API maps them like an ID token.
-    extraTokenClaims: async (_ctx, token) => {
+    // The person's id, roles and tenants in the JWT access tokens too, so the API maps them like an ID token; and
+    // when they logged in (RFC 9068 auth_time, kept across refreshes), which step-up reads.
+    extraTokenClaims: async (ctx, token) => {
       const accountId = 'accountId' in token ? token.accountId : undefined;
       const person = accountId ? byId.get(accountId) : undefined;
-      return person ? demoPersonClaims(person) : undefined;
+      if (!person) return undefined;
+      const e = ctx.oidc.entities;
+      const authTime = (e.DeviceCode ?? e.RefreshToken ?? e.AuthorizationCode)?.authTime;
+      return { ...demoPersonClaims(person), ...(typeof authTime === 'number' ? { auth_time: authTime } : {}) };
     },
     features: {
       devInteractions: { enabled: false },
-      deviceFlow: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource: async (ctx: KoaContextWithOIDC, form: string, _out: unknown, err: unknown) => {
+          const name = err instanceof Error ? err.name : '';
+          ctx.body = userCodePage(
+            form,
+            !err ? '' : name === 'NoCodeError' || (err as { userCode?: unknown }).userCode ? 'That code is not known or has expired. Check it, or run lockbox login again.' : name === 'AbortedError' ? 'The sign-in was aborted.' : 'The sign-in could not be processed. Run lockbox login again.',
+          );
+        },
+        userCodeConfirmSource: async (ctx: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _info: unknown, userCode: string) => {
+          ctx.body = userCodeConfirmPage(form, client.clientName ?? client.clientId, userCode);
+        },
+        successSource: async (ctx: KoaContextWithOIDC) => {
+          ctx.body = messagePage('Signed in', '<p>The Lockbox command line is signed in. You can close this page and go back to your terminal.</p>');
+        },
+      },
+      // `lockbox logout` revokes its refresh token here.
+      revocation: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx: KoaContextWithOIDC, form: string) => {
