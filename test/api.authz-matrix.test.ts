@@ -2,8 +2,9 @@
  * The authorisation matrix: every demo persona x every endpoint -> HTTP status, run against the real API and Temporal
  * (the shared stack). The tables below ARE the policy; read them, then the code that checks them cell by cell.
  *
- * Personas (src/config/demo.ts): eve engineer; alice contoso approver+admin; bob contoso approver; fiona fabrikam
- * approver+admin; frank fabrikam approver; ian internal approver (provider side); oscar operator; none = no token.
+ * Personas (src/config/demo.ts): eve engineer; alice contoso approver+admin; bob contoso approver; carol contoso
+ * approver and fabrikam admin (roles are held per tenant); fiona fabrikam approver+admin; frank fabrikam approver;
+ * ian internal approver (provider side); oscar operator; none = no token.
  *
  * Rules the tables follow (issue 4 and src/domain/directory.ts):
  * - only engineers create requests; a requester sees their own requests and may cancel them while pending;
@@ -14,7 +15,12 @@
  *   rules refuse it (403 not_eligible); revoke is open to the requester, the tenant's approvers and internal approvers;
  * - a request's credentials are its requester's alone (others who may see the request: 403), and exist only while
  *   access is active (409 before);
- * - settings: the tenant's admin reads and changes them, an operator only reads them, everyone else 403;
+ * - settings and the evidence pack: the tenant's admin reads (and changes) them, an operator only reads them,
+ *   everyone else 403; a role at one tenant never adds up to another role there (carol approves at contoso and
+ *   administers fabrikam: contoso's settings are 403 to her);
+ * - a tenant approver who is not on the tenant's approver list may attempt a decision (approve, reject, revoke), and
+ *   the request's rules refuse it;
+ * - /metrics describes every tenant: operators only;
  * - access check and notifications are about the caller, so everyone signed in gets 200;
  * - no token: 401 everywhere.
  */
@@ -28,18 +34,19 @@ import { ALL_TOKENS, personas, problemCode, settingsBody, type AnyPersona } from
 // requester's alone, and only while access is active: eve gets 409 on her pending request, everyone else who can see it 403.
 // "put" sends the tenant's current settings, as its admin just read them: a cell that succeeds changes nothing.
 //
-//              POST       GET /v1/requests/{id}   GET        GET      GET           POST /v1/requests/{id}/...      GET|PUT /v1/tenants/{t}/settings         GET        GET
-//              /requests  (contoso)  (fabrikam)   /requests  /audit   /credentials  approve reject revoke cancel    contoso      contoso      fabrikam  fabrikam  /access/   /notifications
+//              POST       GET /v1/requests/{id}   GET        GET      GET           POST /v1/requests/{id}/...      GET|PUT /v1/tenants/{t}/settings         GET        GET             GET       GET /v1/tenants/{t}/evidence
+//              /requests  (contoso)  (fabrikam)   /requests  /audit   /credentials  approve reject revoke cancel    contoso      contoso      fabrikam  fabrikam  /access/   /notifications  /metrics  contoso    fabrikam
 const STATUS_TABLE = `
-  persona | create | read-c | read-f | list | audit | creds | approve | reject | revoke | cancel | get-set-c | put-set-c | get-set-f | put-set-f | check | notifs
-  eve     |  201   |  200   |  200   | 200  |  200  |  409  |   403   |  403   |  200   |  200   |    403    |    403    |    403    |    403    |  200  |  200
-  alice   |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    200    |    200    |    403    |    403    |  200  |  200
-  bob     |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200
-  fiona   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    200    |    200    |  200  |  200
-  frank   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    403    |    403    |  200  |  200
-  ian     |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200
-  oscar   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    200    |    403    |    200    |    403    |  200  |  200
-  none    |  401   |  401   |  401   | 401  |  401  |  401  |   401   |  401   |  401   |  401   |    401    |    401    |    401    |    401    |  401  |  401
+  persona | create | read-c | read-f | list | audit | creds | approve | reject | revoke | cancel | get-set-c | put-set-c | get-set-f | put-set-f | check | notifs | metrics | evid-c | evid-f
+  eve     |  201   |  200   |  200   | 200  |  200  |  409  |   403   |  403   |  200   |  200   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403
+  alice   |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    200    |    200    |    403    |    403    |  200  |  200   |   403   |  200   |  403
+  bob     |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403
+  carol   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200
+  fiona   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200
+  frank   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403
+  ian     |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403
+  oscar   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    200    |    403    |    200    |    403    |  200  |  200   |   200   |  200   |  200
+  none    |  401   |  401   |  401   | 401  |  401  |  401  |   401   |  401   |  401   |  401   |    401    |    401    |    401    |    401    |  401  |  401   |   401   |  401   |  401
 `;
 
 // GET /v1/requests: which of two requests by eve (one contoso, one fabrikam, same unique resource) each persona's
@@ -49,6 +56,7 @@ const LIST_TABLE = `
   eve     |   yes   |   yes
   alice   |   yes   |   no
   bob     |   yes   |   no
+  carol   |   yes   |   yes
   fiona   |   no    |   yes
   frank   |   no    |   yes
   ian     |   yes   |   yes
@@ -58,14 +66,16 @@ const LIST_TABLE = `
 // Where a refusal comes from: the API's role check ("forbidden") or the request's own rules in the workflow.
 const REFUSAL_CODE: Partial<Record<AnyPersona, Partial<Record<string, string>>>> = {
   ian: { approve: 'not_eligible', reject: 'not_eligible' },
+  // A contoso approver by role who is not on contoso's approver list: the request's rules refuse her decisions.
+  carol: { approve: 'not_eligible', reject: 'not_eligible', revoke: 'not_eligible' },
 };
 
 type Endpoint =
   | 'create' | 'read-c' | 'read-f' | 'list' | 'audit' | 'creds' | 'approve' | 'reject' | 'revoke' | 'cancel'
-  | 'get-set-c' | 'put-set-c' | 'get-set-f' | 'put-set-f' | 'check' | 'notifs';
+  | 'get-set-c' | 'put-set-c' | 'get-set-f' | 'put-set-f' | 'check' | 'notifs' | 'metrics' | 'evid-c' | 'evid-f';
 const ENDPOINTS: Endpoint[] = [
   'create', 'read-c', 'read-f', 'list', 'audit', 'creds', 'approve', 'reject', 'revoke', 'cancel',
-  'get-set-c', 'put-set-c', 'get-set-f', 'put-set-f', 'check', 'notifs',
+  'get-set-c', 'put-set-c', 'get-set-f', 'put-set-f', 'check', 'notifs', 'metrics', 'evid-c', 'evid-f',
 ];
 const PERSONAS = Object.keys(ALL_TOKENS) as AnyPersona[];
 
@@ -220,6 +230,20 @@ async function runCell(persona: AnyPersona, endpoint: Endpoint): Promise<{ res: 
       const res = await p.get(`/v1/access/check?tenant=contoso&resource=${encodeURIComponent(LIST_RESOURCE)}`);
       return { res, verify: async () => {
         if (res.status === 200) expect(res.body).toEqual({ allowed: false });
+      } };
+    }
+    case 'metrics': {
+      const res = await p.get('/metrics');
+      return { res, verify: async () => {
+        if (res.status === 200) expect(String(res.body)).toContain('lockbox_http_requests_total');
+      } };
+    }
+    case 'evid-c':
+    case 'evid-f': {
+      const tenant = endpoint === 'evid-c' ? 'contoso' : 'fabrikam';
+      const res = await p.get(`/v1/tenants/${tenant}/evidence?from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}`);
+      return { res, verify: async () => {
+        if (res.status === 200) expect(res.body).toMatchObject({ tenant });
       } };
     }
     case 'notifs': {

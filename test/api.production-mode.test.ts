@@ -130,7 +130,7 @@ describe('production mode: only OIDC bearer JWTs verified against the JWKS', () 
 
   const jwt = (claims: Record<string, unknown>, exp: number | string = '5m') =>
     new SignJWT(claims)
-      .setProtectedHeader({ alg: 'RS256', kid: KID })
+      .setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'at+jwt' })
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
       .setIssuedAt()
@@ -173,14 +173,14 @@ describe('production mode: only OIDC bearer JWTs verified against the JWKS', () 
   });
 
   it('accepts a JWT signed by the JWKS key: an operator lists requests (200)', async () => {
-    const token = await jwt({ email: 'olga@provider.example', lockbox_roles: ['operator'] });
+    const token = await jwt({ email: 'olga@provider.example', email_verified: true, lockbox_roles: ['operator'] });
     const res = await get('/v1/requests', token);
     expect(res.status, await res.clone().text()).toBe(200);
     expect(Array.isArray(((await res.json()) as { requests: unknown }).requests)).toBe(true);
   });
 
   it('maps the roles claim: the same operator may not file a request (403)', async () => {
-    const token = await jwt({ email: 'olga@provider.example', lockbox_roles: ['operator'] });
+    const token = await jwt({ email: 'olga@provider.example', email_verified: true, lockbox_roles: ['operator'] });
     const res = await fetch(`${url}/v1/requests`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -190,17 +190,43 @@ describe('production mode: only OIDC bearer JWTs verified against the JWKS', () 
   });
 
   it('refuses an expired JWT (401), beyond the clock tolerance', async () => {
-    const token = await jwt({ email: 'olga@provider.example', lockbox_roles: ['operator'] }, Math.floor(Date.now() / 1000) - 600);
+    const token = await jwt({ email: 'olga@provider.example', email_verified: true, lockbox_roles: ['operator'] }, Math.floor(Date.now() / 1000) - 600);
     const res = await get('/v1/requests', token);
     expect(res.status).toBe(401);
   });
 
   it('refuses a JWT for another audience or from another issuer (401)', async () => {
-    const claims = { email: 'olga@provider.example', lockbox_roles: ['operator'] };
+    const claims = { email: 'olga@provider.example', email_verified: true, lockbox_roles: ['operator'] };
     const wrongAud = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: KID }).setIssuer(ISSUER).setAudience('someone-else').setExpirationTime('5m').sign(privateKey);
     const wrongIss = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: KID }).setIssuer('https://evil.example/').setAudience(AUDIENCE).setExpirationTime('5m').sign(privateKey);
     expect((await get('/v1/requests', wrongAud)).status).toBe(401);
     expect((await get('/v1/requests', wrongIss)).status).toBe(401);
+  });
+
+  it('refuses an ID token of the same issuer and audience (typ JWT, not at+jwt): 401 saying so', async () => {
+    const idToken = await new SignJWT({ email: 'olga@provider.example', email_verified: true, lockbox_roles: ['operator'], nonce: 'n-1' })
+      .setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const res = await get('/v1/requests', idToken);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { detail: string }).detail).toContain('not an access token');
+  });
+
+  it('serves /metrics and the Temporal UI address to operators only', async () => {
+    const operator = await jwt({ email: 'olga@provider.example', email_verified: true, lockbox_roles: ['operator'] });
+    const customerAdmin = await jwt({ email: 'alice@contoso.example', email_verified: true, lockbox_roles: ['contoso:admin'] });
+    expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    expect((await get('/metrics', customerAdmin)).status).toBe(403);
+    const metrics = await get('/metrics', operator);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('lockbox_http_requests_total');
+    const config = (await (await fetch(`${url}/v1/portal-config`)).json()) as Record<string, unknown>;
+    expect(Object.keys(config).sort()).toEqual(['demoIdentities', 'mode']);
+    expect(await (await get('/v1/me', customerAdmin)).json()).toEqual({ id: 'alice@contoso.example', roles: [], tenantRoles: [{ tenant: 'contoso', role: 'admin' }] });
+    expect(await (await get('/v1/me', operator)).json()).toMatchObject({ roles: ['operator'], temporalUi: { namespace: expect.any(String) } });
   });
 
   it('never shows the signing key or the credential key in its output', () => {

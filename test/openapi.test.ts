@@ -110,7 +110,7 @@ describe('the OpenAPI document', () => {
       expect(METHODS, where).toContain(method);
       expect(op.summary, where).toEqual(expect.any(String));
       expect(Object.keys(op.responses).length, `${where} has responses`).toBeGreaterThan(0);
-      expect(Object.keys(op.responses).some((s) => /^2\d\d$/.test(s)), `${where} has a success response`).toBe(true);
+      expect(Object.keys(op.responses).some((s) => /^(2\d\d|30[23])$/.test(s)), `${where} has a success (or redirect) response`).toBe(true);
       for (const [status, r] of Object.entries(op.responses as Record<string, any>)) {
         expect(status, where).toMatch(/^[1-5](\d\d|XX)$|^default$/);
         const resolved = r.$ref ? resolvePointer(doc, r.$ref) : r;
@@ -202,9 +202,14 @@ describe('a standard linter', () => {
         timeout: 60_000,
       }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
       const report = JSON.parse(stdout) as { totals: { errors: number; warnings: number }; problems: Array<{ ruleId: string; message: string; location: Array<{ pointer: string }> }> };
-      const found = report.problems.map((p) => `${p.ruleId} at ${p.location[0]?.pointer}: ${p.message}`);
+      // Sign-in's two browser legs answer only with a redirect (302 to the provider, 303 back): no 2XX by design.
+      const redirectOnly = ROUTES.filter((r) => r.response.status >= 300 && r.response.status < 400).map((r) => `#/paths/${r.path.replaceAll('/', '~1')}/${r.method}/responses`);
+      expect(redirectOnly).toEqual(['#/paths/~1auth~1login/get/responses', '#/paths/~1auth~1callback/get/responses']);
+      const found = report.problems
+        .filter((p) => !(p.ruleId === 'operation-2xx-response' && redirectOnly.includes(p.location[0]?.pointer ?? '')))
+        .map((p) => `${p.ruleId} at ${p.location[0]?.pointer}: ${p.message}`);
       expect(found).toEqual([]);
-      expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+      expect(report.totals).toMatchObject({ errors: 0, warnings: redirectOnly.length });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -73,7 +73,35 @@ function settings(over: Partial<TenantSettings> = {}): TenantSettings {
 }
 
 function user(over: Partial<UserRecord> = {}): UserRecord {
-  return { id: uid('alice'), tenants: ['contoso'], roles: ['tenant-approver'], lastSeenAt: at(0), ...over };
+  return { id: uid('alice'), roles: ['engineer'], tenantRoles: [{ tenant: 'contoso', role: 'approver' }], lastSeenAt: at(0), ...over };
+}
+
+/**
+ * Users as the version before per-tenant roles wrote them (one list of tenants, one of roles), and what they must read
+ * as: roles at the one tenant a row names; nothing customer-side where a row names several (which role was where
+ * cannot be told); provider roles as they were.
+ */
+const LEGACY_USERS = [
+  { id: 'legacy-alice@contoso.com', tenants: ['contoso'], roles: ['approver', 'admin'] },
+  { id: 'legacy-carol@contoso.com', tenants: ['contoso', 'fabrikam'], roles: ['approver', 'admin'] },
+  { id: 'legacy-eve@lockbox.dev', tenants: [], roles: ['engineer'] },
+];
+const LEGACY_READ: Record<string, Pick<UserRecord, 'roles' | 'tenantRoles'>> = {
+  'legacy-alice@contoso.com': { roles: [], tenantRoles: [{ tenant: 'contoso', role: 'approver' }, { tenant: 'contoso', role: 'admin' }] },
+  'legacy-carol@contoso.com': { roles: [], tenantRoles: [] },
+  'legacy-eve@lockbox.dev': { roles: ['engineer'], tenantRoles: [] },
+};
+
+/** Reads the legacy rows through the store, then rewrites carol the new way and reads her back. */
+async function checkLegacyUsers(store: Store): Promise<void> {
+  for (const u of LEGACY_USERS) expect(await store.getUser(u.id), u.id).toEqual({ id: u.id, ...LEGACY_READ[u.id], lastSeenAt: T0 });
+  expect((await store.listUsers({ tenant: 'contoso', role: 'admin' })).map((u) => u.id)).toContain('legacy-alice@contoso.com');
+  expect((await store.listUsers({ tenant: 'contoso', role: 'admin' })).map((u) => u.id)).not.toContain('legacy-carol@contoso.com');
+  const carol: UserRecord = { id: 'legacy-carol@contoso.com', roles: [], tenantRoles: [{ tenant: 'contoso', role: 'approver' }, { tenant: 'fabrikam', role: 'admin' }], lastSeenAt: at(1) };
+  await store.upsertUser(carol);
+  expect(await store.getUser(carol.id)).toEqual(carol);
+  expect((await store.listUsers({ tenant: 'fabrikam', role: 'admin' })).map((u) => u.id)).toContain(carol.id);
+  expect((await store.listUsers({ tenant: 'contoso', role: 'admin' })).map((u) => u.id)).not.toContain(carol.id);
 }
 
 /**
@@ -368,26 +396,32 @@ function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.getUser(uid('nobody'))).toBeNull();
       });
 
-      it('lists the users of a tenant holding a role, and only those', async () => {
+      it('lists the users holding a role AT a tenant, and only those', async () => {
         const store = await connect();
         const tenant = uid('t');
-        const admin = user({ id: `${uid('a')}@x.com`, tenants: [tenant, 'other'], roles: ['approver', 'admin'] });
-        const approver = user({ id: `${uid('b')}@x.com`, tenants: [tenant], roles: ['approver'] });
-        const elsewhere = user({ id: `${uid('c')}@x.com`, tenants: ['other'], roles: ['admin'] });
-        for (const u of [admin, approver, elsewhere]) await store.upsertUser(u);
+        const other = uid('other');
+        const admin = user({ id: `${uid('a')}@x.com`, tenantRoles: [{ tenant, role: 'approver' }, { tenant, role: 'admin' }, { tenant: other, role: 'approver' }] });
+        const approver = user({ id: `${uid('b')}@x.com`, tenantRoles: [{ tenant, role: 'approver' }] });
+        const elsewhere = user({ id: `${uid('c')}@x.com`, roles: ['operator'], tenantRoles: [{ tenant: other, role: 'admin' }] });
+        // Approver here, admin elsewhere: never an admin here.
+        const crossed = user({ id: `${uid('d')}@x.com`, tenantRoles: [{ tenant, role: 'approver' }, { tenant: other, role: 'admin' }] });
+        for (const u of [admin, approver, elsewhere, crossed]) await store.upsertUser(u);
         expect((await store.listUsers({ tenant, role: 'admin' })).map((u) => u.id)).toEqual([admin.id]);
-        expect((await store.listUsers({ tenant, role: 'approver' })).map((u) => u.id).sort()).toEqual([admin.id, approver.id].sort());
+        expect((await store.listUsers({ tenant, role: 'approver' })).map((u) => u.id)).toEqual([admin.id, approver.id, crossed.id].sort());
+        expect((await store.listUsers({ tenant: other, role: 'admin' })).map((u) => u.id)).toEqual([elsewhere.id, crossed.id].sort());
+        expect(await store.listUsers({ tenant, role: 'operator' })).toEqual([]);
         expect(await store.listUsers({ tenant: uid('none'), role: 'admin' })).toEqual([]);
+        expect(await store.getUser(crossed.id)).toEqual(crossed);
       });
 
-      it('replaces tenants and roles on update; lastSeenAt never moves backwards', async () => {
+      it('replaces roles and tenant roles on update; lastSeenAt never moves backwards', async () => {
         const store = await connect();
-        const u = user({ tenants: ['contoso', 'fabrikam'], roles: ['tenant-admin', 'tenant-approver'], lastSeenAt: at(10) });
+        const u = user({ roles: ['engineer'], tenantRoles: [{ tenant: 'contoso', role: 'admin' }, { tenant: 'fabrikam', role: 'approver' }], lastSeenAt: at(10) });
         await store.upsertUser(u);
-        await store.upsertUser({ ...u, tenants: ['northwind'], roles: ['operator'], lastSeenAt: at(20) });
-        expect(await store.getUser(u.id)).toEqual({ ...u, tenants: ['northwind'], roles: ['operator'], lastSeenAt: at(20) });
-        await store.upsertUser({ ...u, tenants: [], roles: [], lastSeenAt: at(5) });
-        expect(await store.getUser(u.id)).toEqual({ ...u, tenants: [], roles: [], lastSeenAt: at(20) });
+        await store.upsertUser({ ...u, roles: ['operator'], tenantRoles: [{ tenant: 'northwind', role: 'approver' }], lastSeenAt: at(20) });
+        expect(await store.getUser(u.id)).toEqual({ ...u, roles: ['operator'], tenantRoles: [{ tenant: 'northwind', role: 'approver' }], lastSeenAt: at(20) });
+        await store.upsertUser({ ...u, roles: [], tenantRoles: [], lastSeenAt: at(5) });
+        expect(await store.getUser(u.id)).toEqual({ ...u, roles: [], tenantRoles: [], lastSeenAt: at(20) });
         await expect(store.upsertUser({ ...u, lastSeenAt: 'yesterday-ish' })).rejects.toThrow(/lastSeenAt/);
       });
 
@@ -542,6 +576,33 @@ describe('SQLite', () => {
     }
   });
 
+  it('adds the tenant roles column to a users table of the previous version and reads its rows safely', async () => {
+    const file = join(dir, 'previous-users.db');
+    const raw = new Database(file);
+    // The previous version's users table, with its rows.
+    raw.exec('CREATE TABLE users (id TEXT PRIMARY KEY, tenants TEXT NOT NULL, roles TEXT NOT NULL, last_seen_at TEXT NOT NULL)');
+    const insert = raw.prepare('INSERT INTO users VALUES (?, ?, ?, ?)');
+    for (const u of LEGACY_USERS) insert.run(u.id, JSON.stringify(u.tenants), JSON.stringify(u.roles), T0);
+    raw.close();
+
+    // Two connections open the old file one after the other: the column is added once.
+    const [store, again] = [openSqliteStore(file), openSqliteStore(file)];
+    try {
+      await checkLegacyUsers(store);
+      expect(await again.getUser('legacy-carol@contoso.com')).toMatchObject({ tenantRoles: [{ tenant: 'contoso', role: 'approver' }, { tenant: 'fabrikam', role: 'admin' }] });
+    } finally {
+      await store.close();
+      await again.close();
+    }
+    // What the previous version would read from the rewritten row: her tenants, no customer role in the roles list.
+    const after = new Database(file, { readonly: true });
+    try {
+      expect(after.prepare('SELECT tenants, roles FROM users WHERE id = ?').get('legacy-carol@contoso.com')).toEqual({ tenants: '["contoso","fabrikam"]', roles: '[]' });
+    } finally {
+      after.close();
+    }
+  });
+
   it('never loses a settings update when three processes read-modify-write the same tenant', async () => {
     const file = join(dir, 'multi-process-settings.db');
     const startAt = Date.now() + 2_000;
@@ -690,6 +751,29 @@ describe('PostgreSQL', () => {
       } finally {
         await store.close();
       }
+    } finally {
+      await c.query(`DROP SCHEMA IF EXISTS ${previous} CASCADE`);
+      await c.end();
+    }
+  });
+
+  it('adds the tenant roles column to a users table of the previous version and reads its rows safely', async () => {
+    const previous = `${schema}_users`;
+    const c = admin();
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA ${previous}`);
+      // The previous version's users table, with its rows.
+      await c.query(`CREATE TABLE ${previous}.lockbox_users (id text PRIMARY KEY, tenants text[] NOT NULL, roles text[] NOT NULL, last_seen_at timestamptz NOT NULL)`);
+      for (const u of LEGACY_USERS) await c.query(`INSERT INTO ${previous}.lockbox_users VALUES ($1, $2, $3, $4)`, [u.id, u.tenants, u.roles, T0]);
+      const store = await openPostgresStore(withSearchPath(PG_BASE_URL, previous));
+      try {
+        await checkLegacyUsers(store);
+      } finally {
+        await store.close();
+      }
+      const { rows } = await c.query(`SELECT tenants, roles FROM ${previous}.lockbox_users WHERE id = $1`, ['legacy-carol@contoso.com']);
+      expect(rows).toEqual([{ tenants: ['contoso', 'fabrikam'], roles: [] }]);
     } finally {
       await c.query(`DROP SCHEMA IF EXISTS ${previous} CASCADE`);
       await c.end();

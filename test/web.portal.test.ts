@@ -256,9 +256,13 @@ describe('the web portal', () => {
 
   it('links each request to its workflow in the Temporal UI for the operator', async () => {
     const id = await fileAsEve();
-    const config = await api().call('GET', '/v1/portal-config');
     const uiPort = Number(stack.temporalAddress.split(':').pop()) + 1000;
-    expect(config).toMatchObject({ status: 200, body: { temporalUiUrl: `http://127.0.0.1:${uiPort}`, namespace: stack.namespace } });
+    // Where Temporal runs is for operators (GET /v1/me), never in the public portal config.
+    const config = await api().call('GET', '/v1/portal-config');
+    expect(config.status).toBe(200);
+    expect(JSON.stringify(config.body)).not.toContain(String(uiPort));
+    const me = await api().call('GET', '/v1/me', { token: 'oscar-dev-token' });
+    expect(me).toMatchObject({ status: 200, body: { temporalUi: { url: `http://127.0.0.1:${uiPort}`, namespace: stack.namespace } } });
 
     const oscar = await portal('oscar');
     const pending = card(oscar.page, 'pending', id);

@@ -1,3 +1,4 @@
+import { checkResourcePicks, EMPTY_CATALOG } from '../domain/resources.js';
 import { checkStoredSettings } from '../domain/settings-schema.js';
 import { canBeApprover, validateSettings, type SettingsChange, type SettingsChangeResult } from '../domain/settings.js';
 import { verifySettingsChange } from '../domain/signing.js';
@@ -11,7 +12,7 @@ const MAX_ACCESS_CEILING_MS = 366 * 24 * 3_600_000;
  * around the API (anyone with Temporal namespace access can start the workflow) or one the rules do not allow is
  * refused and changes nothing, whatever the API checked on the way in.
  */
-export function createSettingsActivities(deps: Pick<ActivityDeps, 'store' | 'trustedKeys' | 'log'>) {
+export function createSettingsActivities(deps: Pick<ActivityDeps, 'store' | 'trustedKeys' | 'log' | 'targets'>) {
   return {
     async applyTenantSettings(change: SettingsChange): Promise<SettingsChangeResult> {
       if (!verifySettingsChange(change, deps.trustedKeys)) {
@@ -27,6 +28,9 @@ export function createSettingsActivities(deps: Pick<ActivityDeps, 'store' | 'tru
         const u = users.get(id);
         return u != null && canBeApprover(u, change.tenant);
       });
+      // Each resource must pick a target the operator declared for this tenant, checked here against the worker's own
+      // catalog too: a signed change is still only as good as the API's catalog was when it signed.
+      problems.push(...checkResourcePicks(deps.targets ?? EMPTY_CATALOG, change.tenant, checked.settings.resources));
       if (problems.length > 0) return { ok: false, refused: 'invalid', problems };
       const result = await deps.store.putTenantSettings({ ...change, settings: checked.settings });
       if (result.ok) return result;

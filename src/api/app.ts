@@ -1,6 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import { publicKeyOf } from '../domain/signing.js';
-import { requireAuth } from './auth.js';
+import { isOperator } from '../domain/directory.js';
+import { principalOf, requireAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { createHttpMetrics, metricsText } from './http-metrics.js';
 import { docsPage } from './docs-page.js';
@@ -14,6 +15,9 @@ import { evidenceRoutes } from './routes/evidence.js';
 import { auditRoutes } from './routes/audit.js';
 import { operatorRoutes } from './routes/operator.js';
 import { meRoutes, portalRoutes } from './routes/web.js';
+import { authenticate } from './session/authenticate.js';
+import { cookieNames } from './session/cookies.js';
+import { authRoutes } from './session/routes.js';
 
 const BODY_LIMIT = '16kb';
 
@@ -24,6 +28,11 @@ const jsonOnly: RequestHandler = (req, _res, next) => {
     return next(new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'send the body as application/json'));
   }
   next();
+};
+
+const operatorsOnly: RequestHandler = (_req, res, next) => {
+  const p = principalOf(res);
+  next(isOperator(p) ? undefined : problems.forbidden(`${p.id} may not read the metrics: they are for operators`));
 };
 
 /** The HTTP API. Every error is problem+json; nothing reaches the client as a stack trace. */
@@ -37,7 +46,8 @@ export function createApp(deps: ApiDeps): express.Express {
   // Then, so every answer is counted.
   const metrics = createHttpMetrics();
   app.use(metrics.middleware);
-  app.get('/metrics', async (_req, res) => {
+  // Operators only (bearer token): the numbers describe every tenant's traffic and the deployment (docs/security.md).
+  app.get('/metrics', requireAuth(deps.auth), operatorsOnly, async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metricsText([metrics.registry, ...(deps.metricsRegistries ?? [])]));
   });
 
@@ -54,11 +64,14 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json({ keys: [{ keyId: deps.signer.keyId, alg: 'Ed25519', publicKey: publicKeyOf(deps.signer.secretKey) }] });
   });
 
+  // Portal sign-in: /auth/login, /auth/callback, /auth/logout, /auth/session (docs/sign-in.md).
+  if (deps.portalAuth) app.use(authRoutes(deps.portalAuth));
   // The web portal (page, assets, public GET /v1/portal-config): before /v1, whose router requires a token.
   app.use(portalRoutes(deps));
 
   const v1 = express.Router();
-  v1.use(requireAuth(deps.auth));
+  // A bearer token, or else the portal's session cookie (with X-CSRF-Token on anything that changes state).
+  v1.use(authenticate(deps.auth, deps.portalAuth ? { sessions: deps.portalAuth.sessions, cookieName: cookieNames(deps.portalAuth.cookieSecure).session } : undefined));
   v1.use(jsonOnly, express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   v1.use('/requests', requestRoutes(deps));
   v1.use('/access', accessRoutes(deps));
@@ -67,7 +80,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use('/tenants', evidenceRoutes(deps));
   v1.use('/audit', auditRoutes(deps));
   v1.use('/operator', operatorRoutes(deps));
-  v1.use('/me', meRoutes());
+  v1.use('/me', meRoutes(deps));
   app.use('/v1', v1);
 
   app.get('/openapi.json', openApiJson);

@@ -1,7 +1,8 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
-import { Role, type Principal } from '../domain/directory.js';
+import { isProviderRole, isTenantRole, ProviderRole, TenantRole, type Principal, type TenantRoleGrant } from '../domain/directory.js';
 import type { Authenticator } from './auth.js';
+import { TenantId } from './schemas.js';
 
 /** How bearer JWTs from an OIDC / OAuth2 issuer are verified and turned into a {@link Principal}. */
 export interface OidcOptions {
@@ -16,15 +17,25 @@ export interface OidcOptions {
   /** Accepted signature algorithms; default RS256, ES256, EdDSA. Asymmetric only: never `none`, never HS*. */
   algorithms?: string[];
   /**
+   * Accepted JWT header `typ` values, compared case-insensitively without an `application/` prefix; default
+   * `['at+jwt']` (RFC 9068 access tokens), so an ID token (typ `JWT` or none) is never taken for an access token.
+   * Add `JWT` only for an IdP that types its access tokens so; such tokens are still refused when they carry
+   * ID-token claims (`nonce`, `at_hash`, `c_hash`, or `typ: "ID"`). A token without `typ` is always refused.
+   */
+  tokenTypes?: string[];
+  /**
    * Claim names; a name that is not a top-level claim is read as a dotted path (`realm_access.roles`).
-   * `userId` defaults to `email` and falls back to `sub`; `tenants` to `lockbox_tenants`; `roles` to `lockbox_roles`.
+   * `userId` defaults to `email` (then `email_verified` must be true) and falls back to `sub`; `tenants` to
+   * `lockbox_tenants`; `roles` to `lockbox_roles`.
    */
   claims?: { userId?: string; tenants?: string; roles?: string };
   /**
-   * IdP group / role names to Lockbox roles. When set, only mapped names count (an IdP's own "admin" group must not
-   * become a Lockbox admin by accident); when absent, names that already are Lockbox roles count. Others are ignored.
+   * IdP group / role names to Lockbox role names (see {@link parseRoleName}: `engineer`, `internal_approver`,
+   * `operator`, `contoso:approver`, `contoso:admin`). When set, only mapped names count (an IdP's own "admin" group
+   * must not become a Lockbox admin by accident); when absent, names that already are Lockbox role names count.
+   * Others are ignored.
    */
-  roleMap?: Record<string, Role>;
+  roleMap?: Record<string, string>;
   /** Told why a token was refused (see {@link OidcRefusal}); never given the token. */
   onRefused?: (reason: string) => void;
 }
@@ -39,14 +50,41 @@ export const OidcRefusal = {
   jwksUnavailable: 'jwks_unavailable',
   /** Signature and claims were fine but neither the user claim nor `sub` holds a non-empty string. */
   missingUserId: 'missing_user_id',
-  /** The user id would come from `email` and the token says `email_verified: false`. */
+  /** The user id would come from `email` and the token does not say `email_verified: true`. */
   emailUnverified: 'email_unverified',
+  /** The JWT header's `typ` is not one of the accepted token types (by default: not an RFC 9068 access token). */
+  tokenType: 'token_type_not_allowed',
+  /** A token typed as accepted but carrying ID-token claims: an ID token is not an access token. */
+  idToken: 'id_token',
   unexpected: 'unexpected_error',
 } as const;
 
+/** What the caller is told in the 401 for each reason: fixed words, never anything from the token. */
+const PUBLIC_DETAIL: Record<string, string> = {
+  ERR_JWT_EXPIRED: 'the token has expired',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED:nbf:check_failed': 'the token is not valid yet',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED:exp:missing': 'the token has no expiry (exp)',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED:aud:check_failed': 'the token is meant for another audience',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED:aud:missing': 'the token names no audience (aud)',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED:iss:check_failed': 'the token is from another issuer',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED:iss:missing': 'the token names no issuer (iss)',
+  [OidcRefusal.jwksUnavailable]: "the identity provider's signing keys could not be fetched; try again later",
+  [OidcRefusal.missingUserId]: 'the token names no user',
+  [OidcRefusal.emailUnverified]: 'the e-mail address in the token is not verified (email_verified must be true)',
+  [OidcRefusal.idToken]: 'this is an ID token; send an access token',
+};
+
+/** The words a 401 may carry for a refusal reason, or a generic sentence. */
+export function publicRefusalDetail(reason: string, tokenTypes: readonly string[] = DEFAULT_TOKEN_TYPES): string {
+  if (reason === OidcRefusal.tokenType) return `the token is not an access token: its JWT header typ must be ${tokenTypes.join(' or ')}`;
+  return PUBLIC_DETAIL[reason] ?? 'the bearer token is not valid';
+}
+
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
-const ROLES: readonly string[] = Object.values(Role);
+const DEFAULT_TOKEN_TYPES = ['at+jwt'];
+/** Claims only ID tokens carry (OIDC Core 3.1.3.6, 3.3.2.11), and Keycloak's token kind claim. */
+const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash'];
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** Why a JWKS URL is not acceptable, or null. Plain http would let anyone on the path swap the keys. */
@@ -62,12 +100,38 @@ function jwksUrlProblem(text: string): string | null {
   return 'must use https (http only on 127.0.0.1 or localhost)';
 }
 
+/** A `typ` value as compared: lower case, without the `application/` prefix (RFC 7515 4.1.9). */
+const normalizeTyp = (typ: string) => typ.trim().toLowerCase().replace(/^application\//, '');
+
+/** A Lockbox role name as an IdP may say it, read: a provider role, a role at a tenant, or a bare customer role. */
+export type RoleName =
+  | { kind: 'provider'; role: ProviderRole }
+  | { kind: 'tenant'; grant: TenantRoleGrant }
+  /** `approver` / `admin` without a tenant: applies only when the tenants claim names exactly one tenant. */
+  | { kind: 'bare'; role: TenantRole };
+
+/**
+ * Reads `engineer`, `internal_approver`, `operator` (provider side, global), `<tenant>:approver`, `<tenant>:admin`
+ * (customer side, at that tenant) and the bare `approver` / `admin`; anything else is null.
+ */
+export function parseRoleName(name: string): RoleName | null {
+  if (isProviderRole(name)) return { kind: 'provider', role: name };
+  if (isTenantRole(name)) return { kind: 'bare', role: name };
+  const at = name.lastIndexOf(':');
+  const tenant = name.slice(0, at);
+  const role = name.slice(at + 1);
+  if (at > 0 && isTenantRole(role) && TenantId.safeParse(tenant).success) return { kind: 'tenant', grant: { tenant, role } };
+  return null;
+}
+
+const ROLE_NAMES = `${Object.values(ProviderRole).join(', ')}, <tenant>:${Object.values(TenantRole).join(', <tenant>:')}`;
+
 /** Marks a failure to obtain the key set, as opposed to a token that does not match it. */
 class JwksUnavailable extends Error {}
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function readClaim(payload: JWTPayload, name: string): unknown {
+function readClaim(payload: Readonly<Record<string, unknown>>, name: string): unknown {
   if (Object.hasOwn(payload, name)) return payload[name];
   let value: unknown = payload;
   for (const key of name.split('.')) value = isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
@@ -89,10 +153,12 @@ function reasonOf(err: unknown): string {
 
 /**
  * Verifies OIDC / OAuth2 bearer JWTs against the issuer's JWKS with jose: signature (asymmetric algorithms only),
- * `iss`, `aud`, `exp` (required) and `nbf`, with clock tolerance; maps claims to a Principal. Every refusal resolves
- * to null and is reported to `onRefused`. Keys are cached by jose and refetched on an unknown `kid` (at most every
+ * `iss`, `aud`, `exp` (required) and `nbf`, with clock tolerance; the header's `typ` (`at+jwt` unless configured:
+ * an ID token is not an access token); maps claims to a Principal ({@link principalFromClaims}). Every refusal
+ * resolves to null, is reported to `onRefused`, and is told to the caller in fixed words ({@link publicRefusalDetail}). Keys are cached by jose and refetched on an unknown `kid` (at most every
  * 30 s); a failed fetch is never cached, so the next token tries again.
- * @throws TypeError at construction when the options are unsafe (http JWKS URL, `none` or HS* algorithms, bad roleMap).
+ * @throws TypeError at construction when the options are unsafe (http JWKS URL, `none` or HS* algorithms, bad roleMap,
+ *   no token type).
  */
 export function createOidcAuthenticator(opts: OidcOptions): Authenticator {
   const urlProblem = jwksUrlProblem(opts.jwksUrl);
@@ -103,11 +169,12 @@ export function createOidcAuthenticator(opts: OidcOptions): Authenticator {
     throw new TypeError(`OIDC algorithms must be asymmetric signature algorithms (${ASYMMETRIC.join(', ')}); got ${unsafe.join(', ') || 'none'}`);
   }
   const roleMap = opts.roleMap;
-  const badRoles = Object.entries(roleMap ?? {}).filter(([, r]) => !ROLES.includes(r));
-  if (badRoles.length > 0) throw new TypeError(`OIDC roleMap maps to unknown roles: ${badRoles.map(([k]) => k).join(', ')}`);
-  const userClaim = opts.claims?.userId ?? 'email';
-  const tenantsClaim = opts.claims?.tenants ?? 'lockbox_tenants';
-  const rolesClaim = opts.claims?.roles ?? 'lockbox_roles';
+  const badRoles = Object.entries(roleMap ?? {}).filter(([, r]) => parseRoleName(r) === null);
+  if (badRoles.length > 0) throw new TypeError(`OIDC roleMap maps to unknown roles: ${badRoles.map(([k]) => k).join(', ')} (use ${ROLE_NAMES})`);
+  const tokenTypes = (opts.tokenTypes ?? DEFAULT_TOKEN_TYPES).map(normalizeTyp);
+  if (tokenTypes.length === 0 || tokenTypes.some((t) => !/^[a-z0-9.+-]+$/.test(t))) {
+    throw new TypeError('OIDC tokenTypes must be one or more JWT typ values, e.g. at+jwt');
+  }
 
   const jwks = createRemoteJWKSet(new URL(opts.jwksUrl));
   const getKey: JWTVerifyGetKey = async (header, token) => {
@@ -119,23 +186,22 @@ export function createOidcAuthenticator(opts: OidcOptions): Authenticator {
       throw new JwksUnavailable('JWKS unavailable', { cause: err });
     }
   };
-  const toRole = (name: string): Role | undefined =>
-    roleMap ? (Object.hasOwn(roleMap, name) ? roleMap[name] : undefined) : ROLES.includes(name) ? (name as Role) : undefined;
-
-  const refuse = (reason: string): null => {
+  const refuse = (reason: string, tell?: (detail: string) => void): null => {
     try {
       opts.onRefused?.(reason);
     } catch {
       // A failing logger must not turn a refusal into a thrown error.
     }
+    tell?.(publicRefusalDetail(reason, tokenTypes));
     return null;
   };
 
   return {
-    async authenticate(token) {
+    async authenticate(token, refused) {
       let payload: JWTPayload;
+      let typ: unknown;
       try {
-        ({ payload } = await jwtVerify(token, getKey, {
+        ({ payload, protectedHeader: { typ } } = await jwtVerify(token, getKey, {
           issuer: opts.issuer,
           audience: opts.audience,
           algorithms,
@@ -143,25 +209,60 @@ export function createOidcAuthenticator(opts: OidcOptions): Authenticator {
           requiredClaims: ['exp'],
         }));
       } catch (err) {
-        return refuse(reasonOf(err));
+        return refuse(reasonOf(err), refused);
       }
-      const fromUserClaim = nonEmpty(readClaim(payload, userClaim));
-      if (fromUserClaim !== undefined && userClaim === 'email' && payload.email_verified === false) {
-        return refuse(OidcRefusal.emailUnverified);
+      // Checked after the signature, so the header read is the one the IdP signed.
+      const type = typeof typ === 'string' ? normalizeTyp(typ) : '';
+      if (!tokenTypes.includes(type)) return refuse(OidcRefusal.tokenType, refused);
+      if (type !== 'at+jwt' && (ID_TOKEN_CLAIMS.some((c) => Object.hasOwn(payload, c)) || payload.typ === 'ID')) {
+        return refuse(OidcRefusal.idToken, refused);
       }
-      const id = fromUserClaim ?? nonEmpty(payload.sub);
-      if (id === undefined) return refuse(OidcRefusal.missingUserId);
-      const roles = strings(readClaim(payload, rolesClaim))
-        .map(toRole)
-        .filter((r): r is Role => r !== undefined);
-      return { id, roles: [...new Set(roles)], tenants: [...new Set(strings(readClaim(payload, tenantsClaim)))] } satisfies Principal;
+      const mapped = principalFromClaims(payload, opts);
+      return mapped.ok ? mapped.principal : refuse(mapped.reason, refused);
     },
   };
 }
 
+/**
+ * Verified claims (of an access token here, of an ID token at portal sign-in) as a Principal: the user id from the
+ * user claim (`email` only with `email_verified: true`), else `sub`; roles from the roles claim through the role map.
+ * A bare `approver` / `admin` (an IdP that keeps one realm per customer) counts at the one tenant the tenants claim
+ * names; with several tenants it would be every role at every tenant, so it counts nowhere (say `<tenant>:<role>`).
+ */
+export function principalFromClaims(
+  payload: Readonly<Record<string, unknown>>,
+  opts: Pick<OidcOptions, 'claims' | 'roleMap'> = {},
+): { ok: true; principal: Principal } | { ok: false; reason: typeof OidcRefusal.emailUnverified | typeof OidcRefusal.missingUserId } {
+  const userClaim = opts.claims?.userId ?? 'email';
+  const fromUserClaim = nonEmpty(readClaim(payload, userClaim));
+  // An e-mail address the IdP has not verified may be anyone's: it never names a Lockbox user.
+  if (fromUserClaim !== undefined && userClaim === 'email' && payload.email_verified !== true) return { ok: false, reason: OidcRefusal.emailUnverified };
+  const id = fromUserClaim ?? nonEmpty(payload.sub);
+  if (id === undefined) return { ok: false, reason: OidcRefusal.missingUserId };
+  const roleMap = opts.roleMap;
+  const toRole = (name: string): RoleName | null => {
+    const target = roleMap ? (Object.hasOwn(roleMap, name) ? roleMap[name] : undefined) : name;
+    return target === undefined ? null : parseRoleName(target);
+  };
+  const names = strings(readClaim(payload, opts.claims?.roles ?? 'lockbox_roles')).map(toRole);
+  const roles: ProviderRole[] = [];
+  const tenantRoles: TenantRoleGrant[] = [];
+  const tenants = [...new Set(strings(readClaim(payload, opts.claims?.tenants ?? 'lockbox_tenants')))];
+  const only = tenants.length === 1 && TenantId.safeParse(tenants[0]).success ? tenants[0] : undefined;
+  const addGrant = (g: TenantRoleGrant) => {
+    if (!tenantRoles.some((x) => x.tenant === g.tenant && x.role === g.role)) tenantRoles.push(g);
+  };
+  for (const n of names) {
+    if (n?.kind === 'provider' && !roles.includes(n.role)) roles.push(n.role);
+    else if (n?.kind === 'tenant') addGrant(n.grant);
+    else if (n?.kind === 'bare' && only !== undefined) addGrant({ tenant: only, role: n.role });
+  }
+  return { ok: true, principal: { id, roles, tenantRoles } };
+}
+
 const required = z.string({ error: 'required' }).trim().min(1, 'required');
 const claimName = z.string().trim().min(1, 'must not be empty').optional();
-const RoleMapSchema = z.record(z.string().min(1), z.enum(Role));
+const RoleMapSchema = z.record(z.string().min(1), z.string().refine((r) => parseRoleName(r) !== null, 'is not a Lockbox role name'));
 
 /** The OIDC environment variables; parse with {@link oidcOptionsFromEnv}. */
 export const OidcConfigSchema = z.object({
@@ -179,6 +280,20 @@ export const OidcConfigSchema = z.object({
   LOCKBOX_OIDC_USER_CLAIM: claimName,
   LOCKBOX_OIDC_TENANTS_CLAIM: claimName,
   LOCKBOX_OIDC_ROLES_CLAIM: claimName,
+  // Comma-separated JWT header typ values; unset or empty: at+jwt only.
+  LOCKBOX_OIDC_TOKEN_TYPES: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const types = (text ?? '').split(',').map(normalizeTyp).filter((t) => t !== '');
+      if (types.length === 0) return undefined;
+      const bad = types.filter((t) => !/^[a-z0-9.+-]+$/.test(t));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be JWT typ values separated by commas, e.g. at+jwt,JWT' });
+        return z.NEVER;
+      }
+      return [...new Set(types)];
+    }),
   LOCKBOX_OIDC_ROLE_MAP: z
     .string()
     .optional()
@@ -188,13 +303,13 @@ export const OidcConfigSchema = z.object({
       try {
         json = JSON.parse(text);
       } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"idp-approvers":"approver"}' });
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"contoso-approvers":"contoso:approver","lockbox-engineers":"engineer"}' });
         return z.NEVER;
       }
       const parsed = RoleMapSchema.safeParse(json);
       if (!parsed.success) {
         const why = parsed.error.issues.map((i) => (i.path.length ? `"${i.path.join('.')}" ` : '') + i.message).join('; ');
-        ctx.addIssue({ code: 'custom', message: `must map names to ${ROLES.join(', ')} (${why})` });
+        ctx.addIssue({ code: 'custom', message: `must map names to ${ROLE_NAMES} (${why})` });
         return z.NEVER;
       }
       return parsed.data;
@@ -218,6 +333,7 @@ export function oidcOptionsFromEnv(env: Readonly<Record<string, string | undefin
       audience: e.LOCKBOX_OIDC_AUDIENCE,
       jwksUrl: e.LOCKBOX_OIDC_JWKS_URL,
       clockToleranceSec: e.LOCKBOX_OIDC_CLOCK_TOLERANCE,
+      ...(e.LOCKBOX_OIDC_TOKEN_TYPES ? { tokenTypes: e.LOCKBOX_OIDC_TOKEN_TYPES } : {}),
       claims: { userId: e.LOCKBOX_OIDC_USER_CLAIM, tenants: e.LOCKBOX_OIDC_TENANTS_CLAIM, roles: e.LOCKBOX_OIDC_ROLES_CLAIM },
       ...(e.LOCKBOX_OIDC_ROLE_MAP ? { roleMap: e.LOCKBOX_OIDC_ROLE_MAP } : {}),
     },

@@ -5,7 +5,11 @@ import { problems } from './problem.js';
 
 /** Turns a bearer token into a person, or null. Demo tokens now; OIDC JWTs plug in here. */
 export interface Authenticator {
-  authenticate(token: string): Promise<Principal | null>;
+  /**
+   * @param refused told, on a refusal, why in words fit for the caller's 401 (fixed text, never the token's);
+   *   an authenticator with nothing more to say than "not valid" need not call it.
+   */
+  authenticate(token: string, refused?: (detail: string) => void): Promise<Principal | null>;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -30,8 +34,11 @@ export function requireAuth(auth: Authenticator): RequestHandler {
     if (!header) return next(problems.unauthenticated('send Authorization: Bearer <token>'));
     const match = /^Bearer ([\x21-\x7e]{1,4096})$/.exec(header);
     if (!match?.[1]) return next(problems.unauthenticated('the Authorization header must be "Bearer <token>"'));
-    const principal = await auth.authenticate(match[1]);
-    if (!principal) return next(problems.unauthenticated('the bearer token is not valid'));
+    let why = 'the bearer token is not valid';
+    const principal = await auth.authenticate(match[1], (detail) => {
+      why = detail;
+    });
+    if (!principal) return next(problems.unauthenticated(why));
     res.locals.principal = principal;
     next();
   };

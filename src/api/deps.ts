@@ -7,6 +7,7 @@ import type { AuditSink } from '../ports/audit-sink.js';
 import type { CredentialVault } from '../ports/credential-vault.js';
 import type { Store } from '../ports/store.js';
 import type { Authenticator } from './auth.js';
+import type { PortalAuth } from './session/routes.js';
 
 /** Result of the readiness probe: ok only when every dependency answers. */
 export interface Readiness {
@@ -25,6 +26,8 @@ export interface ApiDeps {
   /** The primary audit sink: the pull feed reads from it. */
   audit: AuditSink;
   auth: Authenticator;
+  /** Portal sign-in and sessions (cookie), step-up; absent: bearer tokens only, no step-up. */
+  portalAuth?: PortalAuth;
   /** Signs what the API has authorised (requests and decisions); the worker trusts only this key. */
   signer: SigningKey;
   /** Provider-side internal approvers. */

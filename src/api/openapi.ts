@@ -36,7 +36,7 @@ export interface RouteDoc {
   /** The JSON body's schema (named after its export in schemas.ts). */
   body?: z.ZodType;
   /** The success answer: status, what it is, headers worth knowing. */
-  response: { status: number; description: string; headers?: Record<string, string>; html?: boolean; text?: boolean };
+  response: { status: number; description: string; headers?: Record<string, string>; html?: boolean; text?: boolean; schema?: z.ZodType };
   /** Non-problem answers besides the success one, e.g. readiness's 503. */
   otherResponses?: Record<number, string>;
   /** Problem statuses specific to the route; 401 (auth), 400/413/415 (body), 400 (query) and 500 are added. */
@@ -75,12 +75,68 @@ export const ROUTES: RouteDoc[] = [
     path: '/metrics',
     summary: 'Prometheus metrics',
     description:
-      'Requests and latency by route pattern and status (`lockbox_http_requests_total`, `lockbox_http_request_duration_seconds`), decisions by action and outcome (`lockbox_decisions_total`), the process (`process_*`, `nodejs_*`) and the reconciler (`lockbox_reconcile_*`). For the scraper inside the deployment; do not expose it publicly.',
+      'Operators only (bearer token with the operator role; give the scraper its own operator credential). Requests and latency by route pattern and status (`lockbox_http_requests_total`, `lockbox_http_request_duration_seconds`), decisions by action and outcome (`lockbox_decisions_total`), the process (`process_*`, `nodejs_*`) and the reconciler (`lockbox_reconcile_*`).',
     tag: 'meta',
-    auth: false,
+    auth: true,
     response: { status: 200, description: 'Prometheus text exposition format', text: true },
+    problems: [403],
   },
   { method: 'get', path: '/v1/signing-keys', summary: 'Public keys that verify the signatures kept in audit events', tag: 'audit', auth: false, response: { status: 200, description: '`{keys: [{keyId, alg, publicKey}]}`' } },
+  {
+    method: 'get',
+    path: '/auth/cli',
+    summary: 'Where `lockbox login` signs in',
+    description:
+      'Public. The OpenID provider (`issuer`), the command line\'s public client id, the scopes to ask for and, when the provider needs one, the resource indicator (RFC 8707), so `lockbox login` needs only the API\'s URL. The CLI uses the device authorization grant (RFC 8628) and refresh tokens (docs/cli.md). 404 when CLI sign-in is not configured (`LOCKBOX_OIDC_CLI_CLIENT_ID`).',
+    tag: 'meta',
+    auth: false,
+    response: { status: 200, description: '`{issuer, clientId, scopes, resource?}`' },
+    problems: [404],
+  },
+  {
+    method: 'get',
+    path: '/auth/login',
+    summary: 'Start portal sign-in at the OpenID provider',
+    description:
+      'Public. 302 to the provider (authorization code flow, `response_type=code`, PKCE `S256`, fresh `state` and `nonce`); the flow is bound to this browser by an HttpOnly cookie and ends within 10 minutes. `returnTo` (a path on this site, default `/`) is where the person lands after sign-in; `max_age=0` asks for a fresh login (step-up). See docs/sign-in.md. 404 when sign-in is not configured.',
+    tag: 'portal',
+    auth: false,
+    query: z.object({ returnTo: z.string().max(1024).optional(), max_age: z.string().regex(/^\d{1,6}$/).optional() }),
+    response: { status: 302, description: 'to the provider\'s authorization endpoint', headers: { Location: 'the authorization URL' } },
+    problems: [404, 503],
+  },
+  {
+    method: 'get',
+    path: '/auth/callback',
+    summary: 'Where the OpenID provider sends the browser back',
+    description:
+      'Public. Redeems the code (state, PKCE verifier, nonce, issuer, audience, expiry, `auth_time` checked by openid-client), opens a server-side session (HttpOnly, SameSite=Lax cookie; `__Host-` and Secure over https) and answers 303 to the sign-in\'s `returnTo`. Anything wrong is 401 `sign-in-failed` with `loginUrl`.',
+    tag: 'portal',
+    auth: false,
+    response: { status: 303, description: 'to the page the sign-in started from', headers: { Location: 'the `returnTo` path' } },
+    problems: [401, 404],
+  },
+  {
+    method: 'post',
+    path: '/auth/logout',
+    summary: 'End the portal session',
+    description:
+      'Needs the session\'s `X-CSRF-Token` (403 `csrf` without it). Ends the session in the store and answers where to go next: the provider\'s end-session endpoint (RP-initiated logout) when it has one, else `/`.',
+    tag: 'portal',
+    auth: false,
+    response: { status: 200, description: '`{signedOut: true, redirect}`' },
+    problems: [403],
+  },
+  {
+    method: 'get',
+    path: '/auth/session',
+    summary: 'Who is signed in to the portal',
+    description:
+      'Public. `{signedIn: false, signInAvailable, loginUrl}`, or `{signedIn: true, user: {id, roles, tenantRoles, describedRoles}, authTime, amr, acr, expiresAt, idleTimeoutSec, stepUpMaxAgeSec, csrfToken}` for the session cookie sent.',
+    tag: 'portal',
+    auth: false,
+    response: { status: 200, description: 'the session, or `signedIn: false`' },
+  },
   { method: 'get', path: '/openapi.json', summary: 'This OpenAPI document', tag: 'meta', auth: false, response: { status: 200, description: 'the OpenAPI 3.1 document' } },
   { method: 'get', path: '/docs', summary: 'This document as a readable page', tag: 'meta', auth: false, response: { status: 200, description: 'an HTML page', html: true } },
   {
@@ -163,10 +219,10 @@ export const ROUTES: RouteDoc[] = [
     method: 'get',
     path: '/v1/portal-config',
     summary: 'What the portal needs before sign-in',
-    description: 'Public. The Temporal UI base URL (null when unknown) and namespace, for links from a request to its workflow; the mode; in the embedded default the demo identities.',
+    description: 'Public, so it says nothing about the deployment: the mode, and in the embedded default the demo identities (`[{token, id, roles, tenantRoles}]`). Operators find the Temporal UI in `GET /v1/me`.',
     tag: 'portal',
     auth: false,
-    response: { status: 200, description: '`{temporalUiUrl, namespace, mode, demoIdentities}`' },
+    response: { status: 200, description: '`{mode, demoIdentities}`' },
   },
   {
     method: 'post',
@@ -191,7 +247,14 @@ export const ROUTES: RouteDoc[] = [
     response: { status: 200, description: 'the pack (JSON), or CSV / HTML per `format`' },
     problems: [400, 403, 422],
   },
-  { method: 'get', path: '/v1/me', summary: 'Who the bearer token is', tag: 'portal', response: { status: 200, description: '`{id, roles, tenants}`' } },
+  {
+    method: 'get',
+    path: '/v1/me',
+    summary: 'Who the bearer token is',
+    description: 'Provider-side roles (`engineer`, `internal_approver`, `operator`) hold everywhere; customer-side roles (`approver`, `admin`) each at one tenant. Operators also get where the Temporal UI is.',
+    tag: 'portal',
+    response: { status: 200, description: '`{id, roles, tenantRoles: [{tenant, role}], temporalUi?: {url, namespace}}`', schema: s.MeResponse },
+  },
 ];
 
 const TAGS = [
@@ -215,6 +278,7 @@ const PROBLEM_TEXT: Record<number, string> = {
   415: 'Body is not JSON',
   422: 'Well-formed but cannot be processed',
   500: 'Unexpected error (logged; no internals in the answer)',
+  503: 'A service this depends on (the identity provider, Temporal) cannot be reached now; try again shortly',
 };
 
 const FieldErrorSchema = z.object({ field: z.string(), pointer: z.string(), message: z.string() });
@@ -270,9 +334,10 @@ function operation(r: RouteDoc, components: Record<string, JsonSchema>): Record<
         ? { 'text/html': { schema: { type: 'string' } } }
         : r.response.text
           ? { 'text/plain': { schema: { type: 'string' } } }
-          : { 'application/json': { schema: { type: 'object' } } },
+          : { 'application/json': { schema: r.response.schema ? { $ref: `#/components/schemas/${nameOf(r.response.schema, `${operationId(r)}Response`)}` } : { type: 'object' } } },
     },
   };
+  if (r.response.schema) components[nameOf(r.response.schema, `${operationId(r)}Response`)] = jsonSchema(r.response.schema);
   for (const [status, description] of Object.entries(r.otherResponses ?? {})) responses[status] = { description, content: { 'application/json': { schema: { type: 'object' } } } };
   for (const status of [...problems].sort((a, b) => a - b)) responses[status] = { $ref: `#/components/responses/Problem${status}` };
   // Node's HTTP server refuses oversized headers before any route runs: every operation can answer it.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
+import { ProviderRole, TenantRole } from '../domain/directory.js';
 import { RequestStatus } from '../domain/request.js';
 import { ResourceSettingSchema } from '../domain/settings-schema.js';
 import { NOTIFY_CHANNELS } from '../domain/settings.js';
@@ -92,3 +93,16 @@ export const EvidenceQuery = z
   })
   .refine((q) => Date.parse(q.to) > Date.parse(q.from), { message: 'must be after from', path: ['to'] })
   .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= 400 * 24 * 3_600_000, { message: 'the period is at most 400 days', path: ['to'] });
+
+/** `GET /v1/me`: who the bearer token is (an answer, not an input: the OpenAPI document shows it). */
+export const MeResponse = z.object({
+  id: z.string().describe('the person, as the audit trail names them'),
+  roles: z.array(z.enum(ProviderRole)).describe('provider-side roles, valid at every tenant'),
+  tenantRoles: z
+    .array(z.object({ tenant: TenantId, role: z.enum(TenantRole) }))
+    .describe('customer-side roles, each held at one tenant only (an admin may also approve there)'),
+  temporalUi: z
+    .object({ url: z.string(), namespace: z.string() })
+    .optional()
+    .describe('operators only: the Temporal UI; a request is at `<url>/namespaces/<namespace>/workflows/<request id>`'),
+});

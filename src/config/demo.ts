@@ -7,13 +7,15 @@ import type { TenantSettings } from '../domain/settings.js';
  * The tokens are public on purpose: they exist so a first-time user can try Lockbox with curl.
  */
 export const DEMO_TOKENS: Readonly<Record<string, Principal>> = {
-  'eve-dev-token': { id: 'eve@lockbox.dev', roles: ['engineer'], tenants: [] },
-  'alice-dev-token': { id: 'alice@contoso.com', roles: ['approver', 'admin'], tenants: ['contoso'] },
-  'bob-dev-token': { id: 'bob@contoso.com', roles: ['approver'], tenants: ['contoso'] },
-  'ian-dev-token': { id: 'ian@lockbox.dev', roles: ['internal_approver'], tenants: [] },
-  'oscar-dev-token': { id: 'oscar@lockbox.dev', roles: ['operator'], tenants: [] },
-  'fiona-dev-token': { id: 'fiona@fabrikam.com', roles: ['approver', 'admin'], tenants: ['fabrikam'] },
-  'frank-dev-token': { id: 'frank@fabrikam.com', roles: ['approver'], tenants: ['fabrikam'] },
+  'eve-dev-token': { id: 'eve@lockbox.dev', roles: ['engineer'], tenantRoles: [] },
+  'alice-dev-token': { id: 'alice@contoso.com', roles: [], tenantRoles: [{ tenant: 'contoso', role: 'approver' }, { tenant: 'contoso', role: 'admin' }] },
+  'bob-dev-token': { id: 'bob@contoso.com', roles: [], tenantRoles: [{ tenant: 'contoso', role: 'approver' }] },
+  // Two tenants, a different role at each: approving at contoso never makes her an admin there.
+  'carol-dev-token': { id: 'carol@contoso.com', roles: [], tenantRoles: [{ tenant: 'contoso', role: 'approver' }, { tenant: 'fabrikam', role: 'admin' }] },
+  'ian-dev-token': { id: 'ian@lockbox.dev', roles: ['internal_approver'], tenantRoles: [] },
+  'oscar-dev-token': { id: 'oscar@lockbox.dev', roles: ['operator'], tenantRoles: [] },
+  'fiona-dev-token': { id: 'fiona@fabrikam.com', roles: [], tenantRoles: [{ tenant: 'fabrikam', role: 'approver' }, { tenant: 'fabrikam', role: 'admin' }] },
+  'frank-dev-token': { id: 'frank@fabrikam.com', roles: [], tenantRoles: [{ tenant: 'fabrikam', role: 'approver' }] },
 };
 
 /** The provider's internal approvers in the demo. */

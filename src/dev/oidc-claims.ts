@@ -11,16 +11,15 @@ export const DEMO_SCOPES = ['openid', 'email', 'profile', 'lockbox', 'offline_ac
 export const DEMO_CLAIMS_BY_SCOPE: Record<string, string[]> = {
   email: ['email', 'email_verified'],
   profile: ['name'],
-  lockbox: ['lockbox_roles', 'lockbox_tenant_roles'],
+  lockbox: ['lockbox_roles'],
 };
 
-/** The person's claims: id as e-mail (verified), provider-side roles, and customer-side roles as `tenant:role`. */
+/** The person's claims: id as e-mail (verified); roles as the API reads them: `engineer`, `contoso:approver`, ... */
 export function demoPersonClaims(p: Principal): Record<string, unknown> {
   return {
     email: p.id,
     email_verified: true,
     name: p.id.split('@')[0],
-    lockbox_roles: [...p.roles],
-    lockbox_tenant_roles: p.tenantRoles.map((g) => `${g.tenant}:${g.role}`),
+    lockbox_roles: [...p.roles, ...p.tenantRoles.map((g) => `${g.tenant}:${g.role}`)],
   };
 }

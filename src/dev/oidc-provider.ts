@@ -89,8 +89,9 @@ export async function startDevOidcProvider(opts: DevOidcProviderOptions): Promis
     cookies: { keys: [randomBytes(32).toString('hex')] },
     pkce: { required: () => true },
     scopes: DEMO_SCOPES,
-    // amr (how the person logged in) is only put in tokens when declared here; step-up records it with a decision.
-    claims: { acr: null, amr: null, auth_time: null, sid: null, openid: ['sub'], ...DEMO_CLAIMS_BY_SCOPE },
+    // How the person logged in (amr, acr) comes with the openid scope, so every ID token says it: step-up records it
+    // with a decision, as a real provider's would (Entra ID and Okta send amr by default).
+    claims: { auth_time: null, sid: null, openid: ['sub', 'amr', 'acr'], ...DEMO_CLAIMS_BY_SCOPE },
     // The portal reads who someone is from the ID token; no extra userinfo round trip.
     conformIdTokenClaims: false,
     findAccount: (_ctx, sub) => {

@@ -65,6 +65,9 @@ export interface DecisionProof {
   issuedAt: string;
   /** The run the decision was signed for (part of the signed claims, so a customer can re-verify it). */
   runId?: string;
+  /** Signed claims too: when and how the deciding person last logged in (step-up), when known. */
+  authTime?: string;
+  amr?: string[];
 }
 
 /** A request for more time on an active grant. On approval the window moves; otherwise the original end stands. */

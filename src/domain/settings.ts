@@ -65,9 +65,12 @@ export function validateSettings(
   return problems;
 }
 
-/** Whether a known person could be listed as a tenant's approver: a member of it with the approver or admin role. */
-export function canBeApprover(p: { roles: readonly string[]; tenants: readonly string[] }, tenant: string): boolean {
-  return p.tenants.includes(tenant) && (p.roles.includes('approver') || p.roles.includes('admin'));
+/**
+ * Whether a known person could be listed as a tenant's approver: approver or admin AT THAT tenant. A role held at
+ * another tenant counts for nothing here.
+ */
+export function canBeApprover(p: { tenantRoles: ReadonlyArray<{ tenant: string; role: string }> }, tenant: string): boolean {
+  return p.tenantRoles.some((g) => g.tenant === tenant && (g.role === 'approver' || g.role === 'admin'));
 }
 
 /** The approval policy a tenant's settings put in force now. */

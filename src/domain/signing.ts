@@ -30,6 +30,10 @@ export interface DecisionClaims {
   nonce: string;
   /** For `extend`: the extra time asked for. */
   durationMs?: number;
+  /** ISO-8601 UTC: when the deciding person last logged in at the identity provider (`auth_time`), when known. */
+  authTime?: string;
+  /** How they logged in (`amr`, e.g. `["pwd", "mfa"]`), when the identity provider said. */
+  amr?: string[];
 }
 
 export interface SignedDecision {

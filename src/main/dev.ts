@@ -4,9 +4,11 @@
  */
 import { ConfigError, loadConfig } from '../config/index.js';
 import { DEMO_CRM, DEMO_TARGET_ENV, DEMO_TOKENS } from '../config/demo.js';
+import { describeRoles } from '../domain/directory.js';
 import { prepareDemoCrm } from './demo-crm.js';
 import { createLogger } from '../config/logger.js';
 import { startApi } from './start-api.js';
+import { startDemoSignIn } from '../dev/demo-sign-in.js';
 import { onShutdown, openAdapters } from './stack.js';
 import { provideTemporal } from './temporal.js';
 import { createWorker } from './worker.js';
@@ -21,10 +23,13 @@ async function main(): Promise<void> {
   const { worker, connection } = await createWorker(config, temporal.address, adapters.activityDeps);
   const running = worker.run();
   await ensureReconcileScheduleAtStart(config, temporal.address, log);
-  const api = await startApi(config, temporal.address, adapters, log);
+  // Embedded default: a local OpenID provider with the demo people, so the portal signs in for real.
+  const demoSignIn = await startDemoSignIn(config, log);
+  const api = await startApi(demoSignIn?.config ?? config, temporal.address, adapters, log, { extraAuth: demoSignIn ? [demoSignIn.bearer] : [] });
 
   onShutdown(log, async () => {
     await api.stop();
+    await demoSignIn?.provider.stop();
     // The SDK stops the worker on SIGINT/SIGTERM by itself; ask only if it has not begun.
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
@@ -44,8 +49,9 @@ async function main(): Promise<void> {
     `  Temporal     ${temporal.address} (namespace ${config.namespace})`,
     ...(temporal.uiUrl ? [`  Temporal UI  ${temporal.uiUrl}/namespaces/${config.namespace}/workflows`] : []),
     `  Data         ${config.dataDir}`,
+    ...(demoSignIn?.banner ?? []),
     ...(config.mode === 'embedded'
-      ? ['  Demo identities (Authorization: Bearer <token>):', ...Object.entries(DEMO_TOKENS).map(([t, p]) => `    ${t.padEnd(16)} ${p.id} (${p.roles.join(', ')}${p.tenants.length ? ` of ${p.tenants.join(', ')}` : ''})`)]
+      ? ['  Demo identities (Authorization: Bearer <token>):', ...Object.entries(DEMO_TOKENS).map(([t, p]) => `    ${t.padEnd(16)} ${p.id} (${describeRoles(p)})`)]
       : []),
     '',
   ];

@@ -6,6 +6,7 @@ import { staticTokenAuthenticator, type Authenticator } from '../api/auth.js';
 import { createOidcAuthenticator, oidcOptionsFromEnv } from '../api/auth-oidc.js';
 import { createLockboxClient } from '../client/lockbox-client.js';
 import { ConfigError, type Config } from '../config/index.js';
+import { seedDemoSettings } from './demo-seed.js';
 import { DEMO_INTERNAL_APPROVERS, DEMO_TOKENS, demoTenantSettings } from '../config/demo.js';
 import { loadKeys } from '../config/keys.js';
 import type { Logger } from '../config/logger.js';
@@ -14,16 +15,22 @@ import { connectClient } from './connection.js';
 import { registry as processMetrics } from './metrics.js';
 import { temporalReadiness } from './readiness.js';
 import type { Adapters } from './stack.js';
+import { anyOf, createPortalAuth, stepUpExempt } from './portal-auth.js';
 
 /** Starts the HTTP API; resolves once it listens. */
-export async function startApi(config: Config, address: string, adapters: Pick<Adapters, 'store' | 'vault' | 'audit'>, log: Logger): Promise<{
+export async function startApi(config: Config, address: string, adapters: Pick<Adapters, 'store' | 'vault' | 'audit'>, log: Logger, opts: {
+  /** More bearer authenticators after the demo tokens (embedded: the demo OpenID provider's access tokens). */
+  extraAuth?: Authenticator[];
+} = {}): Promise<{
   url: string;
   stop(): Promise<void>;
 }> {
   const { signing } = await loadKeys(config, { signing: true, trusted: false });
   if (!signing) throw new ConfigError('invalid configuration:\n  LOCKBOX_SIGNING_KEY: required');
   const { store, vault } = adapters;
-  const auth = config.mode === 'embedded' ? await demoDirectory(config, store) : oidcFromEnv(log);
+  // Demo tokens are exempt from step-up: no login stands behind them (docs/sign-in.md).
+  const auth = config.mode === 'embedded' ? anyOf(stepUpExempt(await demoDirectory(config, store)), ...(opts.extraAuth ?? [])) : oidcFromEnv(log);
+  const portalAuth = createPortalAuth(config, store, log);
   const connection = await connectClient(config, address);
   const client = new Client({ connection, namespace: config.namespace });
   const app = createApp({
@@ -33,6 +40,7 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
     vault,
     audit: adapters.audit,
     auth: rememberUsers(auth, store, log),
+    portalAuth,
     signer: signing,
     internalApprovers: config.mode === 'embedded' ? [...new Set([...DEMO_INTERNAL_APPROVERS, ...config.internalApprovers])] : config.internalApprovers,
     log,
@@ -52,6 +60,7 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      portalAuth.close();
       await connection.close();
     },
   };
@@ -71,9 +80,7 @@ function nodeMetrics(): Registry {
 async function demoDirectory(config: Config, store: Store): Promise<Authenticator> {
   const now = new Date().toISOString();
   for (const p of Object.values(DEMO_TOKENS)) await store.upsertUser({ ...p, lastSeenAt: now });
-  for (const [tenant, settings] of Object.entries(demoTenantSettings(config))) {
-    await store.putTenantSettings({ tenant, settings, expectedVersion: 0, updatedAt: now, updatedBy: 'demo-seed' });
-  }
+  await seedDemoSettings(store, demoTenantSettings(config), now);
   return staticTokenAuthenticator(DEMO_TOKENS);
 }
 
@@ -90,11 +97,11 @@ const REMEMBER_EVERY_MS = 5 * 60_000;
 function rememberUsers(auth: Authenticator, store: Store, log: Logger): Authenticator {
   const seen = new Map<string, number>();
   return {
-    async authenticate(token) {
-      const p = await auth.authenticate(token);
+    async authenticate(token, refused) {
+      const p = await auth.authenticate(token, refused);
       if (p && Date.now() - (seen.get(p.id) ?? 0) > REMEMBER_EVERY_MS) {
         seen.set(p.id, Date.now());
-        await store.upsertUser({ id: p.id, tenants: p.tenants, roles: p.roles, lastSeenAt: new Date().toISOString() }).catch((err) => {
+        await store.upsertUser({ id: p.id, roles: p.roles, tenantRoles: p.tenantRoles, lastSeenAt: new Date().toISOString() }).catch((err) => {
           log.warn('could not record user', { user: p.id, error: err instanceof Error ? err.message : String(err) });
         });
       }

@@ -54,8 +54,10 @@ export type TenantSettingsRecord = StoredSettings;
 /** A person Lockbox has seen (demo directory or a verified token), for "approvers exist" checks. */
 export interface UserRecord {
   id: string;
-  tenants: string[];
+  /** Provider-side roles (engineer, internal_approver, operator), valid everywhere. */
   roles: string[];
+  /** Customer-side roles, each held at one tenant: `{tenant: 'contoso', role: 'admin'}`. */
+  tenantRoles: Array<{ tenant: string; role: string }>;
   /** ISO-8601 UTC. */
   lastSeenAt: string;
 }
@@ -116,10 +118,10 @@ export interface Store extends SessionStore {
     updatedBy: string;
   }): Promise<{ ok: true; record: TenantSettingsRecord } | { ok: false; current: TenantSettingsRecord | null }>;
 
-  /** Inserts or refreshes a user (tenants and roles replaced, lastSeenAt moved forward only). */
+  /** Inserts or refreshes a user (roles and tenant roles replaced, lastSeenAt moved forward only). */
   upsertUser(u: UserRecord): Promise<void>;
   getUser(id: string): Promise<UserRecord | null>;
-  /** Known users who belong to a tenant and hold a role (e.g. its admins, told every outcome), by id. */
+  /** Known users who hold this role at this tenant (e.g. its admins, told every outcome), by id. */
   listUsers(q: { tenant: string; role: string }): Promise<UserRecord[]>;
 
   close(): Promise<void>;

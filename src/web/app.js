@@ -3,7 +3,7 @@
  * Lists are polled every 2 s and updated in place, so a status change shows without a reload and a half-typed
  * comment or the keyboard focus survives the update.
  */
-import { ApiError, get, session, whenUnauthorized } from './api.js';
+import { ApiError, call, get, session, whenStepUpRequired, whenUnauthorized } from './api.js';
 import { historyCard, mineCard, pendingCard, searchText } from './cards.js';
 import { loadDetail, renderDetail } from './detail.js';
 import { h, syncList, tickCountdowns } from './dom.js';
@@ -17,10 +17,17 @@ const SECTIONS = { 'new-request': 'Request access', mine: 'My requests', pending
 
 /** What views and actions share: who is signed in and what they may do. */
 const ctx = {
-  /** @type {{ id: string, roles: string[], tenants: string[] } | null} */
+  /** @type {{ id: string, roles: string[], tenantRoles: { tenant: string, role: string }[], temporalUi?: { url: string, namespace: string } } | null} */
   me: null,
-  config: { temporalUiUrl: null, namespace: 'lockbox', mode: 'production', demoIdentities: [] },
-  canDecide: false,
+  config: { mode: 'production', demoIdentities: [] },
+  /** Whether the API offers sign-in at an identity provider (GET /auth/session). */
+  signInAvailable: false,
+  /** For a session: when and how the person last logged in at the identity provider. */
+  login: /** @type {{ authTime: string | null, amr: string[] } | null} */ (null),
+  /** Whether the person may approve or reject at this tenant: a role there (customer side) or internal approver. */
+  canDecideAt: (/** @type {string} */ _tenant) => false,
+  /** Operators: where the Temporal UI is (from GET /v1/me), or null. */
+  temporalUi: null,
   showWorkflows: false,
   /** Requests decided on this page, hidden from "waiting" until the list (eventually consistent) catches up. */
   decided: new Set(),
@@ -49,10 +56,15 @@ let seq = 0;
 
 async function boot() {
   whenUnauthorized(() => signOut('You were signed out: the API no longer accepts your token. Sign in again.'));
+  // A decision needs a fresh login: the identity provider asks again, then brings the person back to this request.
+  whenStepUpRequired((err) => {
+    announce('Deciding needs a fresh login: taking you to sign in again.');
+    location.assign(err.loginUrl);
+  });
   ctx.config = await get('/v1/portal-config', { auth: false }).catch(() => ctx.config);
   renderDemoIdentities();
   $('signin-form').addEventListener('submit', onSignIn);
-  $('sign-out').addEventListener('click', () => signOut(''));
+  $('sign-out').addEventListener('click', () => void signOutEverywhere());
   setupRequestForm(ctx, async (created) => {
     filedHere.set(created.id, { ...created, closedAt: null });
     await refresh();
@@ -61,6 +73,19 @@ async function boot() {
   $('detail-close').addEventListener('click', () => closeDetail(true));
   window.addEventListener('popstate', () => void routeFromUrl());
   setInterval(() => tickCountdowns(), 1000);
+  // Signed in at the identity provider: the server-side session (cookie) answers.
+  const signedIn = await call('GET', '/auth/session', { auth: false, cookie: true }).then((r) => r.body).catch(() => null);
+  ctx.signInAvailable = signedIn?.signInAvailable ?? signedIn?.signedIn ?? false;
+  if (signedIn?.signedIn) {
+    session.csrf = signedIn.csrfToken;
+    ctx.login = { authTime: signedIn.authTime, amr: signedIn.amr };
+    try {
+      return await start(await get('/v1/me'));
+    } catch (err) {
+      session.csrf = null;
+      return showSignIn(words(err));
+    }
+  }
   const token = session.token;
   if (token) {
     try {
@@ -77,15 +102,22 @@ function renderDemoIdentities() {
   const ids = ctx.config.demoIdentities ?? [];
   if (!ids.length) return;
   $('demo-list').replaceChildren(
-    ...ids.map((d) => h('tr', {}, h('td', {}, h('code', { text: d.token })), h('td', { text: d.id }), h('td', { text: `${d.roles.join(', ')}${d.tenants.length ? ` of ${d.tenants.join(', ')}` : ''}` }))),
+    ...ids.map((d) => h('tr', {}, h('td', {}, h('code', { text: d.token })), h('td', { text: d.id }), h('td', { text: describeRoles(d) }))),
   );
   $('demo').hidden = false;
 }
 
 function showSignIn(message) {
   $('signin').hidden = false;
+  // Sign-in at the identity provider, coming back to this page (a notification's link to a request, say).
+  const link = /** @type {HTMLAnchorElement} */ ($('signin-link'));
+  link.href = `/auth/login?returnTo=${encodeURIComponent(location.pathname)}`;
+  $('signin-idp').hidden = !ctx.signInAvailable;
+  // Pasting a token stays for the embedded demo's tokens, and where no identity provider is configured.
+  $('signin-form').hidden = ctx.signInAvailable && ctx.config.mode !== 'embedded';
   $('signin-error').textContent = message;
-  /** @type {HTMLInputElement} */ ($('token')).focus();
+  if ($('signin-form').hidden) link.focus();
+  else /** @type {HTMLInputElement} */ ($('token')).focus();
 }
 
 async function onSignIn(ev) {
@@ -111,14 +143,28 @@ async function onSignIn(ev) {
   }
 }
 
+/** `internal approver`, `approver and admin at contoso, admin at fabrikam` (as src/domain/directory.ts says it). */
+function describeRoles(p) {
+  const roles = p.roles ?? [];
+  const pairs = p.tenantRoles ?? [];
+  const tenants = [...new Set(pairs.map((g) => g.tenant))];
+  const customer = tenants.map((t) => `${pairs.filter((g) => g.tenant === t).map((g) => g.role).join(' and ')} at ${t}`);
+  return [...roles.map((r) => r.replaceAll('_', ' ')), ...customer].join(', ') || 'no roles';
+}
+
 async function start(me) {
   ctx.me = me;
   const roles = new Set(me.roles);
+  const pairs = me.tenantRoles ?? [];
+  // Roles are held per tenant: approving at one tenant and administering another never add up.
+  const memberOf = new Set(pairs.map((g) => g.tenant));
   views.engineer = roles.has('engineer');
-  ctx.canDecide = views.decider = roles.has('approver') || roles.has('admin') || roles.has('internal_approver');
+  ctx.canDecideAt = (tenant) => roles.has('internal_approver') || memberOf.has(tenant);
+  views.decider = roles.has('internal_approver') || memberOf.size > 0;
   views.reader = views.decider || roles.has('operator');
-  ctx.showWorkflows = roles.has('operator') || roles.has('internal_approver');
-  const adminOf = roles.has('admin') ? me.tenants : [];
+  ctx.temporalUi = me.temporalUi ?? null;
+  ctx.showWorkflows = ctx.temporalUi !== null;
+  const adminOf = [...new Set(pairs.filter((g) => g.role === 'admin').map((g) => g.tenant))];
   const visible = {
     'new-request': views.engineer,
     mine: views.engineer,
@@ -134,7 +180,8 @@ async function start(me) {
       .map(([id]) => h('li', {}, h('a', { attrs: { href: `#${id}` }, text: $(`${id}-title`).textContent ?? SECTIONS[id] }))),
   );
   $('who-name').textContent = me.id;
-  $('who-roles').textContent = `(${me.roles.join(', ').replaceAll('_', ' ')}${me.tenants.length ? ` of ${me.tenants.join(', ')}` : ''})`;
+  $('who-login').textContent = ctx.login?.authTime ? `Logged in at ${new Date(ctx.login.authTime).toLocaleTimeString()}${ctx.login.amr?.length ? ` (${ctx.login.amr.join(', ')})` : ''}` : '';
+  $('who-roles').textContent = `(${describeRoles(me)})`;
   $('signin').hidden = true;
   $('who').hidden = false;
   $('nav').hidden = false;
@@ -146,11 +193,29 @@ async function start(me) {
   void poll(epoch);
 }
 
+/** The sign-out button: a session ends at the server (and at the identity provider, where it supports it). */
+async function signOutEverywhere() {
+  if (!session.csrf) return signOut('');
+  const csrf = session.csrf;
+  session.csrf = null;
+  try {
+    const { body } = await call('POST', '/auth/logout', { auth: false, cookie: true, headers: { 'x-csrf-token': csrf } });
+    if (body?.redirect && body.redirect !== '/') return location.assign(body.redirect);
+  } catch (err) {
+    return signOut(`Signing out failed: ${words(err)}`);
+  }
+  signOut('');
+}
+
 function signOut(message) {
   epoch++;
+  session.csrf = null;
   clearTimeout(pollTimer);
   session.token = null;
   ctx.me = null;
+  ctx.canDecideAt = () => false;
+  ctx.temporalUi = null;
+  ctx.showWorkflows = false;
   ctx.decided.clear();
   details.clear();
   lastStatus.clear();

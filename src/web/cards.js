@@ -5,10 +5,10 @@
 import { cancelForm, decisionForms, extendForm, revokeForm } from './actions.js';
 import { badge, countdown, facts, h, timeEl } from './dom.js';
 
-/** The Temporal UI page of a request's workflow, or null when the API does not know where the UI is. */
-export function workflowUrl(config, id) {
-  if (!config?.temporalUiUrl) return null;
-  return `${config.temporalUiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(id)}`;
+/** The Temporal UI page of a request's workflow (`ui` from GET /v1/me, operators only), or null. */
+export function workflowUrl(ui, id) {
+  if (!ui?.url) return null;
+  return `${ui.url}/namespaces/${encodeURIComponent(ui.namespace)}/workflows/${encodeURIComponent(id)}`;
 }
 
 function title(req, key) {
@@ -32,7 +32,7 @@ export function links(req, ctx, titleId) {
     },
   });
   const p = h('p', { class: 'links' }, details);
-  const url = ctx.showWorkflows ? workflowUrl(ctx.config, req.id) : null;
+  const url = ctx.showWorkflows ? workflowUrl(ctx.temporalUi, req.id) : null;
   if (url) {
     p.append(
       h('a', {
@@ -69,7 +69,7 @@ export function pendingCard(req, ctx) {
       ['Requested', timeEl(req.createdAt)],
       ['Expires', deadline(req.expiresAt, 'in', 'now')],
     ]),
-    ctx.canDecide ? decisionForms(req, ctx, 'pending', t.id) : null,
+    ctx.canDecideAt(req.tenant) ? decisionForms(req, ctx, 'pending', t.id) : null,
     links(req, ctx, t.id),
   );
 }

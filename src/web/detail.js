@@ -62,7 +62,7 @@ function timeline(list, events) {
 
 /**
  * Draws the request into `body` and its events into `auditList`.
- * @param {{ me: { id: string }, canDecide: boolean }} ctx
+ * @param {{ me: { id: string }, canDecideAt: (tenant: string) => boolean }} ctx
  */
 export function renderDetail(body, auditList, titleEl, req, events, ctx) {
   titleEl.textContent = `Request for ${req.resource}`;
@@ -71,10 +71,10 @@ export function renderDetail(body, auditList, titleEl, req, events, ctx) {
   const ext = req.extensions?.at(-1);
   const titleId = titleEl.id;
   const actions = h('div', { class: 'actions' });
-  if (req.status === 'pending' && ctx.canDecide && !mine) actions.append(...decisionForms(req, ctx, 'detail', titleId).children);
+  if (req.status === 'pending' && ctx.canDecideAt(req.tenant) && !mine) actions.append(...decisionForms(req, ctx, 'detail', titleId).children);
   if (req.status === 'pending' && mine) actions.append(cancelForm(req, ctx, 'detail', titleId));
   if (req.status === 'active' && mine && ext?.status !== 'pending') actions.append(extendForm(req, ctx, 'detail', titleId));
-  if (req.status === 'active' && (mine || ctx.canDecide)) actions.append(revokeForm(req, ctx, 'detail', titleId));
+  if (req.status === 'active' && (mine || ctx.canDecideAt(req.tenant))) actions.append(revokeForm(req, ctx, 'detail', titleId));
   const decisions = (req.decisions ?? []).map((d) =>
     h('li', {}, h('strong', { text: d.action }), ` by ${d.actor} at `, timeEl(d.at), d.note ? `: ${d.note}` : ''),
   );

@@ -52,8 +52,18 @@ export function authenticateDecision(
       actor: claims.actor,
       note: typeof claims.note === 'string' ? claims.note : null,
       ...(typeof claims.durationMs === 'number' ? { durationMs: claims.durationMs } : {}),
-      proof: { keyId: String(a.keyId), signature: String(a.signature), nonce: claims.nonce, issuedAt: String(claims.issuedAt), runId },
+      proof: { keyId: String(a.keyId), signature: String(a.signature), nonce: claims.nonce, issuedAt: String(claims.issuedAt), runId, ...loginEvidence(claims) },
     },
     policy: normalizePolicy(claims.policy),
   };
+}
+
+/**
+ * When and how the deciding person last logged in (step-up, docs/sign-in.md), as the API signed it: kept in the audit
+ * event's proof so the trail shows how fresh the approver's login was. Only well-formed values are kept.
+ */
+function loginEvidence(claims: Partial<DecisionClaims>): { authTime?: string; amr?: string[] } {
+  const authTime = typeof claims.authTime === 'string' && claims.authTime.length <= 40 && Number.isFinite(Date.parse(claims.authTime)) ? claims.authTime : undefined;
+  const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string' && m.length <= 40).slice(0, 10) : [];
+  return { ...(authTime !== undefined ? { authTime } : {}), ...(amr.length > 0 ? { amr } : {}) };
 }

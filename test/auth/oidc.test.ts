@@ -1,15 +1,22 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createOidcAuthenticator, oidcOptionsFromEnv, type OidcOptions } from '../../src/api/auth-oidc.js';
+import { requireAuth } from '../../src/api/auth.js';
+import { createOidcAuthenticator, oidcOptionsFromEnv, parseRoleName, type OidcOptions } from '../../src/api/auth-oidc.js';
+import { errorHandler } from '../../src/api/problem.js';
+import { createLogger } from '../../src/config/logger.js';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
 
 const ISSUER = 'https://idp.contoso.test/realms/lockbox';
 const AUDIENCE = 'lockbox-api';
 const ROLE_MAP: OidcOptions['roleMap'] = {
-  'contoso-approvers': 'approver',
+  'contoso-approvers': 'contoso:approver',
+  'fabrikam-admins': 'fabrikam:admin',
   'lockbox-engineers': 'engineer',
   'provider-approvers': 'internal_approver',
 };
+const at = (tenant: string, role: 'approver' | 'admin') => ({ tenant, role });
 
 interface Signer {
   alg: string;
@@ -41,7 +48,7 @@ const alice = (over: JWTPayload = {}): JWTPayload => ({
   aud: AUDIENCE,
   sub: 'u-alice',
   email: 'alice@contoso.example',
-  lockbox_tenants: ['contoso'],
+  email_verified: true,
   lockbox_roles: ['contoso-approvers'],
   iat: now(),
   exp: now() + 300,
@@ -53,8 +60,10 @@ function keep(token: string): string {
   return token;
 }
 
+/** An RFC 9068 access token (`typ: at+jwt`) unless the header says otherwise (`typ: undefined` drops it). */
 async function sign(payload: JWTPayload, signer: Signer = rsa, header: Record<string, unknown> = {}): Promise<string> {
-  return keep(await new SignJWT(payload).setProtectedHeader({ alg: signer.alg, kid: signer.kid, ...header }).sign(signer.privateKey));
+  const h = Object.fromEntries(Object.entries({ alg: signer.alg, kid: signer.kid, typ: 'at+jwt', ...header }).filter(([, v]) => v !== undefined));
+  return keep(await new SignJWT(payload).setProtectedHeader(h as { alg: string }).sign(signer.privateKey));
 }
 
 /** A fresh authenticator (own JWKS cache) against the test IdP, and the reasons it reported. */
@@ -84,41 +93,81 @@ afterAll(async () => {
 });
 
 describe('OIDC bearer tokens: accepted', () => {
-  it('maps an RS256 token to a Principal: id from email, tenants, roles via the role map', async () => {
+  it('maps an RS256 access token to a Principal: id from the verified email, roles per tenant via the role map', async () => {
     const { auth, refused } = oidc();
-    expect(await auth.authenticate(await sign(alice()))).toEqual({ id: 'alice@contoso.example', roles: ['approver'], tenants: ['contoso'] });
+    expect(await auth.authenticate(await sign(alice()))).toEqual({ id: 'alice@contoso.example', roles: [], tenantRoles: [at('contoso', 'approver')] });
     expect(refused).toEqual([]);
   });
 
-  it('maps an ES256 token; a single-string tenants claim; duplicate and unmapped role names dropped', async () => {
+  it('maps an ES256 token; duplicate and unmapped role names dropped', async () => {
     const { auth } = oidc();
     const ian = alice({
       sub: 'u-ian',
       email: 'ian@provider.example',
-      lockbox_tenants: 'provider',
-      // 'admin' is a Lockbox role name, but with a role map only mapped names count.
-      lockbox_roles: ['provider-approvers', 'lockbox-engineers', 'provider-approvers', 'admin', 'wiki-editors', 42],
+      // 'admin' and 'contoso:admin' are Lockbox role names, but with a role map only mapped names count.
+      lockbox_roles: ['provider-approvers', 'lockbox-engineers', 'provider-approvers', 'admin', 'contoso:admin', 'wiki-editors', 42],
     });
-    expect(await auth.authenticate(await sign(ian, ec))).toEqual({
-      id: 'ian@provider.example',
-      roles: ['internal_approver', 'engineer'],
-      tenants: ['provider'],
+    expect(await auth.authenticate(await sign(ian, ec))).toEqual({ id: 'ian@provider.example', roles: ['internal_approver', 'engineer'], tenantRoles: [] });
+  });
+
+  it('keeps roles at their tenant: approver at contoso and admin at fabrikam is not admin at contoso', async () => {
+    const carol = alice({ email: 'carol@contoso.example', lockbox_roles: ['contoso-approvers', 'fabrikam-admins'] });
+    expect(await oidc().auth.authenticate(await sign(carol))).toEqual({
+      id: 'carol@contoso.example',
+      roles: [],
+      tenantRoles: [at('contoso', 'approver'), at('fabrikam', 'admin')],
     });
   });
 
-  it('without a role map, takes claim values that already are Lockbox role names', async () => {
+  it('without a role map, takes claim values that already are Lockbox role names: provider roles and <tenant>:<role>', async () => {
     const { auth } = oidc({ roleMap: undefined });
-    const token = await sign(alice({ lockbox_roles: ['approver', 'admin', 'approver', 'superuser'], lockbox_tenants: ['contoso', 'contoso'] }));
-    expect(await auth.authenticate(token)).toEqual({ id: 'alice@contoso.example', roles: ['approver', 'admin'], tenants: ['contoso'] });
+    const names = ['engineer', 'operator', 'internal_approver', 'contoso:admin', 'fabrikam:approver', 'contoso:admin', 'superuser', 'contoso:root', 'Contoso:admin', ':admin', 'a:b:admin'];
+    expect(await auth.authenticate(await sign(alice({ lockbox_roles: names })))).toEqual({
+      id: 'alice@contoso.example',
+      roles: ['engineer', 'operator', 'internal_approver'],
+      tenantRoles: [at('contoso', 'admin'), at('fabrikam', 'approver')],
+    });
+  });
+
+  it('counts a bare approver / admin only at the one tenant the tenants claim names, never across several', async () => {
+    const { auth } = oidc({ roleMap: undefined });
+    const one = await sign(alice({ lockbox_roles: ['approver', 'admin'], lockbox_tenants: ['contoso', 'contoso'] }));
+    expect(await auth.authenticate(one)).toMatchObject({ tenantRoles: [at('contoso', 'approver'), at('contoso', 'admin')] });
+    const single = await sign(alice({ lockbox_roles: 'admin', lockbox_tenants: 'contoso' }));
+    expect(await auth.authenticate(single)).toMatchObject({ tenantRoles: [at('contoso', 'admin')] });
+    // The old shape of carol: roles and tenants side by side cannot say which role is where, so neither counts.
+    const two = await sign(alice({ lockbox_roles: ['approver', 'admin', 'fabrikam:approver'], lockbox_tenants: ['contoso', 'fabrikam'] }));
+    expect(await auth.authenticate(two)).toMatchObject({ roles: [], tenantRoles: [at('fabrikam', 'approver')] });
+    const none = await sign(alice({ lockbox_roles: ['admin'], lockbox_tenants: undefined }));
+    expect(await auth.authenticate(none)).toMatchObject({ tenantRoles: [] });
   });
 
   it('reads configured claim names, nested ones as dotted paths, and falls back to sub for the user id', async () => {
     const { auth } = oidc({ claims: { userId: 'preferred_username', tenants: 'org', roles: 'realm_access.roles' } });
-    const keycloak = alice({ email: undefined, lockbox_roles: undefined, org: ['contoso'], realm_access: { roles: ['contoso-approvers'] } });
-    expect(await auth.authenticate(await sign({ ...keycloak, preferred_username: 'alice' }))).toEqual({ id: 'alice', roles: ['approver'], tenants: ['contoso'] });
-    expect(await auth.authenticate(await sign(keycloak))).toEqual({ id: 'u-alice', roles: ['approver'], tenants: ['contoso'] });
-    const noClaims = alice({ email: undefined, lockbox_roles: undefined, lockbox_tenants: undefined });
-    expect(await oidc().auth.authenticate(await sign(noClaims))).toEqual({ id: 'u-alice', roles: [], tenants: [] });
+    const keycloak = alice({ email: undefined, lockbox_roles: undefined, realm_access: { roles: ['contoso-approvers'] } });
+    const mine = { id: 'alice', roles: [], tenantRoles: [at('contoso', 'approver')] };
+    expect(await auth.authenticate(await sign({ ...keycloak, preferred_username: 'alice' }))).toEqual(mine);
+    expect(await auth.authenticate(await sign(keycloak))).toEqual({ ...mine, id: 'u-alice' });
+    // Not the email claim: email_verified does not matter.
+    expect(await auth.authenticate(await sign({ ...keycloak, preferred_username: 'alice', email_verified: false }))).toEqual(mine);
+    const noClaims = alice({ email: undefined, email_verified: undefined, lockbox_roles: undefined });
+    expect(await oidc().auth.authenticate(await sign(noClaims))).toEqual({ id: 'u-alice', roles: [], tenantRoles: [] });
+  });
+
+  it('accepts typ at+jwt however it is written (case, application/ prefix)', async () => {
+    const { auth, refused } = oidc();
+    for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt']) expect(await auth.authenticate(await sign(alice(), rsa, { typ }))).not.toBeNull();
+    expect(refused).toEqual([]);
+  });
+
+  it('accepts typ JWT only when configured, and then still refuses what carries ID-token claims', async () => {
+    const { auth, refused } = oidc({ tokenTypes: ['at+jwt', 'JWT'] });
+    expect(await auth.authenticate(await sign(alice(), rsa, { typ: 'JWT' }))).toMatchObject({ id: 'alice@contoso.example' });
+    expect(await auth.authenticate(await sign(alice({ nonce: 'n-1' }), rsa, { typ: 'JWT' }))).toBeNull();
+    expect(await auth.authenticate(await sign(alice({ at_hash: 'x' }), rsa, { typ: 'JWT' }))).toBeNull();
+    expect(await auth.authenticate(await sign(alice({ typ: 'ID' }), rsa, { typ: 'JWT' }))).toBeNull();
+    expect(await auth.authenticate(await sign(alice(), rsa, { typ: undefined }))).toBeNull();
+    expect(refused).toEqual(['id_token', 'id_token', 'id_token', 'token_type_not_allowed']);
   });
 
   it('accepts an aud array that contains the audience', async () => {
@@ -168,6 +217,12 @@ describe('OIDC bearer tokens: refused', () => {
     { name: 'with no user id (neither email nor sub)', token: () => sign(alice({ email: undefined, sub: undefined })), reason: 'missing_user_id' },
     { name: 'with an empty email and no sub', token: () => sign(alice({ email: '  ', sub: undefined })), reason: 'missing_user_id' },
     { name: 'with an e-mail the IdP marks unverified', token: () => sign(alice({ email_verified: false })), reason: 'email_unverified' },
+    { name: 'with an e-mail the IdP does not say is verified', token: () => sign(alice({ email_verified: undefined })), reason: 'email_unverified' },
+    { name: 'with email_verified as the string "true"', token: () => sign(alice({ email_verified: 'true' })), reason: 'email_unverified' },
+    // An ID token of the same IdP for the same audience: typ JWT, nonce. Not an access token.
+    { name: 'typed JWT (an ID token), by default', token: () => sign(alice({ nonce: 'n-1' }), rsa, { typ: 'JWT' }), reason: 'token_type_not_allowed' },
+    { name: 'without a typ header', token: () => sign(alice(), rsa, { typ: undefined }), reason: 'token_type_not_allowed' },
+    { name: 'typed as a logout token', token: () => sign(alice(), rsa, { typ: 'logout+jwt' }), reason: 'token_type_not_allowed' },
   ];
 
   it.each(cases)('refuses a token $name', async ({ token, reason, options }) => {
@@ -242,7 +297,10 @@ describe('OIDC options', () => {
     ['alg none', { algorithms: ['RS256', 'none'] }],
     ['an HMAC algorithm', { algorithms: ['HS256'] }],
     ['no algorithms', { algorithms: [] }],
-    ['a role map to an unknown role', { roleMap: { staff: 'root' } as unknown as OidcOptions['roleMap'] }],
+    ['a role map to an unknown role', { roleMap: { staff: 'root' } }],
+    ['a role map to an unknown role at a tenant', { roleMap: { staff: 'contoso:root' } }],
+    ['no token types', { tokenTypes: [] }],
+    ['a token type that is not one', { tokenTypes: ['at jwt'] }],
   ])('refuses to build with %s', (_name, over) => {
     expect(() => createOidcAuthenticator({ ...base, ...over })).toThrow(TypeError);
   });
@@ -254,17 +312,27 @@ describe('OIDC options', () => {
       LOCKBOX_OIDC_JWKS_URL: server.url,
       LOCKBOX_OIDC_CLOCK_TOLERANCE: '30',
       LOCKBOX_OIDC_ROLES_CLAIM: 'groups',
-      LOCKBOX_OIDC_ROLE_MAP: '{"contoso-approvers":"approver","lockbox-admins":"admin"}',
+      LOCKBOX_OIDC_ROLE_MAP: '{"contoso-approvers":"contoso:approver","fabrikam-admins":"fabrikam:admin","lockbox-ops":"operator"}',
+      LOCKBOX_OIDC_TOKEN_TYPES: ' at+jwt, JWT ,',
     });
     if (!result.ok) throw new Error(result.problems.join('\n'));
     expect(result.options).toMatchObject({
       clockToleranceSec: 30,
       claims: { userId: undefined, tenants: undefined, roles: 'groups' },
-      roleMap: { 'contoso-approvers': 'approver', 'lockbox-admins': 'admin' },
+      roleMap: { 'contoso-approvers': 'contoso:approver', 'fabrikam-admins': 'fabrikam:admin', 'lockbox-ops': 'operator' },
+      tokenTypes: ['at+jwt', 'jwt'],
     });
     const auth = createOidcAuthenticator(result.options);
-    const token = await sign(alice({ lockbox_roles: undefined, groups: ['lockbox-admins'] }));
-    expect(await auth.authenticate(token)).toEqual({ id: 'alice@contoso.example', roles: ['admin'], tenants: ['contoso'] });
+    const token = await sign(alice({ lockbox_roles: undefined, groups: ['fabrikam-admins', 'lockbox-ops', 'contoso-approvers'] }), rsa, { typ: 'JWT' });
+    expect(await auth.authenticate(token)).toEqual({ id: 'alice@contoso.example', roles: ['operator'], tenantRoles: [at('fabrikam', 'admin'), at('contoso', 'approver')] });
+  });
+
+  it('reads role names: provider roles, <tenant>:<role>, bare customer roles; nothing else', () => {
+    expect(parseRoleName('operator')).toEqual({ kind: 'provider', role: 'operator' });
+    expect(parseRoleName('contoso:admin')).toEqual({ kind: 'tenant', grant: at('contoso', 'admin') });
+    expect(parseRoleName('fabrikam-eu:approver')).toEqual({ kind: 'tenant', grant: at('fabrikam-eu', 'approver') });
+    expect(parseRoleName('approver')).toEqual({ kind: 'bare', role: 'approver' });
+    for (const bad of ['root', 'contoso:operator', 'contoso:engineer', 'Contoso:admin', ':admin', 'contoso:', 'a:b:admin', '']) expect(parseRoleName(bad), bad).toBeNull();
   });
 
   it('defaults the clock tolerance to 60 s', () => {
@@ -272,6 +340,9 @@ describe('OIDC options', () => {
     const result = oidcOptionsFromEnv(env);
     expect(result).toMatchObject({ ok: true, options: { clockToleranceSec: 60 } });
     expect(result.ok && result.options.roleMap).toBeFalsy();
+    // at+jwt only, unless said otherwise.
+    expect(result.ok && result.options.tokenTypes).toBeFalsy();
+    expect(oidcOptionsFromEnv({ ...env, LOCKBOX_OIDC_TOKEN_TYPES: '' })).toMatchObject({ ok: true, options: { clockToleranceSec: 60 } });
     expect(oidcOptionsFromEnv({ ...env, LOCKBOX_OIDC_CLOCK_TOLERANCE: '' })).toMatchObject({ ok: true, options: { clockToleranceSec: 60 } });
   });
 
@@ -288,6 +359,7 @@ describe('OIDC options', () => {
       LOCKBOX_OIDC_CLOCK_TOLERANCE: 'soon',
       LOCKBOX_OIDC_USER_CLAIM: ' ',
       LOCKBOX_OIDC_ROLE_MAP: '{"contoso-approvers":"root"}',
+      LOCKBOX_OIDC_TOKEN_TYPES: 'at+jwt,id token',
     });
     expect(bad.ok).toBe(false);
     const problems = bad.ok ? [] : bad.problems;
@@ -295,10 +367,45 @@ describe('OIDC options', () => {
       'LOCKBOX_OIDC_CLOCK_TOLERANCE',
       'LOCKBOX_OIDC_JWKS_URL',
       'LOCKBOX_OIDC_ROLE_MAP',
+      'LOCKBOX_OIDC_TOKEN_TYPES',
       'LOCKBOX_OIDC_USER_CLAIM',
     ]);
     const notJson = oidcOptionsFromEnv({ ...{ LOCKBOX_OIDC_ISSUER: ISSUER, LOCKBOX_OIDC_AUDIENCE: AUDIENCE, LOCKBOX_OIDC_JWKS_URL: base.jwksUrl }, LOCKBOX_OIDC_ROLE_MAP: '[approver' });
     expect(notJson).toMatchObject({ ok: false, problems: [expect.stringMatching(/^LOCKBOX_OIDC_ROLE_MAP: must be a JSON object/)] });
+  });
+});
+
+describe('OIDC refusals over HTTP', () => {
+  it('answer 401 problem+json saying why in fixed words, never with the token', async () => {
+    const app = express();
+    app.get('/v1/me', requireAuth(oidc().auth), (_req, res) => {
+      res.json(res.locals.principal);
+    });
+    app.use(errorHandler(createLogger('test', { quiet: true })));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const cases: Array<[string, string, string]> = [
+        ['expired', await sign(alice({ exp: now() - 600 })), 'the token has expired'],
+        ['an ID token', await sign(alice({ nonce: 'n-1' }), rsa, { typ: 'JWT' }), 'the token is not an access token: its JWT header typ must be at+jwt'],
+        ['unverified e-mail', await sign(alice({ email_verified: undefined })), 'the e-mail address in the token is not verified (email_verified must be true)'],
+        ['another audience', await sign(alice({ aud: 'billing-api' })), 'the token is meant for another audience'],
+        ['a forged signature', await sign(alice(), attacker, { kid: rsa.kid }), 'the bearer token is not valid'],
+      ];
+      for (const [name, token, detail] of cases) {
+        const res = await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+        const text = await res.text();
+        expect(res.status, name).toBe(401);
+        expect(res.headers.get('content-type'), name).toContain('application/problem+json');
+        expect(JSON.parse(text), name).toMatchObject({ status: 401, title: 'Not authenticated', detail });
+        for (const piece of [token, ...token.split('.')]) expect(text, name).not.toContain(piece);
+      }
+      const ok = await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${await sign(alice())}` } });
+      expect(await ok.json()).toEqual({ id: 'alice@contoso.example', roles: [], tenantRoles: [at('contoso', 'approver')] });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
@@ -308,7 +415,7 @@ describe('OIDC refusal reasons', () => {
     expect(allReasons.length).toBeGreaterThan(15);
     const pieces = allTokens.flatMap((t) => [t, ...t.split('.')]).filter((p) => p.length >= 8);
     for (const reason of allReasons) {
-      expect(reason).toMatch(/^(ERR_[A-Z_]+(:[a-z]+:[a-z_]+)?|jwks_unavailable|missing_user_id|email_unverified)$/);
+      expect(reason).toMatch(/^(ERR_[A-Z_]+(:[a-z]+:[a-z_]+)?|jwks_unavailable|missing_user_id|email_unverified|token_type_not_allowed|id_token)$/);
       for (const piece of pieces) expect(reason).not.toContain(piece);
     }
   });

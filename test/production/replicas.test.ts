@@ -215,7 +215,9 @@ describe('Lockbox on a Temporal cluster with PostgreSQL, 2 API and 2 worker repl
   });
 
   it('serves Prometheus metrics: HTTP by route pattern and status, decisions, the reconciler; worker runtime metrics', async () => {
-    const text = await (await fetch(`${apis[0]!.url}/metrics`)).text();
+    // Operators only: the scraper holds an operator's token.
+    expect((await fetch(`${apis[0]!.url}/metrics`)).status).toBe(401);
+    const text = await (await fetch(`${apis[0]!.url}/metrics`, { headers: { authorization: 'Bearer oscar-dev-token' } })).text();
     expect(text).toMatch(/^lockbox_http_requests_total\{method="POST",route="\/v1\/requests",status="201"\} [1-9]/m);
     expect(text).toMatch(/^lockbox_http_request_duration_seconds_bucket\{le="0\.1",method="GET",route="\/v1\/requests\/:id",status="200"\} \d+/m);
     expect(text).toMatch(/^lockbox_decisions_total\{action="(approve|reject|cancel|revoke)",outcome="accepted"\} [1-9]/m);

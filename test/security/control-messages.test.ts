@@ -95,6 +95,27 @@ describe('settings changes are control messages: only the API can make one', () 
     // Signed with the API's key (say a bug in the API let it through): the worker's own checks still hold.
     const bad = { ...honest, changeId: `settings-contoso-${ulid()}`, settings: { ...honest.settings, quorum: 7 } };
     expect(await run({ ...bad, proof: signSettingsChange(bad, key) })).toMatchObject({ ok: false, refused: 'invalid', problems: [expect.objectContaining({ field: 'quorum' })] });
+    // Signed, but picking a target the operator declared for another tenant (contoso's CRM, for fabrikam) or not at
+    // all: refused at the worker, whose own catalog is checked too.
+    for (const [tenant, target] of [['fabrikam', 'contoso-crm'], ['contoso', 'no-such-target']] as const) {
+      const cur = await store.getTenantSettings(tenant);
+      if (!cur) throw new Error(`${tenant} has no settings`);
+      const pick: Omit<SettingsChange, 'proof'> = {
+        ...honest,
+        changeId: `settings-${tenant}-${ulid()}`,
+        tenant,
+        settings: { ...cur.settings, resources: { ...cur.settings.resources, 'db:stolen': { target } } },
+        before: cur.settings,
+        expectedVersion: cur.version,
+        updatedBy: tenant === 'fabrikam' ? 'fiona@fabrikam.com' : 'alice@contoso.com',
+      };
+      expect(await run({ ...pick, proof: signSettingsChange(pick, key) })).toMatchObject({
+        ok: false,
+        refused: 'invalid',
+        problems: [expect.objectContaining({ field: 'resources.db:stolen.target' })],
+      });
+      expect((await store.getTenantSettings(tenant))?.version).toBe(cur.version);
+    }
     expect((await store.getTenantSettings('contoso'))?.version).toBe(current.version);
   });
 

@@ -26,6 +26,10 @@ export interface StackInfo {
   namespace: string;
   taskQueue: string;
   dataDir: string;
+  /** Stack A's demo OpenID provider (src/dev/oidc-provider.ts), which the portal signs in at. */
+  oidcIssuer: string;
+  /** Stack A's step-up max age in ms (short, so a test can wait past it). */
+  stepUpMaxAgeMs: number;
 }
 
 declare module 'vitest' {
@@ -49,7 +53,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await ensureTemporalCli({ log: (line) => process.stderr.write(`[setup] ${line}\n`) });
   const dataDir = await mkdtemp(join(tmpdir(), 'lockbox-test-'));
   const shortTtlDataDir = await mkdtemp(join(tmpdir(), 'lockbox-test-short-'));
-  const [apiPort, shortPort, temporalPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+  const [apiPort, shortPort, temporalPort, oidcPort] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
+  // Decisions through a signed-in session need a login at most this old (demo tokens are exempt): short, so
+  // test/web.signin.test.ts can wait past it and see the portal send the person through the provider again.
+  const stepUpMaxAgeMs = 30_000;
   const namespace = 'lockbox';
   const taskQueue = 'lockbox-test';
   // Test receivers listen on 127.0.0.2 (support/outbound.ts); the stack may reach exactly that, as an operator would allow.
@@ -76,7 +83,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const a = startProc(
       TSX,
       ['src/main/dev.ts'],
-      { ...base, LOCKBOX_PORT: String(apiPort), LOCKBOX_TEMPORAL_PORT: String(temporalPort), LOCKBOX_TARGET_DEMO_CRM: crmUrl.toString() },
+      {
+        ...base,
+        LOCKBOX_PORT: String(apiPort),
+        LOCKBOX_TEMPORAL_PORT: String(temporalPort),
+        LOCKBOX_TARGET_DEMO_CRM: crmUrl.toString(),
+        LOCKBOX_DEV_OIDC_PORT: String(oidcPort),
+        LOCKBOX_STEP_UP_MAX_AGE: `${stepUpMaxAgeMs / 1000}s`,
+      },
       ROOT,
       logFile,
     );
@@ -108,6 +122,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       namespace,
       taskQueue,
       dataDir,
+      oidcIssuer: `http://127.0.0.1:${oidcPort}`,
+      stepUpMaxAgeMs,
     });
   } catch (err) {
     await stopAll();

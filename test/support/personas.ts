@@ -3,13 +3,14 @@ import { api, type ApiResponse } from './api.js';
 
 /**
  * Every demo identity of the embedded default (src/config/demo.ts), plus `none` for a call without a token.
- * eve engineer; alice contoso approver+admin; bob contoso approver; fiona fabrikam approver+admin;
- * frank fabrikam approver; ian internal approver; oscar operator.
+ * eve engineer; alice contoso approver+admin; bob contoso approver; carol contoso approver and fabrikam admin;
+ * fiona fabrikam approver+admin; frank fabrikam approver; ian internal approver; oscar operator.
  */
 export const ALL_TOKENS = {
   eve: 'eve-dev-token',
   alice: 'alice-dev-token',
   bob: 'bob-dev-token',
+  carol: 'carol-dev-token',
   fiona: 'fiona-dev-token',
   frank: 'frank-dev-token',
   ian: 'ian-dev-token',

@@ -1,10 +1,11 @@
 import type pg from 'pg';
 import type { TenantSettings, TenantSettingsRecord, UserRecord } from '../../ports/store.js';
-import { checkExpectedVersion, type SettingsAndUsers } from './settings-users.js';
+import { checkExpectedVersion, holds, userFromColumns, userToColumns, type SettingsAndUsers } from './settings-users.js';
 
 /**
  * Created with IF NOT EXISTS under the same advisory lock as the older tables on every open, so a database
- * created by an earlier Lockbox gains them the first time a new one connects.
+ * created by an earlier Lockbox gains them the first time a new one connects. `tenant_roles` (per-tenant roles,
+ * `[{"tenant": "contoso", "role": "admin"}]`) came later: NULL in a row an earlier version wrote (see userFromColumns).
  */
 export const SETTINGS_USERS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS lockbox_tenant_settings (
@@ -20,6 +21,7 @@ CREATE TABLE IF NOT EXISTS lockbox_users (
   roles        text[] NOT NULL,
   last_seen_at timestamptz NOT NULL
 );
+ALTER TABLE lockbox_users ADD COLUMN IF NOT EXISTS tenant_roles jsonb;
 `;
 
 /** pg parses jsonb with JSON.parse, text[] into string[] and timestamptz into Date. */
@@ -35,6 +37,7 @@ interface UserRow {
   id: string;
   tenants: string[];
   roles: string[];
+  tenant_roles: unknown;
   last_seen_at: Date;
 }
 
@@ -56,7 +59,7 @@ function toSettings(row: TenantSettingsRow): TenantSettingsRecord {
 }
 
 function toUser(row: UserRow): UserRecord {
-  return { id: row.id, tenants: row.tenants, roles: row.roles, lastSeenAt: row.last_seen_at.toISOString() };
+  return userFromColumns({ id: row.id, tenants: row.tenants, roles: row.roles, tenantRoles: row.tenant_roles, lastSeenAt: row.last_seen_at.toISOString() });
 }
 
 /** The settings and user methods over a pool whose schema includes {@link SETTINGS_USERS_SCHEMA}. */
@@ -106,13 +109,15 @@ export function postgresSettingsAndUsers(pool: pg.Pool): SettingsAndUsers {
     },
 
     async upsertUser(u) {
+      const c = userToColumns(u);
       await pool.query(
-        `INSERT INTO lockbox_users (id, tenants, roles, last_seen_at) VALUES ($1, $2::text[], $3::text[], $4)
+        `INSERT INTO lockbox_users (id, tenants, roles, tenant_roles, last_seen_at) VALUES ($1, $2::text[], $3::text[], $4::jsonb, $5)
          ON CONFLICT (id) DO UPDATE SET
            tenants = EXCLUDED.tenants,
            roles = EXCLUDED.roles,
+           tenant_roles = EXCLUDED.tenant_roles,
            last_seen_at = GREATEST(lockbox_users.last_seen_at, EXCLUDED.last_seen_at)`,
-        [u.id, u.tenants, u.roles, isoUtc(u.lastSeenAt, 'lastSeenAt')],
+        [u.id, c.tenants, c.roles, JSON.stringify(c.tenantRoles), isoUtc(u.lastSeenAt, 'lastSeenAt')],
       );
     },
 
@@ -122,11 +127,9 @@ export function postgresSettingsAndUsers(pool: pg.Pool): SettingsAndUsers {
     },
 
     async listUsers(q) {
-      const { rows } = await pool.query<UserRow>(
-        `SELECT * FROM lockbox_users WHERE $1 = ANY(tenants) AND $2 = ANY(roles) ORDER BY id COLLATE "C"`,
-        [q.tenant, q.role],
-      );
-      return rows.map(toUser);
+      // `tenants` narrows to the people with some role there (rows of either version); the pair is checked on the record.
+      const { rows } = await pool.query<UserRow>(`SELECT * FROM lockbox_users WHERE $1 = ANY(tenants) ORDER BY id COLLATE "C"`, [q.tenant]);
+      return rows.map(toUser).filter((u) => holds(u, q.tenant, q.role));
     },
   };
 }

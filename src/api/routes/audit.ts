@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { isOperator, tenantsOf } from '../../domain/directory.js';
 import { InvalidAuditCursorError } from '../../ports/audit-sink.js';
 import { principalOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -16,8 +17,8 @@ export function auditRoutes(deps: ApiDeps): Router {
   r.get('/', async (req, res) => {
     const p = principalOf(res);
     const q = parse(s.AuditQuery, req.query);
-    const adminOf = p.roles.includes('admin') ? p.tenants : [];
-    const operator = p.roles.includes('operator');
+    const adminOf = tenantsOf(p, 'admin');
+    const operator = isOperator(p);
     if (!operator && adminOf.length === 0) throw problems.forbidden('the audit feed is for tenant admins and operators');
     const tenant = q.tenant ?? (operator ? undefined : adminOf.length === 1 ? adminOf[0] : undefined);
     if (!operator && (tenant === undefined || !adminOf.includes(tenant))) {

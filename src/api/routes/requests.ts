@@ -15,8 +15,11 @@ import { targetOfNewRequest } from '../targets.js';
 import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
 import { parse } from '../validate.js';
+import { requireFreshLogin } from '../session/step-up.js';
 
 const MIN_ACCESS_MS = 1_000;
+/** Decisions that need a fresh login at the identity provider. */
+const STEP_UP: ReadonlySet<DecisionAction> = new Set(['approve', 'reject', 'revoke']);
 
 /** Create, read, list and decide access requests. */
 export function requestRoutes(deps: ApiDeps): Router {
@@ -176,6 +179,8 @@ export function requestRoutes(deps: ApiDeps): Router {
       const p = principalOf(res);
       const body = parse(schema, req.body ?? {});
       const request = (await fastPath(req.params.id, action, p)) ?? (await slowPath(req.params.id, action, p));
+      // Step-up (docs/sign-in.md): approve, reject and revoke need a recent login; every decision records it.
+      const login = requireFreshLogin(res, STEP_UP.has(action) ? (deps.portalAuth?.stepUpMaxAgeMs ?? 0) : 0, `/requests/${encodeURIComponent(request.id)}`, now());
       const tenant = request.current;
       const claims = {
         requestId: request.id,
@@ -187,6 +192,7 @@ export function requestRoutes(deps: ApiDeps): Router {
         issuedAt: now().toISOString(),
         nonce: randomBytes(16).toString('hex'),
         ...extra?.(body, tenant?.record.settings.maxAccessMs ?? deps.config.maxAccessMs),
+        ...login,
       };
       try {
         const after = await deps.lockbox.decide(request.id, action, signDecision(claims, deps.signer));

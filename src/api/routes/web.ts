@@ -1,14 +1,18 @@
 /**
  * The web portal: static HTML, CSS and browser ES modules from `src/web/` (no build step), served by the API at `/`.
  * The page talks to the same `/v1` API with the bearer token the person pasted (kept in sessionStorage by the page).
- * Two small JSON routes exist for it: `GET /v1/portal-config` (public: where the Temporal UI is, which mode) and
- * `GET /v1/me` (who the token is: id, roles, tenants), so the page shows the views a person can use.
+ * Two small JSON routes exist for it: `GET /v1/portal-config` (public: the mode, and the demo identities in the
+ * embedded default; nothing about the deployment's internals) and `GET /v1/me` (who the token is: id, provider-side
+ * roles, roles per tenant, and for operators where the Temporal UI is), so the page shows the views a person can use.
  */
 import { join } from 'node:path';
 import express, { Router, type RequestHandler } from 'express';
+import type { z } from 'zod';
 import type { Config } from '../../config/index.js';
 import { DEMO_TOKENS } from '../../config/demo.js';
+import { isOperator, type Principal } from '../../domain/directory.js';
 import { principalOf } from '../auth.js';
+import type { MeResponse } from '../schemas.js';
 import type { ApiDeps } from '../deps.js';
 
 /** `src/web`, next to `src/api` (tsx runs the sources, so this holds in development, tests and the image alike). */
@@ -42,36 +46,45 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
 /** The fields of Config the portal reads; start-api passes the whole Config as `deps.config`, others may not. */
 type PortalConfigSource = Partial<Pick<Config, 'mode' | 'temporalPort' | 'temporalAddress' | 'namespace'>>;
 
-/** What `GET /v1/portal-config` answers. */
+/** What `GET /v1/portal-config` answers, to anyone: nothing about where Temporal or anything else runs. */
 export interface PortalConfig {
-  /** Base of the Temporal UI (no trailing slash), or null when it is not known. */
-  temporalUiUrl: string | null;
-  namespace: string;
   mode: 'embedded' | 'production';
   /** Embedded default only: the public demo identities, shown on the sign-in form. */
-  demoIdentities: Array<{ token: string; id: string; roles: string[]; tenants: string[] }>;
+  demoIdentities: Array<{ token: string } & Principal>;
+}
+
+/** Where operators find a request's workflow: `<url>/namespaces/<namespace>/workflows/<request id>`. */
+export interface TemporalUi {
+  /** Base of the Temporal UI, no trailing slash. */
+  url: string;
+  namespace: string;
+}
+
+/** What `GET /v1/me` answers (schemas.ts, also in the OpenAPI document). */
+export type Me = z.infer<typeof MeResponse>;
+
+export function portalConfig(c: PortalConfigSource): PortalConfig {
+  const mode = c.mode ?? 'embedded';
+  return {
+    mode,
+    demoIdentities:
+      mode === 'embedded'
+        ? Object.entries(DEMO_TOKENS).map(([token, p]) => ({ token, id: p.id, roles: [...p.roles], tenantRoles: p.tenantRoles.map((g) => ({ ...g })) }))
+        : [],
+  };
 }
 
 /**
  * The Temporal UI sits at the frontend's port + 1000: the embedded dev server's (`--ui-port`, on 127.0.0.1), or by
- * the same convention on the host of TEMPORAL_ADDRESS.
+ * the same convention on the host of TEMPORAL_ADDRESS. Null when neither is known.
  */
-export function portalConfig(c: PortalConfigSource): PortalConfig {
-  const mode = c.mode ?? 'embedded';
-  let temporalUiUrl: string | null = null;
+export function temporalUi(c: PortalConfigSource): TemporalUi | null {
+  const namespace = c.namespace ?? 'lockbox';
   if (c.temporalAddress) {
     const m = /^(.+):(\d+)$/.exec(c.temporalAddress);
-    if (m?.[1] && m[2]) temporalUiUrl = `http://${m[1]}:${Number(m[2]) + 1000}`;
-  } else if (typeof c.temporalPort === 'number') {
-    temporalUiUrl = `http://127.0.0.1:${c.temporalPort + 1000}`;
+    return m?.[1] && m[2] ? { url: `http://${m[1]}:${Number(m[2]) + 1000}`, namespace } : null;
   }
-  return {
-    temporalUiUrl,
-    namespace: c.namespace ?? 'lockbox',
-    mode,
-    demoIdentities:
-      mode === 'embedded' ? Object.entries(DEMO_TOKENS).map(([token, p]) => ({ token, id: p.id, roles: [...p.roles], tenants: [...p.tenants] })) : [],
-  };
+  return typeof c.temporalPort === 'number' ? { url: `http://127.0.0.1:${c.temporalPort + 1000}`, namespace } : null;
 }
 
 /** The page, its assets and `GET /v1/portal-config`. Mount on the app before the 404 handler. */
@@ -97,12 +110,18 @@ export function portalRoutes(deps: ApiDeps): Router {
   return r;
 }
 
-/** `GET /v1/me`: who the bearer token is. Mounted inside the authenticated `/v1` router. */
-export function meRoutes(): Router {
+/**
+ * `GET /v1/me`: who the bearer token is, and for operators where the Temporal UI is (the address of the deployment's
+ * internals is theirs, not the public's). Mounted inside the authenticated `/v1` router.
+ */
+export function meRoutes(deps: Pick<ApiDeps, 'config'>): Router {
   const r = Router();
   r.get('/', (_req, res) => {
     const p = principalOf(res);
-    res.json({ id: p.id, roles: p.roles, tenants: p.tenants });
+    const ui = isOperator(p) ? temporalUi(deps.config as PortalConfigSource) : null;
+    const me: Me = { id: p.id, roles: p.roles, tenantRoles: p.tenantRoles, ...(ui ? { temporalUi: ui } : {}) };
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(me);
   });
   return r;
 }
