@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findFreePort } from '../src/dev/dev-server.js';
@@ -33,8 +34,8 @@ interface Run {
 const said = (r: Run) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
 /** `lockbox <args>` with its own config directory and no token in the environment; `onStderr` sees progress. */
-function start(args: string[], configHome: string, opts: { url?: string; onStderr?: (all: string) => void } = {}) {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOCKBOX_URL: opts.url ?? stack.apiUrl, XDG_CONFIG_HOME: configHome };
+function start(args: string[], configHome: string, opts: { url?: string; env?: NodeJS.ProcessEnv; onStderr?: (all: string) => void } = {}) {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOCKBOX_URL: opts.url ?? stack.apiUrl, XDG_CONFIG_HOME: configHome, ...opts.env };
   delete env.LOCKBOX_TOKEN;
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -48,10 +49,11 @@ function start(args: string[], configHome: string, opts: { url?: string; onStder
 }
 
 /** Starts `lockbox login` and resolves with the URL and code it printed, and its end. */
-function startLogin(configHome: string, args: string[] = []) {
+function startLogin(configHome: string, args: string[] = [], env?: NodeJS.ProcessEnv) {
   let shown: (v: { url: string; code: string }) => void;
   const prompt = new Promise<{ url: string; code: string }>((resolve) => (shown = resolve));
   const done = start(['login', ...args], configHome, {
+    ...(env ? { env } : {}),
     onStderr: (all) => {
       const m = /open (\S+) and enter the code (\S+)/.exec(all);
       if (m) shown({ url: m[1]!, code: m[2]! });
@@ -211,6 +213,21 @@ describe('lockbox login (device flow at the identity provider)', () => {
     expect(done.stderr).toContain('lockbox: sign-in was refused at the identity provider (access_denied)');
     expect(done.stderr).not.toMatch(STACK_TRACE);
     expect(done.stdout).toBe('');
+    await expect(stat(tokenFile(home))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('this machine\'s clock is 2 h ahead: the ID token fails its check, "clock skew", exit 1, nothing saved', { timeout: 90_000 }, async () => {
+    const home = await newHome();
+    // The CLI's processes (bin/lockbox.js and the tsx child) start with their clock moved forward, nothing else.
+    const shift = join(home, 'clock-ahead.mjs');
+    await writeFile(shift, 'const real = Date.now; Date.now = () => real() + 2 * 3600 * 1000;\n');
+    const login = startLogin(home, [], { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(shift).href}`.trim() });
+    const { url, code } = await login.prompt;
+    await confirmInBrowser(url, code);
+    const done = await login.done;
+    expect(done.code, said(done)).toBe(1);
+    expect(done.stderr).not.toMatch(STACK_TRACE);
+    expect(done.stderr).toContain('\nlockbox: clock skew: the identity provider\'s token fails its "exp" check by this machine\'s clock (this machine\'s clock is about 2 h ahead of the provider\'s); set the clock right (NTP) and run lockbox login again\n');
     await expect(stat(tokenFile(home))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 

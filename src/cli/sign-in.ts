@@ -216,11 +216,16 @@ function unreachable(issuer: string, why: string): CliError {
   return new CliError(`the identity provider at ${issuer} cannot be reached (${why}); is it up? try again shortly`, ExitCode.unreachable);
 }
 
-/** A token that is "not yet valid" or "already expired" by this machine's clock: name the skew. */
+/** A token that is "already expired" or "not yet valid" by this machine's clock: say by how much, from its `iat`. */
 function clockMessage(cause: { claim?: unknown; now?: unknown; claims?: Record<string, unknown> } | undefined): string {
   const claim = typeof cause?.claim === 'string' ? cause.claim : undefined;
-  const value = claim ? cause?.claims?.[claim] : undefined;
   const now = typeof cause?.now === 'number' ? cause.now : Math.floor(Date.now() / 1000);
-  const skew = typeof value === 'number' ? ` by about ${Math.abs(value - now)} s` : '';
-  return `clock skew: the identity provider's token ${claim ? `("${claim}") ` : ''}does not fit this machine's clock${skew}; set the clock right (NTP) and run lockbox login again`;
+  const issuedAt = cause?.claims?.iat;
+  const skew = typeof issuedAt === 'number' ? now - issuedAt : undefined;
+  const by = skew === undefined ? '' : ` (this machine's clock is about ${formatSkew(Math.abs(skew))} ${skew > 0 ? 'ahead of' : 'behind'} the provider's)`;
+  return `clock skew: the identity provider's token ${claim ? `fails its "${claim}" check ` : ''}by this machine's clock${by}; set the clock right (NTP) and run lockbox login again`;
+}
+
+function formatSkew(s: number): string {
+  return s >= 5400 ? `${Math.round(s / 3600)} h` : s >= 90 ? `${Math.round(s / 60)} min` : `${s} s`;
 }
