@@ -11,10 +11,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hashId, randomToken } from '../src/api/session/sessions.js';
 import { openSqliteStore } from '../src/adapters/sqlite-store.js';
 import { DEMO_PASSWORD } from '../src/dev/demo-sign-in.js';
+import type { Principal } from '../src/domain/directory.js';
 import type { Store } from '../src/ports/store.js';
 import { api } from './support/api.js';
 import { launchBrowser, openPortal, screenshot, type PortalTab } from './support/browser.js';
-import { problemCode } from './support/personas.js';
+import { personas, problemCode, settingsBody } from './support/personas.js';
 import { CookieJar, follow, send, signInOverHttp } from './support/sign-in.js';
 
 const stack = inject('stack');
@@ -140,16 +141,16 @@ describe('sign-in refusals', () => {
     await store?.close();
   });
 
-  async function planted(over: { authTime?: string | null; expiresAt?: string; lastSeenAt?: string } = {}) {
+  async function planted(over: { authTime?: string | null; expiresAt?: string; lastSeenAt?: string; principal?: Principal; amr?: string[] } = {}) {
     const id = randomToken();
     const now = new Date().toISOString();
     const csrf = randomToken();
     await store.createSession({
       idHash: hashId(id),
-      principal: { id: 'alice@contoso.com', roles: [], tenantRoles: [{ tenant: 'contoso', role: 'approver' }] },
+      principal: { ...(over.principal ?? { id: 'alice@contoso.com', roles: [], tenantRoles: [{ tenant: 'contoso', role: 'approver' }] }) },
       csrfToken: csrf,
       authTime: over.authTime === undefined ? now : over.authTime,
-      amr: ['pwd'],
+      amr: over.amr ?? ['pwd'],
       acr: null,
       idToken: null,
       createdAt: now,
@@ -212,6 +213,52 @@ describe('sign-in refusals', () => {
     // Demo bearer tokens of the embedded default are exempt.
     expect((await api().as('alice').post(`/v1/requests/${id}/approve`, {})).status).toBeLessThan(300);
   });
+
+  it("a tenant's own step-up rule: the stricter max age applies, and a second factor when it requires MFA; null removes it", async () => {
+    // fabrikam (fiona is its admin): internal approval by ian first, then two of fiona and frank.
+    const fiona = personas()('fiona');
+    const put = async (stepUp: unknown) => {
+      for (let attempt = 1; ; attempt++) {
+        const cur = await fiona.get('/v1/tenants/fabrikam/settings');
+        const res = await fiona.put('/v1/tenants/fabrikam/settings', { ...settingsBody(cur.body), stepUp }, { 'if-match': `"${cur.body.version}"` });
+        if ((res.status === 412 || res.status === 409) && attempt < 5) continue;
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        return res.body;
+      }
+    };
+    const bad = await fiona.put('/v1/tenants/fabrikam/settings', { ...settingsBody((await fiona.get('/v1/tenants/fabrikam/settings')).body), stepUp: { maxAge: '1s', requireMfa: false } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0]).toMatchObject({ field: 'stepUp.maxAge' });
+    expect((await put({ maxAge: '10s', requireMfa: true })).stepUp).toEqual({ maxAge: '10s', requireMfa: true });
+    try {
+      const filed = await api().as('eve').post('/v1/requests', { tenant: 'fabrikam', resource: resource(), reason: 'step-up per tenant', ticket: 'SUP-1', duration: '1h' });
+      expect(filed.status, JSON.stringify(filed.body)).toBe(201);
+      const id = filed.body.id as string;
+      expect((await personas()('ian').post(`/v1/requests/${id}/approve`, {})).status).toBe(200);
+      const fionaAt = (authTime: number, amr: string[]) =>
+        planted({ principal: { id: 'fiona@fabrikam.com', roles: [], tenantRoles: [{ tenant: 'fabrikam', role: 'approver' }] }, authTime: new Date(authTime).toISOString(), amr });
+      // 15 s old: within the deployment's 30 s, past fabrikam's 10 s.
+      const stale = await fionaAt(Date.now() - 15_000, ['pwd', 'otp']);
+      const staleRes = await approve(id, { cookie: stale.cookie, 'x-csrf-token': stale.csrf });
+      expect(staleRes.status).toBe(401);
+      expect(problemCode(await staleRes.json())).toBe('step-up-required');
+      // Fresh, but a password alone: 403 (logging in the same way again would not help).
+      const oneFactor = await fionaAt(Date.now(), ['pwd']);
+      const oneRes = await approve(id, { cookie: oneFactor.cookie, 'x-csrf-token': oneFactor.csrf });
+      expect(oneRes.status).toBe(403);
+      expect(problemCode(await oneRes.json())).toBe('mfa-required');
+      expect((await api().as('eve').get(`/v1/requests/${id}`)).body.decisions).toHaveLength(1);
+      // Fresh and with a second factor: the decision goes through, and the trail says how she logged in.
+      const strong = await fionaAt(Date.now(), ['pwd', 'otp']);
+      const ok = await approve(id, { cookie: strong.cookie, 'x-csrf-token': strong.csrf });
+      expect(ok.status, await ok.clone().text()).toBe(200);
+      const events = (await api().as('eve').get(`/v1/requests/${id}/audit`)).body.events as Array<{ type: string; actor: string; details: { proof?: { amr?: string[] } } }>;
+      expect(events.find((e) => e.type === 'request.approved' && e.actor === 'fiona@fabrikam.com')?.details.proof?.amr).toEqual(['pwd', 'otp']);
+      await api().as('eve').post(`/v1/requests/${id}/cancel`, {});
+    } finally {
+      expect((await put(null)).stepUp).toBeUndefined();
+    }
+  }, 60_000);
 
   it('the step-up login URL asks the provider for a fresh login (max_age=0, prompt=login)', async () => {
     const res = await send(new CookieJar(), `${stack.apiUrl}/auth/login?max_age=0&returnTo=%2Frequests%2Freq-contoso-x`);

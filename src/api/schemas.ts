@@ -3,7 +3,7 @@ import { parseDuration } from '../domain/duration.js';
 import { ProviderRole, TenantRole } from '../domain/directory.js';
 import { RequestStatus } from '../domain/request.js';
 import { ResourceSettingSchema } from '../domain/settings-schema.js';
-import { NOTIFY_CHANNELS } from '../domain/settings.js';
+import { NOTIFY_CHANNELS, STEP_UP_LIMITS } from '../domain/settings.js';
 
 /** One zod schema per endpoint: the single source of validation (and later of the OpenAPI document). */
 
@@ -70,6 +70,22 @@ export const SettingsBody = z.strictObject({
     .describe('per resource, the declared grant target it goes through, e.g. {"db:crm":{"target":"contoso-crm"}}; others use the built-in grant store'),
   /** External notification channels; omitted: as they are (every configured channel by default). */
   channels: z.array(z.enum(NOTIFY_CHANNELS)).max(3).optional(),
+  /**
+   * Step-up for this tenant's decisions (approve, reject, revoke): a login at most `maxAge` old (the stricter of this
+   * and the deployment's), and with a second factor when `requireMfa`. Omitted: as it is; `null`: none (the
+   * deployment's rule alone).
+   */
+  stepUp: z
+    .strictObject({
+      maxAge: DurationText.refine((t) => {
+        const ms = parseDuration(t) ?? 0;
+        return ms >= STEP_UP_LIMITS.minMs && ms <= STEP_UP_LIMITS.maxMs;
+      }, 'must be between 10s and 24h'),
+      requireMfa: z.boolean(),
+    })
+    .nullable()
+    .optional()
+    .describe('how fresh and how strong a login must be to decide, e.g. {"maxAge":"5m","requireMfa":true}; null: the deployment\'s rule alone'),
 });
 export type SettingsBody = z.infer<typeof SettingsBody>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TARGET_NAME_PATTERN } from './resources.js';
-import { NOTIFY_CHANNELS, SETTINGS_LIMITS, type TenantSettings } from './settings.js';
+import { NOTIFY_CHANNELS, SETTINGS_LIMITS, STEP_UP_LIMITS, type TenantSettings } from './settings.js';
 
 /**
  * A resource's pick in a tenant's settings: the name of a target the operator declared (src/domain/resources.ts).
@@ -26,6 +26,9 @@ export const StoredTenantSettingsSchema = z.strictObject({
   // The pick's shape here; whether the operator allows it for the tenant, where it is used (API and worker).
   resources: z.record(z.string().max(256), ResourceSettingSchema).optional(),
   channels: z.array(z.enum(NOTIFY_CHANNELS)).max(3).optional(),
+  stepUp: z
+    .strictObject({ maxAgeMs: z.number().int().min(STEP_UP_LIMITS.minMs).max(STEP_UP_LIMITS.maxMs), requireMfa: z.boolean() })
+    .optional(),
 });
 
 export type SettingsCheck = { ok: true; settings: TenantSettings } | { ok: false; problems: { field: string; message: string }[] };

@@ -18,9 +18,22 @@ export interface TenantSettings {
   resources?: Record<string, ResourceSetting>;
   /** External notification channels this tenant wants (the in-app list always); omitted: every configured one. */
   channels?: NotifyChannel[];
+  /** How fresh (and how strong) an approver's login must be to approve, reject or revoke (docs/sign-in.md). */
+  stepUp?: StepUpSetting;
+}
+
+/** A tenant's step-up rule; the stricter of it and the deployment's LOCKBOX_STEP_UP_MAX_AGE applies. */
+export interface StepUpSetting {
+  /** A decision needs a login at most this old (ms). */
+  maxAgeMs: number;
+  /** The login must have used a second factor (the ID token's amr says so). */
+  requireMfa: boolean;
 }
 
 export const NOTIFY_CHANNELS = ['email', 'slack', 'webhook'] as const;
+
+/** Bounds of a tenant's step-up max age. */
+export const STEP_UP_LIMITS = { minMs: 10_000, maxMs: 24 * 3_600_000 } as const;
 export type NotifyChannel = (typeof NOTIFY_CHANNELS)[number];
 
 /** Limits a tenant's settings must stay within. */

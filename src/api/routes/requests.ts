@@ -15,11 +15,12 @@ import { targetOfNewRequest } from '../targets.js';
 import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
 import { parse } from '../validate.js';
-import { requireFreshLogin } from '../session/step-up.js';
+import { requireFreshLogin, stepUpRule } from '../session/step-up.js';
 
 const MIN_ACCESS_MS = 1_000;
 /** Decisions that need a fresh login at the identity provider. */
 const STEP_UP: ReadonlySet<DecisionAction> = new Set(['approve', 'reject', 'revoke']);
+const NO_STEP_UP = { maxAgeMs: 0, requireMfa: false };
 
 /** Create, read, list and decide access requests. */
 export function requestRoutes(deps: ApiDeps): Router {
@@ -180,8 +181,16 @@ export function requestRoutes(deps: ApiDeps): Router {
       const body = parse(schema, req.body ?? {});
       const request = (await fastPath(req.params.id, action, p)) ?? (await slowPath(req.params.id, action, p));
       // Step-up (docs/sign-in.md): approve, reject and revoke need a recent login; every decision records it.
-      const login = requireFreshLogin(res, STEP_UP.has(action) ? (deps.portalAuth?.stepUpMaxAgeMs ?? 0) : 0, `/requests/${encodeURIComponent(request.id)}`, now());
       const tenant = request.current;
+      const rule = STEP_UP.has(action) ? stepUpRule(deps.portalAuth?.stepUpMaxAgeMs ?? 0, tenant?.record.settings.stepUp) : NO_STEP_UP;
+      let login;
+      try {
+        login = requireFreshLogin(res, rule, `/requests/${encodeURIComponent(request.id)}`, now());
+      } catch (err) {
+        // Kept for the security team: who tried to decide with a stale or single-factor login (never the token).
+        if (err instanceof Problem) deps.log.warn('decision refused: login not fresh or strong enough', { requestId: request.id, user: p.id, action, problem: err.slug });
+        throw err;
+      }
       const claims = {
         requestId: request.id,
         runId: request.runId,

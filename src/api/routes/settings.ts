@@ -16,8 +16,17 @@ import { parse } from '../validate.js';
 
 /** The settings as the API shows them: durations written like the request API's. */
 function view(r: StoredSettings) {
-  const { requestTtlMs, maxAccessMs, ...rest } = r.settings;
-  return { tenant: r.tenant, version: r.version, ...rest, requestTtl: formatDuration(requestTtlMs), maxAccess: formatDuration(maxAccessMs), updatedAt: r.updatedAt, updatedBy: r.updatedBy };
+  const { requestTtlMs, maxAccessMs, stepUp, ...rest } = r.settings;
+  return {
+    tenant: r.tenant,
+    version: r.version,
+    ...rest,
+    requestTtl: formatDuration(requestTtlMs),
+    maxAccess: formatDuration(maxAccessMs),
+    ...(stepUp ? { stepUp: { maxAge: formatDuration(stepUp.maxAgeMs), requireMfa: stepUp.requireMfa } } : {}),
+    updatedAt: r.updatedAt,
+    updatedBy: r.updatedBy,
+  };
 }
 
 /**
@@ -73,6 +82,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
     const kept = stored?.ok ? stored.settings : undefined;
     const resources = body.resources ?? kept?.resources;
     const channels = body.channels ?? kept?.channels;
+    const stepUp = body.stepUp === undefined ? kept?.stepUp : body.stepUp === null ? undefined : { maxAgeMs: parseDuration(body.stepUp.maxAge) ?? 0, requireMfa: body.stepUp.requireMfa };
     const settings: TenantSettings = {
       customerApproval: body.customerApproval,
       approvers: body.approvers,
@@ -83,6 +93,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
       internalApproval: body.internalApproval,
       ...(resources ? { resources } : {}),
       ...(channels ? { channels } : {}),
+      ...(stepUp ? { stepUp } : {}),
     };
     const known = new Map(await Promise.all(body.approvers.map(async (id) => [id, await deps.store.getUser(id)] as const)));
     const errors = validateSettings(settings, deps.config, (id) => {
