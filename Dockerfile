@@ -1,6 +1,7 @@
 # Lockbox worker and API (production shape; see docker-compose.yml). One image, two commands:
-#   API (default):  npx tsx src/main/run-api.ts
-#   worker:         npx tsx src/main/run-worker.ts
+#   API (default):  node --import tsx src/main/run-api.ts
+#   worker:         node --import tsx src/main/run-worker.ts
+# node itself is PID 1's child of nothing else (no npx in between), so SIGTERM reaches Lockbox and it drains.
 # The embedded Temporal dev server is not used here: TEMPORAL_ADDRESS points at a real cluster.
 FROM node:20-bookworm-slim
 
@@ -12,6 +13,11 @@ RUN npm ci --no-audit --no-fund && npm cache clean --force
 
 COPY tsconfig.json ./
 COPY src ./src
+COPY scripts ./scripts
+
+# The workflow bundle is built once here, not by every worker at start-up: dist/workflow-bundle.js and its key
+# (scripts/bundle-workflows.ts); a worker uses it while the key matches the code in the image, which it always does.
+RUN node --import tsx scripts/bundle-workflows.ts
 
 # Data dir for the file audit sink and other local state; owned by the unprivileged user.
 RUN mkdir -p /data && chown node:node /data
@@ -21,4 +27,4 @@ ENV NODE_ENV=production \
 
 USER node
 EXPOSE 3000
-CMD ["npx", "tsx", "src/main/run-api.ts"]
+CMD ["node", "--import", "tsx", "src/main/run-api.ts"]

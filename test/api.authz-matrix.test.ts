@@ -20,7 +20,7 @@
  *   administers fabrikam: contoso's settings are 403 to her);
  * - a tenant approver who is not on the tenant's approver list may attempt a decision (approve, reject, revoke), and
  *   the request's rules refuse it;
- * - /metrics describes every tenant: operators only;
+ * - /metrics describes every tenant: operators only; the audit feed of a tenant: its admins and operators;
  * - access check and notifications are about the caller, so everyone signed in gets 200;
  * - no token: 401 everywhere.
  */
@@ -36,17 +36,18 @@ import { ALL_TOKENS, personas, problemCode, settingsBody, type AnyPersona } from
 //
 //              POST       GET /v1/requests/{id}   GET        GET      GET           POST /v1/requests/{id}/...      GET|PUT /v1/tenants/{t}/settings         GET        GET             GET       GET /v1/tenants/{t}/evidence
 //              /requests  (contoso)  (fabrikam)   /requests  /audit   /credentials  approve reject revoke cancel    contoso      contoso      fabrikam  fabrikam  /access/   /notifications  /metrics  contoso    fabrikam
+//              GET /v1/audit?tenant= (the tenant feed: contoso, fabrikam); GET /v1/me
 const STATUS_TABLE = `
-  persona | create | read-c | read-f | list | audit | creds | approve | reject | revoke | cancel | get-set-c | put-set-c | get-set-f | put-set-f | check | notifs | metrics | evid-c | evid-f
-  eve     |  201   |  200   |  200   | 200  |  200  |  409  |   403   |  403   |  200   |  200   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403
-  alice   |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    200    |    200    |    403    |    403    |  200  |  200   |   403   |  200   |  403
-  bob     |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403
-  carol   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200
-  fiona   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200
-  frank   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403
-  ian     |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403
-  oscar   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    200    |    403    |    200    |    403    |  200  |  200   |   200   |  200   |  200
-  none    |  401   |  401   |  401   | 401  |  401  |  401  |   401   |  401   |  401   |  401   |    401    |    401    |    401    |    401    |  401  |  401   |   401   |  401   |  401
+  persona | create | read-c | read-f | list | audit | creds | approve | reject | revoke | cancel | get-set-c | put-set-c | get-set-f | put-set-f | check | notifs | metrics | evid-c | evid-f | feed-c | feed-f | me
+  eve     |  201   |  200   |  200   | 200  |  200  |  409  |   403   |  403   |  200   |  200   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200
+  alice   |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    200    |    200    |    403    |    403    |  200  |  200   |   403   |  200   |  403 | 200   |  403   | 200
+  bob     |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200
+  carol   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200 | 403   |  200   | 200
+  fiona   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200 | 403   |  200   | 200
+  frank   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200
+  ian     |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200
+  oscar   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    200    |    403    |    200    |    403    |  200  |  200   |   200   |  200   |  200 | 200   |  200   | 200
+  none    |  401   |  401   |  401   | 401  |  401  |  401  |   401   |  401   |  401   |  401   |    401    |    401    |    401    |    401    |  401  |  401   |   401   |  401   |  401 | 401   |  401   | 401
 `;
 
 // GET /v1/requests: which of two requests by eve (one contoso, one fabrikam, same unique resource) each persona's
@@ -72,10 +73,12 @@ const REFUSAL_CODE: Partial<Record<AnyPersona, Partial<Record<string, string>>>>
 
 type Endpoint =
   | 'create' | 'read-c' | 'read-f' | 'list' | 'audit' | 'creds' | 'approve' | 'reject' | 'revoke' | 'cancel'
-  | 'get-set-c' | 'put-set-c' | 'get-set-f' | 'put-set-f' | 'check' | 'notifs' | 'metrics' | 'evid-c' | 'evid-f';
+  | 'get-set-c' | 'put-set-c' | 'get-set-f' | 'put-set-f' | 'check' | 'notifs' | 'metrics' | 'evid-c' | 'evid-f'
+  | 'feed-c' | 'feed-f' | 'me';
 const ENDPOINTS: Endpoint[] = [
   'create', 'read-c', 'read-f', 'list', 'audit', 'creds', 'approve', 'reject', 'revoke', 'cancel',
   'get-set-c', 'put-set-c', 'get-set-f', 'put-set-f', 'check', 'notifs', 'metrics', 'evid-c', 'evid-f',
+  'feed-c', 'feed-f', 'me',
 ];
 const PERSONAS = Object.keys(ALL_TOKENS) as AnyPersona[];
 
@@ -244,6 +247,20 @@ async function runCell(persona: AnyPersona, endpoint: Endpoint): Promise<{ res: 
       const res = await p.get(`/v1/tenants/${tenant}/evidence?from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}`);
       return { res, verify: async () => {
         if (res.status === 200) expect(res.body).toMatchObject({ tenant });
+      } };
+    }
+    case 'feed-c':
+    case 'feed-f': {
+      const tenant = endpoint === 'feed-c' ? 'contoso' : 'fabrikam';
+      const res = await p.get(`/v1/audit?tenant=${tenant}&limit=5`);
+      return { res, verify: async () => {
+        if (res.status === 200) for (const e of res.body.events as { tenant: string }[]) expect(e.tenant).toBe(tenant);
+      } };
+    }
+    case 'me': {
+      const res = await p.get('/v1/me');
+      return { res, verify: async () => {
+        if (res.status === 200) expect(res.body.id).toMatch(/@/);
       } };
     }
     case 'notifs': {

@@ -78,6 +78,8 @@ describe('Dockerfile', () => {
     const user = /^USER (\S+)$/m.exec(text)?.[1];
     expect(user).toBeDefined();
     expect(user).not.toBe('root');
-    expect(text).toMatch(/^CMD \["npx", "tsx", "src\/main\/run-api\.ts"\]$/m);
+    // node directly (SIGTERM reaches it), and the workflow bundle built into the image, not by each worker.
+    expect(text).toMatch(/^CMD \["node", "--import", "tsx", "src\/main\/run-api\.ts"\]$/m);
+    expect(text).toMatch(/^RUN node --import tsx scripts\/bundle-workflows\.ts$/m);
   });
 });
