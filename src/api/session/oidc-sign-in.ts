@@ -132,6 +132,7 @@ export type OidcSignIn = ReturnType<typeof createOidcSignIn>;
 function reasonOf(err: unknown): string {
   if (err instanceof client.AuthorizationResponseError) return `the provider refused: ${err.error}`;
   if (err instanceof client.ResponseBodyError) return `the provider's token endpoint refused: ${err.error}`;
-  if (err instanceof client.ClientError) return `${err.code ?? 'check failed'}: ${err.message}`.slice(0, 200);
+  // The library's inner error names the check (`unexpected JWT "aud" (audience) claim value`); its own is generic.
+  if (err instanceof client.ClientError) return `${err.code ?? 'check failed'}: ${err.cause instanceof Error ? err.cause.message : err.message}`.slice(0, 200);
   return 'the provider could not be reached or answered unexpectedly';
 }
