@@ -29,6 +29,16 @@ async function call(token: string, method: string, path: string, body?: unknown)
 const create = (resource: string, duration = '2s', tenant = 'contoso') =>
   call('eve-dev-token', 'POST', '/v1/requests', { tenant, resource, reason: 'replay fixture', ticket: 'SUP-1', duration });
 
+/** Break-glass on for contoso (alice, admin), eve its responder, a short review deadline (docs/break-glass.md). */
+async function enableBreakGlass() {
+  const view = (await call('alice-dev-token', 'GET', '/v1/tenants/contoso/settings')) as unknown as Record<string, unknown>;
+  const { customerApproval, approvers, quorum, requestTtl, maxAccess, requireTicket, internalApproval } = view;
+  const breakGlass = { enabled: true, responders: ['eve@lockbox.dev'], maxDuration: '1h', reviewWithin: '3s' };
+  await call('alice-dev-token', 'PUT', '/v1/tenants/contoso/settings', { customerApproval, approvers, quorum, requestTtl, maxAccess, requireTicket, internalApproval, breakGlass });
+}
+const emergency = (resource: string, duration: string) =>
+  call('eve-dev-token', 'POST', '/v1/requests', { tenant: 'contoso', resource, reason: 'replay fixture: outage', ticket: 'INC-1', duration, emergency: true });
+
 await mkdir(out, { recursive: true });
 const client = new Client({ connection: await Connection.connect({ address }), namespace });
 const scenarios: Record<string, () => Promise<string>> = {
@@ -88,6 +98,15 @@ const scenarios: Record<string, () => Promise<string>> = {
     await call('bob-dev-token', 'POST', `/v1/requests/${r.id}/reject`, { reason: 'forgery seen' });
     return r.id;
   },
+  /** Break-glass: granted at once, reviewed by bob. */
+  emergency: async () => {
+    await enableBreakGlass();
+    const r = await emergency('mailbox:replay10@contoso.com', '2s');
+    await call('bob-dev-token', 'POST', `/v1/requests/${r.id}/review`, { verdict: 'justified', comment: 'outage confirmed' });
+    return r.id;
+  },
+  /** Break-glass nobody reviews: overdue after the review deadline, then closed. */
+  'emergency-overdue': async () => (await emergency('mailbox:replay11@contoso.com', '1s')).id,
 };
 
 for (const [name, run] of Object.entries(scenarios)) {

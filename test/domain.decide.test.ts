@@ -464,6 +464,9 @@ describe('rejection codes map to HTTP classes', () => {
     already_decided: 409,
     not_eligible: 403,
     self_approval: 403,
+    not_emergency: 409,
+    already_reviewed: 409,
+    self_review: 403,
   };
 
   it('the table names every code', () => {

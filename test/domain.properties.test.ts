@@ -607,7 +607,9 @@ describe('request state machine properties', () => {
       if (seen.changedQuorumCompleted) count.changedQuorumCompleted += 1;
     }
     expect([...statuses].sort()).toEqual(Object.values(RequestStatus).sort());
-    expect([...refusals].sort()).toEqual(Object.values(RejectionCode).sort());
+    // Break-glass review refusals come from reviewEmergency, not decide(): test/domain.break-glass.test.ts covers them.
+    const reviewCodes: RejectionCode[] = [RejectionCode.notEmergency, RejectionCode.alreadyReviewed, RejectionCode.selfReview];
+    expect([...refusals].sort()).toEqual(Object.values(RejectionCode).filter((c) => !reviewCodes.includes(c)).sort());
     // Access is reached in a useful share of runs, not by a fluke; so are both stages and each kind of settings change.
     // (With this seed: 242, 44, 26, 29, 21.)
     expect(count.active).toBeGreaterThan(150);

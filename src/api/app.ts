@@ -10,6 +10,7 @@ import { errorHandler, Problem, problems } from './problem.js';
 import { requestIds } from './request-id.js';
 import { accessRoutes, notificationRoutes } from './routes/access.js';
 import { requestRoutes } from './routes/requests.js';
+import { reviewRoutes } from './routes/review.js';
 import { settingsRoutes } from './routes/settings.js';
 import { evidenceRoutes } from './routes/evidence.js';
 import { auditRoutes } from './routes/audit.js';
@@ -74,6 +75,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use(authenticate(deps.auth, deps.portalAuth ? { sessions: deps.portalAuth.sessions, cookieName: cookieNames(deps.portalAuth.cookieSecure).session } : undefined));
   v1.use(jsonOnly, express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   v1.use('/requests', requestRoutes(deps));
+  v1.use('/requests', reviewRoutes(deps));
   v1.use('/access', accessRoutes(deps));
   v1.use('/notifications', notificationRoutes(deps));
   v1.use('/tenants', settingsRoutes(deps));

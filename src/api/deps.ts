@@ -18,7 +18,7 @@ export interface Readiness {
 /** Everything the HTTP API needs, built once at start-up. */
 export interface ApiDeps {
   /** `targets`: the operator's declared grant targets; absent, none is allowed (built-in grants only). */
-  config: Pick<Config, 'maxAccessMs' | 'requestTtlMs'> & Partial<Pick<Config, 'grantDeadlineMs' | 'targets'>>;
+  config: Pick<Config, 'maxAccessMs' | 'requestTtlMs'> & Partial<Pick<Config, 'grantDeadlineMs' | 'targets' | 'breakGlassPerDay'>>;
   lockbox: LockboxClient;
   store: Store;
   /** Issued credentials (encrypted at rest); handed only to the requester while access is active. */

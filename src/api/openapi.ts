@@ -143,12 +143,12 @@ export const ROUTES: RouteDoc[] = [
     method: 'post',
     path: '/v1/requests',
     summary: 'Ask for access to one resource of a tenant',
-    description: 'Engineers only. The tenant must have opted in; the duration must be within its maximum access. Retrying with the same `Idempotency-Key` (per person) returns the same request; the same key with another body is 422.',
+    description: 'Engineers only. The tenant must have opted in; the duration must be within its maximum access. Retrying with the same `Idempotency-Key` (per person) returns the same request; the same key with another body is 422. `emergency: true` (break-glass, docs/break-glass.md): a responder the tenant listed, with a ticket, for at most `breakGlass.maxDuration` (400 `duration`), is granted at once (answered `active`); not a responder 403, break-glass off 409 naming `breakGlass.enabled`, over the daily limit 429.',
     tag: 'requests',
     headers: [{ name: 'Idempotency-Key', description: 'makes a retry return the first answer instead of filing a second request', schema: s.IdempotencyKeyHeader }],
     body: s.CreateRequestBody,
     response: { status: 201, description: 'the new request, `pending`', headers: { Location: 'the request\'s URL', 'Idempotent-Replayed': '`true` when the answer is a replay of an earlier create' } },
-    problems: [403, 422],
+    problems: [403, 409, 422, 429],
   },
   {
     method: 'get',
@@ -178,6 +178,9 @@ export const ROUTES: RouteDoc[] = [
   decision('revoke', 'End active access now', s.RevokeBody, 'Answers once the access is gone.'),
   decision('cancel', 'Withdraw a pending request', s.CancelBody, 'The requester only, while pending.'),
   decision('extend', 'Ask for more time on an active grant', s.ExtendBody, 'The requester only; the same approvers decide it, bounded by the tenant\'s maximum access.'),
+  decision('review', 'Review an emergency (break-glass) request', s.ReviewBody, 'A customer approver or admin of the tenant, not the responder (403); emergency requests only (409 `not_emergency`); once (409 `already_reviewed`), while active or after access ended, until the review is overdue. Recorded as `request.reviewed` in the request\'s trail (docs/break-glass.md).', {
+    response: { status: 200, description: 'the request with `review: {status, by, at, comment}`' },
+  }),
   { method: 'get', path: '/v1/access/check', summary: "Is the caller's access in force now?", tag: 'access', query: s.AccessCheckQuery, response: { status: 200, description: '`{allowed, requestId?, endsAt?}`' } },
   { method: 'get', path: '/v1/notifications', summary: "The caller's in-app notifications, newest first", tag: 'access', response: { status: 200, description: '`{notifications: [...]}`' } },
   {
@@ -277,6 +280,7 @@ const PROBLEM_TEXT: Record<number, string> = {
   413: 'Body too large',
   415: 'Body is not JSON',
   422: 'Well-formed but cannot be processed',
+  429: 'Too many: a limit was reached (the problem names it)',
   500: 'Unexpected error (logged; no internals in the answer)',
   503: 'A service this depends on (the identity provider, Temporal) cannot be reached now; try again shortly',
 };

@@ -28,6 +28,11 @@ export const CreateRequestBody = z.strictObject({
   reason: text(2000),
   ticket: text(128).optional(),
   duration: DurationText,
+  /**
+   * Break-glass (docs/break-glass.md): granted at once without approval, for a responder the tenant listed, for at
+   * most its `breakGlass.maxDuration`; reason and ticket required; reviewed by the tenant afterwards.
+   */
+  emergency: z.boolean().optional().describe('break-glass: access at once, without approval, reviewed afterwards (responders only)'),
 });
 export type CreateRequestBody = z.infer<typeof CreateRequestBody>;
 
@@ -36,6 +41,8 @@ export const RejectBody = z.strictObject({ reason: text(2000) });
 export const RevokeBody = z.strictObject({ reason: text(2000).optional() });
 export const CancelBody = z.strictObject({ reason: text(2000).optional() });
 export const ExtendBody = z.strictObject({ duration: DurationText, reason: text(2000) });
+/** A tenant approver's or admin's verdict on an emergency (break-glass) request. */
+export const ReviewBody = z.strictObject({ verdict: z.enum(['justified', 'unjustified']), comment: text(2000).optional() });
 
 export const RequestIdParam = z.string().regex(/^req-[a-z0-9-]+-[0-9A-HJKMNP-TV-Z]{26}$/, 'is not a request id');
 
@@ -50,6 +57,16 @@ export const ListRequestsQuery = z.strictObject({
 export const AccessCheckQuery = z.strictObject({ tenant: TenantId, resource: ResourceId });
 
 export const IdempotencyKeyHeader = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters');
+
+/** `breakGlass` in a settings change; omitted: as it is (off unless turned on). */
+export const BreakGlassBody = z
+  .strictObject({
+    enabled: z.boolean(),
+    responders: z.array(UserId).max(50),
+    maxDuration: DurationText,
+    reviewWithin: DurationText,
+  })
+  .describe('break-glass: responders (user ids) may take access at once for at most maxDuration; reviewed within reviewWithin after it ends, e.g. {"enabled":true,"responders":["eve@lockbox.dev"],"maxDuration":"1h","reviewWithin":"24h"}');
 
 export const SettingsBody = z.strictObject({
   customerApproval: z.boolean(),
@@ -86,6 +103,7 @@ export const SettingsBody = z.strictObject({
     .nullable()
     .optional()
     .describe('how fresh and how strong a login must be to decide, e.g. {"maxAge":"5m","requireMfa":true}; null: the deployment\'s rule alone'),
+  breakGlass: BreakGlassBody.optional(),
 });
 export type SettingsBody = z.infer<typeof SettingsBody>;
 

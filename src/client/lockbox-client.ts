@@ -31,6 +31,8 @@ export interface RequestSummary {
   createdAt: string;
   expiresAt: string;
   closedAt: string | null;
+  /** Break-glass (from the memo): counted against the responder's daily limit. */
+  emergency?: true;
 }
 
 export interface ListFilter {
@@ -99,6 +101,7 @@ export function createLockboxClient(client: Client, taskQueue: string) {
             duration: created.duration,
             createdAt: created.createdAt,
             expiresAt: created.expiresAt,
+            ...(created.emergency ? { emergency: true } : {}),
           },
         });
         runId = started.firstExecutionRunId;
@@ -134,6 +137,25 @@ export function createLockboxClient(client: Client, taskQueue: string) {
         const current = await get(id).catch(() => null);
         if (current && isTerminal(current.status)) {
           throw new DecisionRefusedError('conflict', 'not_pending', `request is ${current.status}`);
+        }
+        throw mapNotFound(err, id);
+      }
+    },
+
+    /** Sends a review of an emergency request (signed by the API); a refusal is typed like a decision's. */
+    async review(id: string, args: SignedDecision): Promise<AccessRequest> {
+      try {
+        return await handle(id).executeUpdate(defs.reviewUpdate, { args: [args] });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+          const kind = err.cause.type === defs.FailureType.forbidden ? 'forbidden' : 'conflict';
+          const code = typeof err.cause.details?.[0] === 'string' ? err.cause.details[0] : kind;
+          throw new DecisionRefusedError(kind, code, err.cause.message);
+        }
+        // Closed: the review was made, or is overdue, and the request is over.
+        const current = await get(id).catch(() => null);
+        if (current && isTerminal(current.status)) {
+          throw new DecisionRefusedError('conflict', 'review_closed', `request is ${current.status} and its review is ${current.review?.status ?? 'not due'}`);
         }
         throw mapNotFound(err, id);
       }
@@ -214,6 +236,7 @@ function toSummary(info: WorkflowExecutionInfo): RequestSummary {
     createdAt: str(memo.createdAt),
     expiresAt: str(memo.expiresAt),
     closedAt: info.closeTime ? info.closeTime.toISOString() : null,
+    ...(memo.emergency === true ? { emergency: true as const } : {}),
   };
 }
 

@@ -68,6 +68,8 @@ const EnvSchema = z.object({
   LOCKBOX_MAX_ACCESS: duration('8h'),
   /** How long a grant may keep failing transiently at its target before the request ends failed. */
   LOCKBOX_GRANT_DEADLINE: duration('5m'),
+  /** Break-glass: emergency requests per responder and tenant in any 24 hours (docs/break-glass.md). */
+  LOCKBOX_BREAK_GLASS_PER_DAY: z.coerce.number().int().min(1).max(1000).default(3),
   /** API: `<keyId>:<64 hex>` Ed25519 secret key that signs requests and decisions. */
   LOCKBOX_SIGNING_KEY: z
     .string()
@@ -172,6 +174,8 @@ export interface Config {
   maxAccessMs: number;
   /** How long a grant may keep failing transiently before the request ends `failed` (and its clean-up's bound). */
   grantDeadlineMs: number;
+  /** Break-glass: emergency requests a responder may file per tenant in any 24 hours. */
+  breakGlassPerDay: number;
   /** Secret: never logged. */
   signingKey: { keyId: string; secretKey: string } | undefined;
   trustedKeys: Record<string, string> | undefined;
@@ -312,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTtlMs: e.LOCKBOX_REQUEST_TTL,
     maxAccessMs: e.LOCKBOX_MAX_ACCESS,
     grantDeadlineMs: e.LOCKBOX_GRANT_DEADLINE,
+    breakGlassPerDay: e.LOCKBOX_BREAK_GLASS_PER_DAY,
     signingKey: e.LOCKBOX_SIGNING_KEY ? keyPair(e.LOCKBOX_SIGNING_KEY, 'secretKey') : undefined,
     trustedKeys: e.LOCKBOX_TRUSTED_KEYS
       ? Object.fromEntries(e.LOCKBOX_TRUSTED_KEYS.split(',').map((k) => Object.values(keyPair(k, 'publicKey'))))

@@ -30,6 +30,12 @@ export const AuditEventType = {
   accessOrphanRevoked: 'access.orphan_revoked',
   /** The reconciler found an active request's access missing at its target. */
   accessDriftDetected: 'access.drift_detected',
+  /** Break-glass (docs/break-glass.md): a listed responder took access at once, without approval. */
+  requestEmergencyGranted: 'request.emergency_granted',
+  /** A tenant approver or admin judged an emergency request justified or not. */
+  requestReviewed: 'request.reviewed',
+  /** Nobody reviewed an emergency request within the tenant's `breakGlass.reviewWithin` after it ended. */
+  requestReviewOverdue: 'request.review_overdue',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 

@@ -3,6 +3,7 @@ import { normalizePolicy, Stage, stageRule, stagesFor, type ApprovalPolicy } fro
 import { BUILTIN_TARGET } from './resources.js';
 import { castVote } from './vote.js';
 import { requestExtension, reviewExtension } from './extension.js';
+import { pendingReview } from './break-glass.js';
 import { AuditEventType } from './audit.js';
 import { SYSTEM } from './lifecycle.js';
 import {
@@ -53,6 +54,8 @@ export function createRequest(input: NewRequestInput): { state: AccessRequest; a
     approvedAt: null,
     endedAt: null,
     failure: null,
+    // Break-glass: shown from the start; granted only once the workflow has verified the API's signature.
+    ...(input.emergency ? { emergency: true as const, review: pendingReview(input.emergency.reviewWithinMs) } : {}),
   };
   const details = {
     resource: state.resource,

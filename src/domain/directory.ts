@@ -90,6 +90,11 @@ export function canAttemptDecision(p: Principal, action: DecisionAction, tenant:
   }
 }
 
+/** Who may review an emergency (break-glass) request: the tenant's approvers and admins (never the responder). */
+export function canReviewEmergency(p: Principal, tenant: string): boolean {
+  return hasTenantRole(p, tenant, 'approver') || hasTenantRole(p, tenant, 'admin');
+}
+
 /** What a listing may show: everything for provider-side readers, else own requests plus the tenants one belongs to. */
 export function listScope(p: Principal): { scopeTenants?: string[]; scopeRequester?: string } {
   if (seesAll(p)) return {};

@@ -9,7 +9,7 @@ export interface Message {
   recipient: string;
   tenant: string;
   requestId: string;
-  kind: 'approval_needed' | 'reminder' | 'outcome' | 'extension_needed';
+  kind: 'approval_needed' | 'reminder' | 'outcome' | 'extension_needed' | 'emergency';
   subject: string;
   body: string;
   createdAt: string;

@@ -20,6 +20,11 @@ export const RejectionCode = {
   alreadyDecided: 'already_decided',
   notEligible: 'not_eligible',
   selfApproval: 'self_approval',
+  /** Review of a request that was not break-glass. */
+  notEmergency: 'not_emergency',
+  alreadyReviewed: 'already_reviewed',
+  /** The responder reviewing their own emergency access. */
+  selfReview: 'self_review',
 } as const;
 export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
 
@@ -30,7 +35,7 @@ export interface Rejection {
 }
 
 export function isConflict(code: RejectionCode): boolean {
-  return code !== RejectionCode.notEligible && code !== RejectionCode.selfApproval;
+  return code !== RejectionCode.notEligible && code !== RejectionCode.selfApproval && code !== RejectionCode.selfReview;
 }
 
 export type Outcome = { ok: true; state: AccessRequest; audit: AuditDraft[] } | { ok: false; rejection: Rejection };

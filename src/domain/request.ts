@@ -131,6 +131,25 @@ export interface AccessRequest {
   endedAt: string | null;
   /** Why the request failed (grant error), never a secret. */
   failure: string | null;
+  /** Break-glass: granted at once without approval (docs/break-glass.md); absent on ordinary requests. */
+  emergency?: true;
+  /** Break-glass only: the tenant's review of it. */
+  review?: EmergencyReview;
+}
+
+export const ReviewStatus = { pending: 'pending', justified: 'justified', unjustified: 'unjustified', overdue: 'overdue' } as const;
+export type ReviewStatus = (typeof ReviewStatus)[keyof typeof ReviewStatus];
+
+/** The review an emergency request owes: due `reviewWithinMs` after its access ends. */
+export interface EmergencyReview {
+  status: ReviewStatus;
+  reviewWithinMs: number;
+  /** Set when the request ends (the deadline counts from then); null while it runs. */
+  dueAt: string | null;
+  by: string | null;
+  at: string | null;
+  comment: string | null;
+  proof?: DecisionProof | null;
 }
 
 /** Everything the workflow needs to start: fixed at creation by the API. */
@@ -154,6 +173,11 @@ export interface NewRequestInput {
   grantDeadlineMs?: number;
   /** Where access is granted: a declared target by name (the worker checks it is allowed for the tenant); absent: built-in. */
   target?: ResourceTarget;
+  /**
+   * Break-glass, as the API authorised it (the caller is a listed responder, within the limits): granted at once,
+   * reviewed afterwards. Signed with the rest, so nobody can start an emergency request around the API.
+   */
+  emergency?: { reviewWithinMs: number };
   /** The API's signature over all other fields; a request without a valid one grants nothing. */
   proof?: { keyId: string; signature: string };
 }

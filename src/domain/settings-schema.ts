@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TARGET_NAME_PATTERN } from './resources.js';
-import { NOTIFY_CHANNELS, SETTINGS_LIMITS, STEP_UP_LIMITS, type TenantSettings } from './settings.js';
+import { BREAK_GLASS_LIMITS, NOTIFY_CHANNELS, SETTINGS_LIMITS, STEP_UP_LIMITS, type TenantSettings } from './settings.js';
 
 /**
  * A resource's pick in a tenant's settings: the name of a target the operator declared (src/domain/resources.ts).
@@ -28,6 +28,14 @@ export const StoredTenantSettingsSchema = z.strictObject({
   channels: z.array(z.enum(NOTIFY_CHANNELS)).max(3).optional(),
   stepUp: z
     .strictObject({ maxAgeMs: z.number().int().min(STEP_UP_LIMITS.minMs).max(STEP_UP_LIMITS.maxMs), requireMfa: z.boolean() })
+    .optional(),
+  breakGlass: z
+    .strictObject({
+      enabled: z.boolean(),
+      responders: z.array(z.string().regex(/^[\w.+-]+@[\w.-]+$/, 'must be a user id like eve@lockbox.dev')).max(BREAK_GLASS_LIMITS.maxResponders),
+      maxDurationMs: z.number().int().min(SETTINGS_LIMITS.minDurationMs).max(366 * 24 * 3_600_000),
+      reviewWithinMs: z.number().int().min(BREAK_GLASS_LIMITS.minReviewWithinMs).max(BREAK_GLASS_LIMITS.maxReviewWithinMs),
+    })
     .optional(),
 });
 

@@ -20,7 +20,23 @@ export interface TenantSettings {
   channels?: NotifyChannel[];
   /** How fresh (and how strong) an approver's login must be to approve, reject or revoke (docs/sign-in.md). */
   stepUp?: StepUpSetting;
+  /** Emergency access without approval, reviewed afterwards (docs/break-glass.md); absent: off. */
+  breakGlass?: BreakGlassSetting;
 }
+
+/** Break-glass: listed responders may take access at once, for at most `maxDurationMs`; a review is due after. */
+export interface BreakGlassSetting {
+  enabled: boolean;
+  /** User ids of the provider's people who may file an emergency request for this tenant. */
+  responders: string[];
+  /** The longest emergency access (ms). */
+  maxDurationMs: number;
+  /** After the access ends, a customer approver must review it within this time (ms). */
+  reviewWithinMs: number;
+}
+
+/** Bounds of a tenant's break-glass review deadline. */
+export const BREAK_GLASS_LIMITS = { minReviewWithinMs: 1_000, maxReviewWithinMs: 30 * 24 * 3_600_000, maxResponders: 50 } as const;
 
 /** A tenant's step-up rule; the stricter of it and the deployment's LOCKBOX_STEP_UP_MAX_AGE applies. */
 export interface StepUpSetting {
@@ -74,6 +90,21 @@ export function validateSettings(
   }
   if (s.maxAccessMs < SETTINGS_LIMITS.minDurationMs || s.maxAccessMs > limits.maxAccessMs) {
     problems.push({ field: 'maxAccess', message: `must be between 1s and the provider's limit` });
+  }
+  problems.push(...checkBreakGlass(s.breakGlass, limits));
+  return problems;
+}
+
+function checkBreakGlass(b: BreakGlassSetting | undefined, limits: { maxAccessMs: number }): SettingsProblem[] {
+  if (!b) return [];
+  const problems: SettingsProblem[] = [];
+  if (new Set(b.responders).size !== b.responders.length) problems.push({ field: 'breakGlass.responders', message: 'must not list anyone twice' });
+  if (b.enabled && b.responders.length === 0) problems.push({ field: 'breakGlass.responders', message: 'break-glass needs at least one responder' });
+  if (b.maxDurationMs < SETTINGS_LIMITS.minDurationMs || b.maxDurationMs > limits.maxAccessMs) {
+    problems.push({ field: 'breakGlass.maxDuration', message: `must be between 1s and the provider's limit` });
+  }
+  if (b.reviewWithinMs < BREAK_GLASS_LIMITS.minReviewWithinMs || b.reviewWithinMs > BREAK_GLASS_LIMITS.maxReviewWithinMs) {
+    problems.push({ field: 'breakGlass.reviewWithin', message: 'must be between 1s and 30d' });
   }
   return problems;
 }

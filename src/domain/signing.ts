@@ -14,12 +14,14 @@ import type { SettingsChange } from './settings.js';
 /** What the API vouches for when it passes a decision on. */
 /** A control message that is not a person's decision: the tenant's settings changed (the policy is re-applied). */
 export const POLICY_CHANGED = 'policy_changed';
+/** A tenant approver's or admin's review of an emergency (break-glass) request; `verdict` says how it went. */
+export const REVIEW = 'review';
 
 export interface DecisionClaims {
   requestId: string;
   /** The Temporal run that owns the request (`AccessRequest.runId`): a decision is good for that run only. */
   runId: string;
-  action: DecisionAction | typeof POLICY_CHANGED;
+  action: DecisionAction | typeof POLICY_CHANGED | typeof REVIEW;
   actor: string;
   note: string | null;
   /** The approval policy in force at decision time (current tenant settings). */
@@ -30,6 +32,8 @@ export interface DecisionClaims {
   nonce: string;
   /** For `extend`: the extra time asked for. */
   durationMs?: number;
+  /** For `review`: the reviewer's verdict. */
+  verdict?: 'justified' | 'unjustified';
   /** ISO-8601 UTC: when the deciding person last logged in at the identity provider (`auth_time`), when known. */
   authTime?: string;
   /** How they logged in (`amr`, e.g. `["pwd", "mfa"]`), when the identity provider said. */

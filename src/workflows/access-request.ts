@@ -7,6 +7,7 @@ import { verifyRequest } from '../domain/signing.js';
 import { closedDetails } from '../domain/closing.js';
 import { grantAndHold } from './request/access-window.js';
 import { awaitDecisions } from './request/approval-stages.js';
+import { awaitReview, grantEmergency, registerReviewHandler } from './request/break-glass.js';
 import { registerDecisionHandlers } from './request/decision-handlers.js';
 import { local, notifications } from './request/proxies.js';
 import { RequestRun, failureMessage } from './request/request-run.js';
@@ -22,6 +23,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   const runId = workflowInfo().firstExecutionRunId;
   const run = new RequestRun(input, runId);
   registerDecisionHandlers(run);
+  registerReviewHandler(run);
 
   let cancelledInTemporal = false;
   try {
@@ -33,6 +35,8 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     else if (!verifyRequest(input, begun.keys)) {
       run.commit(refuseUnauthenticated(run.state, 'request was not filed through the Lockbox API', new Date()));
     }
+    // Break-glass: only once the API's signature (which covers `emergency`) has verified.
+    if (run.state.status === RequestStatus.pending && run.state.emergency) grantEmergency(run);
     if (run.state.status === RequestStatus.pending) await awaitDecisions(run);
     if (run.state.status === RequestStatus.granting) {
       cancelledInTemporal = (await grantAndHold(run)).cancelled;
@@ -48,6 +52,8 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     await Promise.all(run.inFlight);
     await run.notify([outcome(run.state, new Date())], null);
     await tellOthersTheOutcome(run);
+    // An emergency request stays open for its review (or until the review is overdue); not one cancelled in Temporal.
+    if (!cancelledInTemporal) await awaitReview(run);
     await condition(allHandlersFinished);
     // Every trail ends with this event (the sweep writes it for a workflow closed from outside).
     run.journal.record([{ type: AuditEventType.requestClosed, actor: 'system', details: closedDetails(run.state, cancelledInTemporal ? 'cancelled_in_temporal' : 'ended') }]);

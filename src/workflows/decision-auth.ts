@@ -1,7 +1,7 @@
 import type { DecisionCommand } from '../domain/decide.js';
 import { normalizePolicy, type ApprovalPolicy } from '../domain/policy.js';
 import type { AccessRequest, DecisionAction } from '../domain/request.js';
-import { decisionMessage, verifyMessage, type DecisionClaims, type POLICY_CHANGED, type TrustedKeys } from '../domain/signing.js';
+import { decisionMessage, verifyMessage, type DecisionClaims, type POLICY_CHANGED, type REVIEW, type TrustedKeys } from '../domain/signing.js';
 
 /**
  * How far a decision's `issuedAt` may be from workflow time: covers clock skew between the API and the Temporal
@@ -19,7 +19,7 @@ export type Authenticated =
  */
 export function authenticateDecision(
   state: AccessRequest,
-  action: DecisionAction | typeof POLICY_CHANGED,
+  action: DecisionAction | typeof POLICY_CHANGED | typeof REVIEW,
   args: unknown,
   keys: TrustedKeys,
   usedNonces: ReadonlySet<string>,
@@ -47,7 +47,7 @@ export function authenticateDecision(
   return {
     ok: true,
     cmd: {
-      // A policy change is authenticated like a decision; its handler uses the policy, never this command.
+      // A policy change or review is authenticated like a decision; its handler takes what it needs from it.
       action: action as DecisionAction,
       actor: claims.actor,
       note: typeof claims.note === 'string' ? claims.note : null,

@@ -28,6 +28,9 @@ export const extendSignal = defineSignal<[DecisionArgs]>('extend');
 /** The tenant's settings changed: the API sends the new policy, signed, to each pending request of the tenant. */
 export const policyChangedSignal = defineSignal<[DecisionArgs]>('policyChanged');
 
+/** A tenant approver's or admin's review of an emergency request (signed by the API like a decision). */
+export const reviewUpdate = defineUpdate<AccessRequest, [DecisionArgs]>('review');
+
 export const getRequestQuery = defineQuery<AccessRequest>('getRequest');
 export const getAuditQuery = defineQuery<AuditEvent[]>('getAudit');
 

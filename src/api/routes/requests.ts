@@ -12,6 +12,7 @@ import { principalOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { currentPolicy } from '../policy.js';
 import { targetOfNewRequest } from '../targets.js';
+import { checkEmergency, overMaxDuration, settledEmergency } from '../break-glass.js';
 import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
 import { parse } from '../validate.js';
@@ -54,8 +55,11 @@ export function requestRoutes(deps: ApiDeps): Router {
     if (settings.requireTicket && !body.ticket) {
       throw problems.validation([{ field: 'ticket', pointer: '#/ticket', message: `tenant ${body.tenant} requires a ticket` }]);
     }
+    // Break-glass (docs/break-glass.md): its own cap replaces the tenant's maximum access.
+    const emergency = body.emergency ? await checkEmergency(deps, p, body.tenant, settings, body.ticket, now()) : null;
     const durationMs = parseDuration(body.duration) ?? 0;
-    if (durationMs < MIN_ACCESS_MS || durationMs > settings.maxAccessMs) {
+    if (emergency && durationMs > emergency.maxDurationMs) throw overMaxDuration(emergency.maxDurationMs);
+    if (durationMs < MIN_ACCESS_MS || (!emergency && durationMs > settings.maxAccessMs)) {
       const message = `must be between 1s and ${formatDuration(settings.maxAccessMs)}`;
       throw problems.validation([{ field: 'duration', pointer: '#/duration', message }]);
     }
@@ -91,6 +95,7 @@ export function requestRoutes(deps: ApiDeps): Router {
       policy: tenant.policy,
       target,
       ...(deps.config.grantDeadlineMs ? { grantDeadlineMs: deps.config.grantDeadlineMs } : {}),
+      ...(emergency ? { emergency: { reviewWithinMs: emergency.reviewWithinMs } } : {}),
     };
     const request = await deps.lockbox.start({ ...unsigned, proof: signRequest(unsigned, deps.signer) }, fresh).catch((err: unknown) => {
       if (!(err instanceof RequestIdUsedError)) throw err;
@@ -99,7 +104,7 @@ export function requestRoutes(deps: ApiDeps): Router {
       throw new Problem(409, 'idempotency-key-used', 'Conflict', `this Idempotency-Key belongs to request ${err.requestId}, which has ended; use a new key for a new request`, undefined, { requestId: err.requestId, link });
     });
     if (!fresh) res.setHeader('Idempotent-Replayed', 'true');
-    res.status(201).location(`/v1/requests/${request.id}`).json(request);
+    res.status(201).location(`/v1/requests/${request.id}`).json(emergency ? await settledEmergency(deps, request) : request);
   });
 
   r.get('/', async (req, res) => {

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { ulid } from 'ulid';
 import { canChangeSettings, canReadSettings } from '../../domain/directory.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
-import { canBeApprover, policyFromSettings, validateSettings, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
+import { canBeApprover, policyFromSettings, validateSettings, type BreakGlassSetting, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
 import { checkStoredSettings } from '../../domain/settings-schema.js';
 import { POLICY_CHANGED, signDecision, signSettingsChange } from '../../domain/signing.js';
 import { principalOf } from '../auth.js';
@@ -16,7 +16,7 @@ import { parse } from '../validate.js';
 
 /** The settings as the API shows them: durations written like the request API's. */
 function view(r: StoredSettings) {
-  const { requestTtlMs, maxAccessMs, stepUp, ...rest } = r.settings;
+  const { requestTtlMs, maxAccessMs, stepUp, breakGlass, ...rest } = r.settings;
   return {
     tenant: r.tenant,
     version: r.version,
@@ -24,9 +24,19 @@ function view(r: StoredSettings) {
     requestTtl: formatDuration(requestTtlMs),
     maxAccess: formatDuration(maxAccessMs),
     ...(stepUp ? { stepUp: { maxAge: formatDuration(stepUp.maxAgeMs), requireMfa: stepUp.requireMfa } } : {}),
+    ...(breakGlass ? { breakGlass: breakGlassView(breakGlass) } : {}),
     updatedAt: r.updatedAt,
     updatedBy: r.updatedBy,
   };
+}
+
+/** Break-glass as the API shows it: durations written like the request API's. */
+function breakGlassView(b: BreakGlassSetting) {
+  return { enabled: b.enabled, responders: b.responders, maxDuration: formatDuration(b.maxDurationMs), reviewWithin: formatDuration(b.reviewWithinMs) };
+}
+
+function breakGlassSetting(b: NonNullable<s.SettingsBody['breakGlass']>): BreakGlassSetting {
+  return { enabled: b.enabled, responders: b.responders, maxDurationMs: parseDuration(b.maxDuration) ?? 0, reviewWithinMs: parseDuration(b.reviewWithin) ?? 0 };
 }
 
 /**
@@ -83,6 +93,8 @@ export function settingsRoutes(deps: ApiDeps): Router {
     const resources = body.resources ?? kept?.resources;
     const channels = body.channels ?? kept?.channels;
     const stepUp = body.stepUp === undefined ? kept?.stepUp : body.stepUp === null ? undefined : { maxAgeMs: parseDuration(body.stepUp.maxAge) ?? 0, requireMfa: body.stepUp.requireMfa };
+    // Omitted: kept as it is, so a client that does not know break-glass never turns it off by saving.
+    const breakGlass = body.breakGlass ? breakGlassSetting(body.breakGlass) : kept?.breakGlass;
     const settings: TenantSettings = {
       customerApproval: body.customerApproval,
       approvers: body.approvers,
@@ -94,6 +106,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
       ...(resources ? { resources } : {}),
       ...(channels ? { channels } : {}),
       ...(stepUp ? { stepUp } : {}),
+      ...(breakGlass ? { breakGlass } : {}),
     };
     const known = new Map(await Promise.all(body.approvers.map(async (id) => [id, await deps.store.getUser(id)] as const)));
     const errors = validateSettings(settings, deps.config, (id) => {

@@ -121,7 +121,7 @@ export function registerDecisionHandlers(run: RequestRun): void {
   setHandler(defs.getAuditQuery, () => run.journal.events);
 }
 
-function toFailure(r: Rejection): ApplicationFailure {
+export function toFailure(r: Rejection): ApplicationFailure {
   return ApplicationFailure.create({
     type: isConflict(r.code) ? defs.FailureType.conflict : defs.FailureType.forbidden,
     message: r.message,
