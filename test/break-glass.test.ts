@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ulid } from 'ulid';
 import type { NewRequestInput } from '../src/domain/request.js';
 import { eventually, type ApiResponse } from './support/api.js';
+import { launchBrowser, openPortal, screenshot, signIn } from './support/browser.js';
 import { personas, problemCode, settingsBody } from './support/personas.js';
 
 const who = personas();
@@ -161,9 +162,24 @@ describe.sequential('break-glass on tenant contoso', () => {
     expect(trail).not.toContain('access.granted');
   });
 
-  it('bob reviews it (signed, in the trail as request.reviewed); a second review is 409', async () => {
-    const res = await bob.post(`/v1/requests/${reviewed.id}/review`, { verdict: 'justified', comment: 'outage confirmed' });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  it('bob reviews it in the portal (Emergency badge, review form; signed, in the trail as request.reviewed); a second review is 409', async () => {
+    const browser = await launchBrowser();
+    try {
+      const tab = await openPortal(browser, stack.apiUrl);
+      await signIn(tab, 'bob');
+      await tab.page.goto(`/requests/${reviewed.id}`);
+      await tab.page.locator('#detail-body .badge-emergency').first().waitFor({ timeout: 15_000 });
+      const form = tab.page.locator('#detail-body form.review-justified');
+      await form.getByLabel('Review comment (optional)').fill('outage confirmed');
+      await screenshot(tab.page, 'break-glass-review-form');
+      await form.getByRole('button', { name: 'Review: justified' }).click();
+      await expect.poll(() => tab.page.locator('#detail-audit li[data-type="request.reviewed"]').count(), { timeout: 15_000 }).toBe(1);
+      await expect.poll(() => tab.page.locator('#detail-body').textContent()).toContain('justified by bob@contoso.com');
+      expect(tab.problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+    const res = await bob.get(`/v1/requests/${reviewed.id}`);
     expect(res.body.review).toMatchObject({ status: 'justified', by: 'bob@contoso.com', comment: 'outage confirmed' });
     const event = (await audit(reviewed.id)).find((e) => e.type === 'request.reviewed');
     expect(event).toMatchObject({ actor: 'bob@contoso.com', details: { verdict: 'justified', comment: 'outage confirmed' } });

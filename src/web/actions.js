@@ -103,6 +103,27 @@ export function decisionForms(req, ctx, key, titleId) {
   return h('div', { class: 'actions' }, approve, reject);
 }
 
+/** A tenant approver's or admin's verdict on an emergency (break-glass) request: justified or not, once. */
+export function reviewForms(req, ctx, key, titleId) {
+  const id = `${key}-${req.id}`;
+  const form = (verdict, button, buttonClass) =>
+    actionForm(ctx, {
+      cls: `review review-${verdict}`,
+      id: `${id}-review-${verdict}`,
+      fields: [{ name: 'comment', label: verdict === 'justified' ? 'Review comment (optional)' : 'Why unjustified (optional)' }],
+      button,
+      buttonClass,
+      describedBy: titleId,
+      action: `review-${verdict}`,
+      requestId: req.id,
+      submit: async ({ comment }) => {
+        await post(`/v1/requests/${encodeURIComponent(req.id)}/review`, comment ? { verdict, comment } : { verdict });
+        ctx.announce(`You reviewed ${req.requester}'s emergency access to ${req.resource} as ${verdict}.`);
+      },
+    });
+  return h('div', { class: 'actions' }, form('justified', 'Review: justified', ''), form('unjustified', 'Review: unjustified', 'danger'));
+}
+
 /** The requester withdraws a pending request. */
 export function cancelForm(req, ctx, key, titleId) {
   return actionForm(ctx, {

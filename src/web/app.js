@@ -26,6 +26,8 @@ const ctx = {
   login: /** @type {{ authTime: string | null, amr: string[] } | null} */ (null),
   /** Whether the person may approve or reject at this tenant: a role there (customer side) or internal approver. */
   canDecideAt: (/** @type {string} */ _tenant) => false,
+  /** Whether the person may review an emergency (break-glass) request of this tenant: its approvers and admins. */
+  canReviewAt: (/** @type {string} */ _tenant) => false,
   /** Operators: where the Temporal UI is (from GET /v1/me), or null. */
   temporalUi: null,
   showWorkflows: false,
@@ -160,6 +162,7 @@ async function start(me) {
   const memberOf = new Set(pairs.map((g) => g.tenant));
   views.engineer = roles.has('engineer');
   ctx.canDecideAt = (tenant) => roles.has('internal_approver') || memberOf.has(tenant);
+  ctx.canReviewAt = (tenant) => memberOf.has(tenant);
   views.decider = roles.has('internal_approver') || memberOf.size > 0;
   views.reader = views.decider || roles.has('operator');
   ctx.temporalUi = me.temporalUi ?? null;
@@ -214,6 +217,7 @@ function signOut(message) {
   session.token = null;
   ctx.me = null;
   ctx.canDecideAt = () => false;
+  ctx.canReviewAt = () => false;
   ctx.temporalUi = null;
   ctx.showWorkflows = false;
   ctx.decided.clear();

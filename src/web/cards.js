@@ -13,7 +13,9 @@ export function workflowUrl(ui, id) {
 
 function title(req, key) {
   const id = `${key}-${req.id}-title`;
-  return { id, el: h('h3', { id }, h('span', { class: 'resource', text: req.resource }), ' ', h('span', { class: 'tenant', text: `at ${req.tenant}` })) };
+  // Break-glass requests carry a badge wherever they show (docs/break-glass.md).
+  const emergency = req.emergency ? [' ', h('span', { class: 'badge badge-emergency', text: 'Emergency', data: { emergency: 'true' } })] : [];
+  return { id, el: h('h3', { id }, h('span', { class: 'resource', text: req.resource }), ' ', h('span', { class: 'tenant', text: `at ${req.tenant}` }), ...emergency) };
 }
 
 /** "Details and audit trail", and for provider-side readers the workflow in the Temporal UI. */

@@ -2,7 +2,7 @@
  * One request in full: its facts, decisions, access window, extensions, what the signed-in person can do with it,
  * and its audit trail as a timeline (GET /v1/requests/{id}/audit).
  */
-import { cancelForm, decisionForms, extendForm, revokeForm } from './actions.js';
+import { cancelForm, decisionForms, extendForm, reviewForms, revokeForm } from './actions.js';
 import { get } from './api.js';
 import { links } from './cards.js';
 import { badge, countdown, facts, h, timeEl } from './dom.js';
@@ -28,7 +28,17 @@ const EVENT_WORDS = {
   'extension.rejected': 'More time rejected',
   'extension.expired': 'More time request expired',
   'extension.failed': 'Extending access failed',
+  'request.emergency_granted': 'Emergency access taken (break-glass)',
+  'request.reviewed': 'Emergency access reviewed',
+  'request.review_overdue': 'Emergency access not reviewed in time',
 };
+
+/** A break-glass review in words: pending (due when), the verdict by whom, or overdue. */
+function reviewWords(review) {
+  if (review.status === 'pending') return review.dueAt ? h('span', {}, 'pending, due ', timeEl(review.dueAt)) : 'pending (due after access ends)';
+  if (review.status === 'overdue') return 'overdue: not reviewed in time';
+  return `${review.status} by ${review.by}${review.comment ? `: ${review.comment}` : ''}`;
+}
 
 /** Reads the request and its audit trail (both exact: the workflow answers, not visibility). */
 export async function loadDetail(id) {
@@ -75,6 +85,7 @@ export function renderDetail(body, auditList, titleEl, req, events, ctx) {
   if (req.status === 'pending' && mine) actions.append(cancelForm(req, ctx, 'detail', titleId));
   if (req.status === 'active' && mine && ext?.status !== 'pending') actions.append(extendForm(req, ctx, 'detail', titleId));
   if (req.status === 'active' && (mine || ctx.canDecideAt(req.tenant))) actions.append(revokeForm(req, ctx, 'detail', titleId));
+  if (req.emergency && req.review?.status === 'pending' && !mine && ctx.canReviewAt?.(req.tenant)) actions.append(...reviewForms(req, ctx, 'detail', titleId).children);
   const decisions = (req.decisions ?? []).map((d) =>
     h('li', {}, h('strong', { text: d.action }), ` by ${d.actor} at `, timeEl(d.at), d.note ? `: ${d.note}` : ''),
   );
@@ -82,6 +93,8 @@ export function renderDetail(body, auditList, titleEl, req, events, ctx) {
     facts([
       ['Request id', h('code', { text: req.id })],
       ['Status', badge(req.status)],
+      ['Emergency', req.emergency ? h('span', { class: 'badge badge-emergency', text: 'Emergency: granted without approval', data: { emergency: 'true' } }) : null],
+      ['Review', req.review ? reviewWords(req.review) : null],
       ['Tenant', req.tenant],
       ['Resource', req.resource],
       ['Requested by', req.requester],
