@@ -83,6 +83,14 @@ describe.sequential('break-glass on tenant contoso', () => {
     expect(bobTries.status).toBe(403);
     const res = await setBreakGlass({ enabled: true, responders: ['ian@lockbox.dev'], maxDuration: '1h', reviewWithin: '5s' });
     expect(res.body.breakGlass).toEqual({ enabled: true, responders: ['ian@lockbox.dev'], maxDuration: '1h', reviewWithin: '5s' });
+    // Audited like any setting: the change, with before and after, by alice.
+    const version = Number(res.body.version);
+    const feed = await eventually(
+      async () => ((await alice.get('/v1/audit?tenant=contoso&type=tenant.settings_changed&limit=1000')).body.events ?? []) as any[],
+      (es) => es.some((e) => e.details.version === version),
+    );
+    const event = feed.find((e) => e.details.version === version);
+    expect(event).toMatchObject({ actor: 'alice@contoso.com', details: { after: { breakGlass: { enabled: true, responders: ['ian@lockbox.dev'], maxDurationMs: 3_600_000, reviewWithinMs: 5_000 } } } });
   });
 
   it('someone who is not a listed responder: 403', async () => {
