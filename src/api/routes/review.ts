@@ -9,6 +9,7 @@ import { currentPolicy } from '../policy.js';
 import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
 import { parse } from '../validate.js';
+import { requireFreshLogin, stepUpRule } from '../session/step-up.js';
 
 /**
  * `POST /v1/requests/{id}/review`: a tenant approver's or admin's verdict on an emergency (break-glass) request
@@ -33,6 +34,9 @@ export function reviewRoutes(deps: ApiDeps): Router {
     if (!request.emergency) throw problems.conflict(`request ${request.id} is not an emergency request; only those are reviewed`, 'not_emergency');
     if (!request.runId) throw problems.conflict(`request ${request.id} has not started yet; try again`, 'not_started');
     const current = await currentPolicy(deps, request.tenant);
+    // A verdict for the record is a decision too: the same step-up as approve (docs/sign-in.md), its evidence signed.
+    const rule = stepUpRule(deps.portalAuth?.stepUpMaxAgeMs ?? 0, current?.record.settings.stepUp);
+    const login = requireFreshLogin(res, rule, `/requests/${encodeURIComponent(request.id)}`, now());
     const claims = {
       requestId: request.id,
       runId: request.runId,
@@ -43,6 +47,7 @@ export function reviewRoutes(deps: ApiDeps): Router {
       policy: current?.policy ?? request.policy,
       issuedAt: now().toISOString(),
       nonce: randomBytes(16).toString('hex'),
+      ...login,
     } as const;
     try {
       res.json(await deps.lockbox.review(request.id, signDecision(claims, deps.signer)));
