@@ -4,6 +4,7 @@ import { isOperator } from '../domain/directory.js';
 import { principalOf, requireAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { createHttpMetrics, metricsText } from './http-metrics.js';
+import { httpTracing } from './http-tracing.js';
 import { docsPage } from './docs-page.js';
 import { openApiJson } from './openapi.js';
 import { errorHandler, Problem, problems } from './problem.js';
@@ -42,10 +43,12 @@ export function createApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
+  const metrics = createHttpMetrics();
+  // Before anything else, so the span covers the whole answer and the handlers run in its context.
+  if (deps.tracer) app.use(httpTracing(deps.tracer, metrics.routeOf));
   // First, so every answer carries its id, problems and 404s included.
   app.use(requestIds(deps.log));
   // Then, so every answer is counted.
-  const metrics = createHttpMetrics();
   app.use(metrics.middleware);
   // Operators only (bearer token): the numbers describe every tenant's traffic and the deployment (docs/security.md).
   app.get('/metrics', requireAuth(deps.auth), operatorsOnly, async (_req, res) => {

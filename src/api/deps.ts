@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import type { LockboxClient } from '../client/lockbox-client.js';
 import type { Config } from '../config/index.js';
@@ -36,5 +37,7 @@ export interface ApiDeps {
   readiness: () => Promise<Readiness>;
   /** Registries `GET /metrics` serves besides the API's own HTTP metrics (the process's, e.g. the reconciler's). */
   metricsRegistries?: readonly Registry[];
+  /** Set only when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT): a server span per request. */
+  tracer?: Tracer;
   clock?: () => Date;
 }

@@ -30,8 +30,13 @@ export interface GoBinarySpec {
   pathNames: string[];
   /** Its name in the cache: what `go install` calls it. */
   cacheName: string;
-  /** `module/path/cmd@version`. */
+  /** `module/path/cmd@version`; with `dir`, a package path inside that module (`.`). */
   module: string;
+  /**
+   * A Go module directory to build in (a tool of the tests' own, whose go.mod and go.sum pin what it builds from);
+   * without it the build runs in the cache directory, outside any go.mod.
+   */
+  dir?: string;
   /** What `<binary> --version` prints when it is the right thing. */
   versionPattern: RegExp;
   /** The lock file in the cache; binaries built together share one. */
@@ -156,7 +161,7 @@ async function goInstall(spec: GoBinarySpec, cacheDir: string, target: string, l
   let packages = 0;
   let lastLine = '';
   const child = spawn('go', ['install', '-v', spec.module], {
-    cwd: cacheDir, // outside any go.mod, so the checkout's state cannot interfere
+    cwd: spec.dir ?? cacheDir, // else outside any go.mod, so the checkout's state cannot interfere
     env: { ...process.env, GOBIN: stage },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -16,6 +16,7 @@ import { createGuardedHttp } from '../adapters/http/guarded-http.js';
 import type { Logger } from '../config/logger.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { Store } from '../ports/store.js';
+import { stopTracing } from './tracing.js';
 
 /** The adapters a process needs, chosen by configuration, opened once. */
 export interface Adapters {
@@ -60,7 +61,8 @@ export function onShutdown(log: Logger, stop: () => Promise<void>): void {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
-    stop().then(
+    // Buffered spans are exported last, so the shutdown's own spans go too (nothing when tracing is off).
+    stop().then(stopTracing).then(
       () => process.exit(0),
       (err) => {
         log.error('shutdown failed', { error: err instanceof Error ? err.message : String(err) });

@@ -14,6 +14,7 @@ import type { Store } from '../ports/store.js';
 import { connectClient } from './connection.js';
 import { registry as processMetrics } from './metrics.js';
 import { temporalReadiness } from './readiness.js';
+import { clientTracingInterceptors, startTracing, TraceComponent } from './tracing.js';
 import type { Adapters } from './stack.js';
 import { anyOf, createPortalAuth, stepUpExempt } from './portal-auth.js';
 
@@ -32,7 +33,9 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
   const auth = config.mode === 'embedded' ? anyOf(stepUpExempt(await demoDirectory(config, store)), ...(opts.extraAuth ?? [])) : oidcFromEnv(log);
   const portalAuth = createPortalAuth(config, store, log);
   const connection = await connectClient(config, address);
-  const client = new Client({ connection, namespace: config.namespace });
+  // Traced as lockbox-api when OTEL_EXPORTER_OTLP_ENDPOINT is set: HTTP spans, and the client's starts and updates.
+  const tracing = startTracing(TraceComponent.api, log);
+  const client = new Client({ connection, namespace: config.namespace, ...(tracing ? { interceptors: clientTracingInterceptors(tracing) } : {}) });
   const app = createApp({
     config,
     lockbox: createLockboxClient(client, config.taskQueue),
@@ -47,6 +50,7 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
     readiness: temporalReadiness(client, config.namespace, config.taskQueue),
     // GET /metrics serves the HTTP metrics and everything the process registered (the reconciler's).
     metricsRegistries: [processMetrics, nodeMetrics()],
+    ...(tracing ? { tracer: tracing.tracer } : {}),
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -62,6 +66,7 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
       await closed;
       portalAuth.close();
       await connection.close();
+      await tracing?.shutdown();
     },
   };
 }

@@ -3,14 +3,16 @@ import type { Logger } from '../config/logger.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import type { Config } from '../config/index.js';
 import { connectNative } from './connection.js';
-import { chooseWorkflowSource } from './workflow-bundle.js';
+import { startTracing, TraceComponent, WORKFLOW_TRACING_MODULE, workerTracing } from './tracing.js';
+import { BUNDLE_CACHE_DIR, chooseWorkflowSource } from './workflow-bundle.js';
 
 let runtimeInstalled = false;
 
 /**
  * A worker for the request workflow; `run()` resolves once it has shut down. Connects with TEMPORAL_TLS_* /
  * TEMPORAL_API_KEY against TEMPORAL_ADDRESS, loads the workflow code as a bundle (built once, see workflow-bundle.ts), and serves the SDK's
- * runtime metrics for Prometheus at LOCKBOX_WORKER_METRICS_ADDRESS when set.
+ * runtime metrics for Prometheus at LOCKBOX_WORKER_METRICS_ADDRESS when set. With OTEL_EXPORTER_OTLP_ENDPOINT set, workflows
+ * and activities are traced as `lockbox-worker` (tracing.ts); otherwise no interceptor is installed.
  */
 export async function createWorker(config: Config, address: string, deps: ActivityDeps): Promise<{
   worker: Worker;
@@ -24,7 +26,8 @@ export async function createWorker(config: Config, address: string, deps: Activi
     });
     runtimeInstalled = true;
   }
-  const source = await chooseWorkflowSource(config.workflowBundle, deps.log);
+  const tracing = startTracing(TraceComponent.worker, deps.log);
+  const source = await chooseWorkflowSource(config.workflowBundle, deps.log, BUNDLE_CACHE_DIR, tracing ? [WORKFLOW_TRACING_MODULE] : []);
   const connection = await connectNative(config, address);
   const worker = await Worker.create({
     connection,
@@ -32,6 +35,7 @@ export async function createWorker(config: Config, address: string, deps: Activi
     taskQueue: config.taskQueue,
     ...source,
     activities: createActivities(deps),
+    ...(tracing ? workerTracing(tracing) : {}),
   });
   return { worker, connection };
 }

@@ -6,8 +6,13 @@
  * when it was built from the code as it is now (`npm run build:workflows`; its `.json` beside it records the
  * {@link bundleKey}); else the cached bundle for that key in `node_modules/.cache/lockbox/`, built there first when
  * there is none. A bundle built from older code is never run by mistake: the key changes with the code.
+ *
+ * With tracing on (src/main/tracing.ts) the bundle also registers the OpenTelemetry workflow interceptors: a
+ * variant of its own, whose key covers the interceptor module and its package's version, cached beside the plain one
+ * under another name, so processes with and without tracing never use or remove each other's bundle.
  */
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +26,7 @@ const ROOT_DIR = fileURLToPath(new URL('../..', import.meta.url));
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 export const DEFAULT_BUNDLE_PATH = join(ROOT_DIR, 'dist', 'workflow-bundle.js');
 export const BUNDLE_CACHE_DIR = join(ROOT_DIR, 'node_modules', '.cache', 'lockbox');
+const requireHere = createRequire(import.meta.url);
 
 /** What a bundle can contain: the workflows and the pure domain they import (activities only as types). */
 const BUNDLED_DIRS = ['workflows', 'domain'];
@@ -42,7 +48,7 @@ export const metaPathOf = (bundlePath: string) => bundlePath.replace(/\.js$/, ''
  * sha256 over every .ts file under src/workflows and src/domain (path and content) and the installed version of
  * each package they import, plus the bundler's: changes whenever the bundle could.
  */
-export async function bundleKey(srcDir = SRC_DIR, rootDir = ROOT_DIR): Promise<string> {
+export async function bundleKey(srcDir = SRC_DIR, rootDir = ROOT_DIR, interceptorModules: readonly string[] = []): Promise<string> {
   const files: string[] = [];
   const walk = async (d: string) => {
     for (const entry of await readdir(d, { withFileTypes: true })) {
@@ -54,6 +60,10 @@ export async function bundleKey(srcDir = SRC_DIR, rootDir = ROOT_DIR): Promise<s
   for (const dir of BUNDLED_DIRS) await walk(join(srcDir, dir));
   const hash = createHash('sha256');
   const packages = new Set(BUNDLER_PACKAGES);
+  for (const m of interceptorModules) {
+    hash.update(`interceptors\0${m}\0`);
+    packages.add(packageName(m));
+  }
   for (const f of files.sort()) {
     const text = await readFile(f, 'utf8');
     hash.update(`${relative(srcDir, f)}\0${text}\0`);
@@ -78,9 +88,15 @@ async function installedVersion(rootDir: string, name: string): Promise<string> 
   }
 }
 
-/** Bundles the workflow code; webpack's output goes to `log` only when it warns or fails. */
-export async function buildWorkflowBundle(log?: Logger): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ignoreModules: [], logger: quietBundlerLogger(log) });
+/** Bundles the workflow code (with `interceptorModules` as workflow interceptors); webpack's output goes to `log` only when it warns or fails. */
+export async function buildWorkflowBundle(log?: Logger, interceptorModules: readonly string[] = []): Promise<string> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    ignoreModules: [],
+    logger: quietBundlerLogger(log),
+    // Resolved here, from this package's node_modules: the bundler would look beside the workflow sources.
+    ...(interceptorModules.length ? { workflowInterceptorModules: interceptorModules.map((m) => requireHere.resolve(m)) } : {}),
+  });
   return code;
 }
 
@@ -105,7 +121,12 @@ export async function writeAtomically(path: string, content: string): Promise<vo
   await rename(tmp, path);
 }
 
-export async function chooseWorkflowSource(explicit: string | undefined, log: Logger, cacheDir = BUNDLE_CACHE_DIR): Promise<WorkflowSource> {
+export async function chooseWorkflowSource(
+  explicit: string | undefined,
+  log: Logger,
+  cacheDir = BUNDLE_CACHE_DIR,
+  interceptorModules: readonly string[] = [],
+): Promise<WorkflowSource> {
   if (explicit) {
     try {
       await access(explicit);
@@ -113,9 +134,12 @@ export async function chooseWorkflowSource(explicit: string | undefined, log: Lo
       throw new ConfigError(`invalid configuration:\n  LOCKBOX_WORKFLOW_BUNDLE: no file at ${explicit} (build it with npm run build:workflows)`);
     }
     log.info('loading the prebuilt workflow bundle', { bundle: explicit });
+    // An operator's bundle is used as it is: workflow spans appear only if it was built with the interceptors.
+    if (interceptorModules.length) log.warn('tracing is on, but LOCKBOX_WORKFLOW_BUNDLE is used as built: workflow spans only if it registers the OpenTelemetry workflow interceptors', { bundle: explicit });
     return { workflowBundle: { codePath: explicit } };
   }
-  const key = await bundleKey();
+  const key = await bundleKey(SRC_DIR, ROOT_DIR, interceptorModules);
+  if (interceptorModules.length) return cachedBundle(key, cacheDir, log, interceptorModules);
   const meta = await readMeta(DEFAULT_BUNDLE_PATH);
   if (meta?.sourceHash === key) {
     log.info('loading the prebuilt workflow bundle', { bundle: DEFAULT_BUNDLE_PATH, builtAt: meta.builtAt });
@@ -136,8 +160,9 @@ async function readMeta(bundlePath: string): Promise<BundleMeta | undefined> {
 }
 
 /** The cache's bundle for `key`, built first if missing; older ones are removed. */
-async function cachedBundle(key: string, cacheDir: string, log: Logger): Promise<WorkflowSource> {
-  const path = join(cacheDir, `workflow-bundle-${key.slice(0, 16)}.js`);
+async function cachedBundle(key: string, cacheDir: string, log: Logger, interceptorModules: readonly string[] = []): Promise<WorkflowSource> {
+  const prefix = interceptorModules.length ? 'workflow-bundle-traced-' : 'workflow-bundle-';
+  const path = join(cacheDir, `${prefix}${key.slice(0, 16)}.js`);
   try {
     await access(path);
     log.info('loading the cached workflow bundle', { bundle: path });
@@ -146,12 +171,13 @@ async function cachedBundle(key: string, cacheDir: string, log: Logger): Promise
     // not built yet for this code
   }
   const started = Date.now();
-  const code = await buildWorkflowBundle(log);
+  const code = await buildWorkflowBundle(log, interceptorModules);
+  const sameVariant = new RegExp(`^${prefix}[0-9a-f]{16}\\.js$`);
   try {
     await mkdir(cacheDir, { recursive: true });
     await writeAtomically(path, code);
     for (const entry of await readdir(cacheDir)) {
-      if (/^workflow-bundle-[0-9a-f]{16}\.js$/.test(entry) && join(cacheDir, entry) !== path) await rm(join(cacheDir, entry), { force: true });
+      if (sameVariant.test(entry) && join(cacheDir, entry) !== path) await rm(join(cacheDir, entry), { force: true });
     }
   } catch (err) {
     // A read-only install (an image's node_modules): run from memory, bundle again next start.

@@ -1,0 +1,102 @@
+/**
+ * OpenTelemetry traces from the HTTP call through the workflow to the activities, received by a real OTLP receiver
+ * (the OpenTelemetry Collector's otlpreceiver, test/support/otlp-sink.ts) from a whole Lockbox of the test's own
+ * (dev.ts: the API and the worker in one process, as `npm start`) with OTEL_EXPORTER_OTLP_ENDPOINT pointing at it.
+ * Personas: eve files, alice (contoso approver) approves.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOwnStack, type OwnStack } from './support/own-stack.js';
+import { startOtlpSink, type OtlpSink, type ReceivedSpan } from './support/otlp-sink.js';
+
+let sink: OtlpSink | undefined;
+let stack: OwnStack | undefined;
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const SERVER = 2; // OTLP SpanKind SPAN_KIND_SERVER
+
+async function call(path: string, token: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${stack!.apiUrl}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Files a request as eve and has alice approve it; `headers` go with both calls. */
+async function fileAndApprove(headers: Record<string, string> = {}): Promise<string> {
+  const created = await call('/v1/requests', 'eve-dev-token', { tenant: 'contoso', resource: 'mailbox:x@contoso.com', reason: 'trace', duration: '1h' }, headers);
+  expect(created.status).toBe(201);
+  const id = created.body.id as string;
+  const approved = await call(`/v1/requests/${id}/approve?via=test`, 'alice-dev-token', { comment: 'ok' }, headers);
+  expect(approved.status).toBe(200);
+  expect(approved.body.status).toBe('active');
+  return id;
+}
+
+const named = (spans: ReceivedSpan[], name: string) => spans.filter((s) => s.name === name);
+
+beforeAll(async () => {
+  sink = await startOtlpSink();
+  stack = await startOwnStack({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' }, 'lockbox-tracing-');
+}, 600_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await sink?.stop();
+});
+
+describe('traces over OTLP', () => {
+  it('the caller’s trace holds the API calls, the workflow’s update and the grant activity', async () => {
+    const traceId = hex(16);
+    const callerSpan = hex(8);
+    const id = await fileAndApprove({ traceparent: `00-${traceId}-${callerSpan}-01` });
+
+    const inTrace = (spans: ReceivedSpan[]) => spans.filter((s) => s.traceId === traceId);
+    const wanted = ['POST /v1/requests', 'StartWorkflow:accessRequestWorkflow', 'POST /v1/requests/:id/approve', 'StartWorkflowUpdate:approve', 'HandleUpdate:approve', 'StartActivity:grantAccess', 'RunActivity:grantAccess'];
+    const spans = inTrace(await sink!.waitFor((all) => wanted.every((n) => named(inTrace(all), n).length > 0), 30_000));
+
+    // The API's server spans: route patterns, never the raw path (request id) or the query; the caller is the parent.
+    const [approveCall] = named(spans, 'POST /v1/requests/:id/approve');
+    expect(approveCall).toMatchObject({ service: 'lockbox-api', kind: SERVER, parentSpanId: callerSpan });
+    expect(approveCall!.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/v1/requests/:id/approve', 'http.response.status_code': 200 });
+    expect(named(spans, 'POST /v1/requests')[0]).toMatchObject({ service: 'lockbox-api', parentSpanId: callerSpan });
+    for (const s of spans) expect(s.name).not.toMatch(new RegExp(`${id}|via=test`));
+
+    // The update went from the API's client (inside the HTTP span) to the workflow's handler on the worker.
+    const [startUpdate] = named(spans, 'StartWorkflowUpdate:approve');
+    expect(startUpdate).toMatchObject({ service: 'lockbox-api', parentSpanId: approveCall!.spanId });
+    expect(named(spans, 'HandleUpdate:approve')[0]).toMatchObject({ service: 'lockbox-worker', parentSpanId: startUpdate!.spanId });
+
+    // The grant activity ran on the worker, under the workflow's StartActivity span.
+    const [startGrant] = named(spans, 'StartActivity:grantAccess');
+    expect(startGrant).toMatchObject({ service: 'lockbox-worker' });
+    expect(named(spans, 'RunActivity:grantAccess')[0]).toMatchObject({ service: 'lockbox-worker', parentSpanId: startGrant!.spanId });
+    expect(new Set(spans.map((s) => s.traceId))).toEqual(new Set([traceId]));
+  });
+
+  it('without a caller’s trace, each API call starts one: the update joins the approve call’s, the grant the create call’s', async () => {
+    const before = new Set(sink!.spans().map((s) => s.spanId));
+    await fileAndApprove();
+    const fresh = (all: ReceivedSpan[]) => all.filter((s) => !before.has(s.spanId));
+    const spans = fresh(
+      await sink!.waitFor((all) => ['POST /v1/requests/:id/approve', 'HandleUpdate:approve', 'RunActivity:grantAccess'].every((n) => named(fresh(all), n).length > 0), 30_000),
+    );
+    const [createCall] = named(spans, 'POST /v1/requests');
+    const [approveCall] = named(spans, 'POST /v1/requests/:id/approve');
+    expect(createCall!.parentSpanId).toBe('');
+    expect(approveCall!.parentSpanId).toBe('');
+    expect(approveCall!.traceId).not.toBe(createCall!.traceId);
+    expect(named(spans, 'HandleUpdate:approve')[0]!.traceId).toBe(approveCall!.traceId);
+    // The workflow's main path (waiting, granting) runs in the context it was started in: the create call's.
+    expect(named(spans, 'RunActivity:grantAccess')[0]!.traceId).toBe(createCall!.traceId);
+  });
+
+  it('probes are not traced', async () => {
+    expect((await fetch(`${stack!.apiUrl}/healthz`)).status).toBe(200);
+    await fileAndApprove();
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sink!.spans().filter((s) => s.name.includes('/healthz') || s.name.includes('/readyz'))).toEqual([]);
+  });
+});
