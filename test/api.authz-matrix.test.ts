@@ -26,6 +26,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ulid } from 'ulid';
+import { ROUTES } from '../src/api/openapi.js';
 import { eventually, type ApiResponse } from './support/api.js';
 import { ALL_TOKENS, personas, problemCode, settingsBody, type AnyPersona } from './support/personas.js';
 
@@ -36,18 +37,18 @@ import { ALL_TOKENS, personas, problemCode, settingsBody, type AnyPersona } from
 //
 //              POST       GET /v1/requests/{id}   GET        GET      GET           POST /v1/requests/{id}/...      GET|PUT /v1/tenants/{t}/settings         GET        GET             GET       GET /v1/tenants/{t}/evidence
 //              /requests  (contoso)  (fabrikam)   /requests  /audit   /credentials  approve reject revoke cancel    contoso      contoso      fabrikam  fabrikam  /access/   /notifications  /metrics  contoso    fabrikam
-//              GET /v1/audit?tenant= (the tenant feed: contoso, fabrikam); GET /v1/me
+//              GET /v1/audit?tenant= (the tenant feed: contoso, fabrikam); GET /v1/me; POST /v1/requests/{id}/extend (active)
 const STATUS_TABLE = `
-  persona | create | read-c | read-f | list | audit | creds | approve | reject | revoke | cancel | get-set-c | put-set-c | get-set-f | put-set-f | check | notifs | metrics | evid-c | evid-f | feed-c | feed-f | me
-  eve     |  201   |  200   |  200   | 200  |  200  |  409  |   403   |  403   |  200   |  200   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200
-  alice   |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    200    |    200    |    403    |    403    |  200  |  200   |   403   |  200   |  403 | 200   |  403   | 200
-  bob     |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200
-  carol   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200 | 403   |  200   | 200
-  fiona   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200 | 403   |  200   | 200
-  frank   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200
-  ian     |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200
-  oscar   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    200    |    403    |    200    |    403    |  200  |  200   |   200   |  200   |  200 | 200   |  200   | 200
-  none    |  401   |  401   |  401   | 401  |  401  |  401  |   401   |  401   |  401   |  401   |    401    |    401    |    401    |    401    |  401  |  401   |   401   |  401   |  401 | 401   |  401   | 401
+  persona | create | read-c | read-f | list | audit | creds | approve | reject | revoke | cancel | get-set-c | put-set-c | get-set-f | put-set-f | check | notifs | metrics | evid-c | evid-f | feed-c | feed-f | me | extend
+  eve     |  201   |  200   |  200   | 200  |  200  |  409  |   403   |  403   |  200   |  200   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200 | 200
+  alice   |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    200    |    200    |    403    |    403    |  200  |  200   |   403   |  200   |  403 | 200   |  403   | 200 | 403
+  bob     |  403   |  200   |  404   | 200  |  200  |  403  |   200   |  200   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200 | 403
+  carol   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200 | 403   |  200   | 200 | 403
+  fiona   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    200    |    200    |  200  |  200   |   403   |  403   |  200 | 403   |  200   | 200 | 404
+  frank   |  403   |  404   |  200   | 200  |  404  |  404  |   404   |  404   |  404   |  404   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200 | 404
+  ian     |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  200   |  403   |    403    |    403    |    403    |    403    |  200  |  200   |   403   |  403   |  403 | 403   |  403   | 200 | 403
+  oscar   |  403   |  200   |  200   | 200  |  200  |  403  |   403   |  403   |  403   |  403   |    200    |    403    |    200    |    403    |  200  |  200   |   200   |  200   |  200 | 200   |  200   | 200 | 403
+  none    |  401   |  401   |  401   | 401  |  401  |  401  |   401   |  401   |  401   |  401   |    401    |    401    |    401    |    401    |  401  |  401   |   401   |  401   |  401 | 401   |  401   | 401 | 401
 `;
 
 // GET /v1/requests: which of two requests by eve (one contoso, one fabrikam, same unique resource) each persona's
@@ -74,11 +75,11 @@ const REFUSAL_CODE: Partial<Record<AnyPersona, Partial<Record<string, string>>>>
 type Endpoint =
   | 'create' | 'read-c' | 'read-f' | 'list' | 'audit' | 'creds' | 'approve' | 'reject' | 'revoke' | 'cancel'
   | 'get-set-c' | 'put-set-c' | 'get-set-f' | 'put-set-f' | 'check' | 'notifs' | 'metrics' | 'evid-c' | 'evid-f'
-  | 'feed-c' | 'feed-f' | 'me';
+  | 'feed-c' | 'feed-f' | 'me' | 'extend';
 const ENDPOINTS: Endpoint[] = [
   'create', 'read-c', 'read-f', 'list', 'audit', 'creds', 'approve', 'reject', 'revoke', 'cancel',
   'get-set-c', 'put-set-c', 'get-set-f', 'put-set-f', 'check', 'notifs', 'metrics', 'evid-c', 'evid-f',
-  'feed-c', 'feed-f', 'me',
+  'feed-c', 'feed-f', 'me', 'extend',
 ];
 const PERSONAS = Object.keys(ALL_TOKENS) as AnyPersona[];
 
@@ -124,7 +125,7 @@ async function create(tenant: 'contoso' | 'fabrikam', resource: string): Promise
 /** A fresh contoso request by eve for one decision cell; active (approved by alice) when the action needs it. */
 async function freshRequest(action: string, persona: AnyPersona): Promise<string> {
   const id = await create('contoso', `mailbox:authz-${run}-${action}-${persona}@contoso.com`);
-  if (action === 'revoke') {
+  if (action === 'revoke' || action === 'extend') {
     const approved = await who('alice').post(`/v1/requests/${id}/approve`, { comment: 'matrix setup' });
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     expect(approved.body.status).toBe('active');
@@ -137,8 +138,9 @@ const DECISION_BODY: Record<string, Record<string, string>> = {
   reject: { reason: 'matrix' },
   revoke: { reason: 'matrix' },
   cancel: { reason: 'matrix' },
+  extend: { duration: '30m', reason: 'matrix' },
 };
-const STATUS_AFTER: Record<string, string> = { approve: 'active', reject: 'rejected', revoke: 'revoked', cancel: 'cancelled' };
+const STATUS_AFTER: Record<string, string> = { approve: 'active', reject: 'rejected', revoke: 'revoked', cancel: 'cancelled', extend: 'active' };
 
 /**
  * PUT the tenant's current settings (read by its admin just before, guarded by If-Match so a concurrent change by
@@ -193,7 +195,8 @@ async function runCell(persona: AnyPersona, endpoint: Endpoint): Promise<{ res: 
     case 'approve':
     case 'reject':
     case 'revoke':
-    case 'cancel': {
+    case 'cancel':
+    case 'extend': {
       const id = await freshRequest(endpoint, persona);
       const before = (await eve.get(`/v1/requests/${id}`)).body;
       const res = await p.post(`/v1/requests/${id}/${endpoint}`, DECISION_BODY[endpoint]);
@@ -325,6 +328,39 @@ describe('authorisation matrix (persona x endpoint -> status), real API and Temp
       const decidedAbsent = await who(persona).post(`/v1/requests/${missing}/approve`, {});
       expect(shape(decided, contosoId)).toEqual(shape(decidedAbsent, missing));
     }
+  });
+
+  it('every authenticated route of the API is a column of the table, or is left out here for a reason', () => {
+    const COLUMNS: Record<string, Endpoint[]> = {
+      'POST /v1/requests': ['create'],
+      'GET /v1/requests': ['list'],
+      'GET /v1/requests/{id}': ['read-c', 'read-f'],
+      'GET /v1/requests/{id}/audit': ['audit'],
+      'GET /v1/requests/{id}/credentials': ['creds'],
+      'POST /v1/requests/{id}/approve': ['approve'],
+      'POST /v1/requests/{id}/reject': ['reject'],
+      'POST /v1/requests/{id}/revoke': ['revoke'],
+      'POST /v1/requests/{id}/cancel': ['cancel'],
+      'POST /v1/requests/{id}/extend': ['extend'],
+      'GET /v1/access/check': ['check'],
+      'GET /v1/notifications': ['notifs'],
+      'GET /v1/tenants/{tenant}/settings': ['get-set-c', 'get-set-f'],
+      'PUT /v1/tenants/{tenant}/settings': ['put-set-c', 'put-set-f'],
+      'GET /v1/audit': ['feed-c', 'feed-f'],
+      'GET /v1/tenants/{tenant}/evidence': ['evid-c', 'evid-f'],
+      'GET /v1/me': ['me'],
+      'GET /metrics': ['metrics'],
+    };
+    const LEFT_OUT: Record<string, string> = {
+      // Runs the reconciler over every target; its own tests (test/reconcile.test.ts) check who may start it.
+      'POST /v1/operator/reconcile': 'operators only; side effects on every target',
+      // Only for break-glass requests, which need a tenant's settings switched on (test/break-glass.test.ts).
+      'POST /v1/requests/{id}/review': 'emergency requests only',
+    };
+    const authenticated = ROUTES.filter((r) => r.auth ?? r.path.startsWith('/v1/')).map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    const uncovered = authenticated.filter((k) => !(k in COLUMNS) && !(k in LEFT_OUT));
+    expect(uncovered, 'routes neither in the table nor left out for a reason').toEqual([]);
+    for (const cols of Object.values(COLUMNS)) for (const c of cols) expect(ENDPOINTS).toContain(c);
   });
 
   it('the tables cover every persona and endpoint', () => {
