@@ -5,7 +5,13 @@
  * Personas: eve files, alice (contoso approver) approves.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/config/logger.js';
+import { startTracing, tracingEnabled, TraceComponent, WORKFLOW_TRACING_MODULE } from '../src/main/tracing.js';
+import { bundleKey, chooseWorkflowSource, SRC_DIR } from '../src/main/workflow-bundle.js';
 import { startOwnStack, type OwnStack } from './support/own-stack.js';
 import { startOtlpSink, type OtlpSink, type ReceivedSpan } from './support/otlp-sink.js';
 
@@ -37,17 +43,18 @@ async function fileAndApprove(headers: Record<string, string> = {}): Promise<str
 
 const named = (spans: ReceivedSpan[], name: string) => spans.filter((s) => s.name === name);
 
-beforeAll(async () => {
-  sink = await startOtlpSink();
-  stack = await startOwnStack({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' }, 'lockbox-tracing-');
-}, 600_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.stop();
-});
-
 describe('traces over OTLP', () => {
+  // The receiver's first build (Go module proxy) takes about 2 minutes; later runs reuse the cached binary.
+  beforeAll(async () => {
+    sink = await startOtlpSink();
+    stack = await startOwnStack({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' }, 'lockbox-tracing-');
+  }, 600_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await sink?.stop();
+  });
+
   it('the caller’s trace holds the API calls, the workflow’s update and the grant activity', async () => {
     const traceId = hex(16);
     const callerSpan = hex(8);
@@ -99,4 +106,33 @@ describe('traces over OTLP', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(sink!.spans().filter((s) => s.name.includes('/healthz') || s.name.includes('/readyz'))).toEqual([]);
   });
+});
+
+describe('off unless an OTLP endpoint is set', () => {
+  it('starts nothing without OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or with OTEL_SDK_DISABLED', () => {
+    expect(tracingEnabled({})).toBe(false);
+    expect(startTracing(TraceComponent.api, undefined, {})).toBeUndefined();
+    expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: ' ' })).toBe(false);
+    expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' })).toBe(true);
+    expect(tracingEnabled({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' })).toBe(true);
+    expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' })).toBe(false);
+  });
+
+  it('the traced workflow bundle has a key and a cache name of its own, and the plain one stays', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'lockbox-traced-bundle-'));
+    try {
+      const log = createLogger('test', { quiet: true });
+      expect(await bundleKey(SRC_DIR, undefined, [WORKFLOW_TRACING_MODULE])).not.toBe(await bundleKey());
+      const plain = await chooseWorkflowSource(undefined, log, cache);
+      const traced = await chooseWorkflowSource(undefined, log, cache, [WORKFLOW_TRACING_MODULE]);
+      const pathOf = (s: typeof plain) => ('codePath' in s.workflowBundle ? s.workflowBundle.codePath : '');
+      expect(pathOf(traced)).toMatch(new RegExp(`^${cache}/workflow-bundle-traced-[0-9a-f]{16}\\.js$`));
+      expect(await readFile(pathOf(traced), 'utf8')).toContain('OpenTelemetryInboundInterceptor');
+      // The plain bundle (cached here, or dist/ when built from this code) has no interceptors and was not removed.
+      expect(await readFile(pathOf(plain), 'utf8')).not.toContain('OpenTelemetryInboundInterceptor');
+      expect(await chooseWorkflowSource(undefined, log, cache)).toEqual(plain);
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
