@@ -36,6 +36,9 @@ describe('stopping npm start', () => {
     try {
       await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`, npm, 120_000);
       expect(leftovers(dataDir).length).toBeGreaterThan(0);
+      // A quiet start: the ready banner, and no library's warnings about development choices made on purpose.
+      await expect.poll(() => npm.output(), { timeout: 10_000 }).toContain('Lockbox is running.');
+      expect(npm.output()).not.toMatch(/oidc-provider WARNING|webpack/);
       npm.child.kill(signal);
       const until = Date.now() + 45_000;
       while (Date.now() < until && (leftovers(dataDir).length > 0 || (await taken(apiPort)) || (await taken(temporalPort)))) {

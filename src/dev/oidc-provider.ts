@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { Principal } from '../domain/directory.js';
 import { demoPersonClaims, DEMO_CLAIMS_BY_SCOPE, DEMO_SCOPES } from './oidc-claims.js';
 import { escapeHtml, loginPage, messagePage, userCodeConfirmPage, userCodePage } from './oidc-pages.js';
@@ -170,7 +171,7 @@ export async function startDevOidcProvider(opts: DevOidcProviderOptions): Promis
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     ttl: { Session: 12 * 3600, Interaction: 600, Grant: 12 * 3600, AuthorizationCode: 60, IdToken: 3600, AccessToken: 3600, DeviceCode: 600 },
   };
-  const provider = new Provider(issuer, configuration);
+  const provider = await quietly(async () => new (await import('oidc-provider')).default(issuer, configuration));
   // The provider warns about each dev-only default once; its errors on bad requests are answers, not faults.
   provider.on('server_error', () => undefined);
   const callback = provider.callback();
@@ -247,4 +248,22 @@ function listen(server: Server, port: number, host: string): Promise<number> {
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/**
+ * Runs `make` with oidc-provider's start-up warnings held back: it says, rightly, that this is a development-only
+ * setup (in-memory storage, Node 20 not its preferred runtime), which is what the embedded demo is; a newcomer's
+ * `npm start` should print the ready banner, not warnings about choices made on purpose. Other output passes.
+ */
+async function quietly<T>(make: () => Promise<T>): Promise<T> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes('oidc-provider WARNING:')) return;
+    warn(...args);
+  };
+  try {
+    return await make();
+  } finally {
+    console.warn = warn;
+  }
 }
