@@ -36,6 +36,14 @@ async function enableBreakGlass() {
   const breakGlass = { enabled: true, responders: ['eve@lockbox.dev'], maxDuration: '1h', reviewWithin: '3s' };
   await call('alice-dev-token', 'PUT', '/v1/tenants/contoso/settings', { customerApproval, approvers, quorum, requestTtl, maxAccess, requireTicket, internalApproval, breakGlass });
 }
+/** Escalation on for contoso to carol after 1s, and two reminders 1s apart (docs/break-glass.md, "Escalation"). */
+async function enableEscalation() {
+  const view = (await call('alice-dev-token', 'GET', '/v1/tenants/contoso/settings')) as unknown as Record<string, unknown>;
+  const { customerApproval, approvers, quorum, requestTtl, maxAccess, requireTicket, internalApproval } = view;
+  const escalation = { after: '1s', to: ['carol@contoso.com'] };
+  const reminders = { count: 2, every: '1s' };
+  await call('alice-dev-token', 'PUT', '/v1/tenants/contoso/settings', { customerApproval, approvers, quorum, requestTtl, maxAccess, requireTicket, internalApproval, escalation, reminders });
+}
 const emergency = (resource: string, duration: string) =>
   call('eve-dev-token', 'POST', '/v1/requests', { tenant: 'contoso', resource, reason: 'replay fixture: outage', ticket: 'INC-1', duration, emergency: true });
 
@@ -107,6 +115,18 @@ const scenarios: Record<string, () => Promise<string>> = {
   },
   /** Break-glass nobody reviews: overdue after the review deadline, then closed. */
   'emergency-overdue': async () => (await emergency('mailbox:replay11@contoso.com', '1s')).id,
+  /** Nobody decides within 1s: escalated to carol (reminded meanwhile), who approves. */
+  escalated: async () => {
+    await enableEscalation();
+    const r = await create('mailbox:replay12@contoso.com', '1s');
+    for (let i = 0; i < 50; i += 1) {
+      const now = (await call('eve-dev-token', 'GET', `/v1/requests/${r.id}`)) as unknown as { escalations?: unknown[] };
+      if (now.escalations?.length) break;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    await call('carol-dev-token', 'POST', `/v1/requests/${r.id}/approve`, { comment: 'escalated to me' });
+    return r.id;
+  },
 };
 
 for (const [name, run] of Object.entries(scenarios)) {

@@ -18,7 +18,7 @@ describe('workflow replay', () => {
   it('replays every recorded history on the current workflow code', async () => {
     const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.json')).sort();
     // Every scenario scripts/record-histories.ts records: each path through the workflow is guarded.
-    for (const scenario of ['completed', 'revoked', 'rejected', 'expired', 'cancelled-in-temporal', 'staged', 'extended', 'forged', 'second-run', 'emergency', 'emergency-overdue']) {
+    for (const scenario of ['completed', 'revoked', 'rejected', 'expired', 'cancelled-in-temporal', 'staged', 'extended', 'forged', 'second-run', 'emergency', 'emergency-overdue', 'escalated']) {
       expect(files.some((f) => f.endsWith(`${scenario}.json`)), scenario).toBe(true);
     }
     const histories = await Promise.all(

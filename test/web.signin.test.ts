@@ -13,7 +13,7 @@ import { openSqliteStore } from '../src/adapters/sqlite-store.js';
 import { DEMO_PASSWORD } from '../src/dev/demo-sign-in.js';
 import type { Principal } from '../src/domain/directory.js';
 import type { Store } from '../src/ports/store.js';
-import { api } from './support/api.js';
+import { api, eventually } from './support/api.js';
 import { launchBrowser, openPortal, screenshot, type PortalTab } from './support/browser.js';
 import { personas, problemCode, settingsBody } from './support/personas.js';
 import { CookieJar, follow, send, signInOverHttp } from './support/sign-in.js';
@@ -239,6 +239,7 @@ describe('sign-in refusals', () => {
         planted({ principal: { id: 'fiona@fabrikam.com', roles: [], tenantRoles: [{ tenant: 'fabrikam', role: 'approver' }] }, authTime: new Date(authTime).toISOString(), amr });
       // 15 s old: within the deployment's 30 s, past fabrikam's 10 s.
       const stale = await fionaAt(Date.now() - 15_000, ['pwd', 'otp']);
+      const firstMinute = Math.floor(Date.now() / 60_000);
       const staleRes = await approve(id, { cookie: stale.cookie, 'x-csrf-token': stale.csrf });
       expect(staleRes.status).toBe(401);
       expect(problemCode(await staleRes.json())).toBe('step-up-required');
@@ -247,6 +248,19 @@ describe('sign-in refusals', () => {
       const oneRes = await approve(id, { cookie: oneFactor.cookie, 'x-csrf-token': oneFactor.csrf });
       expect(oneRes.status).toBe(403);
       expect(problemCode(await oneRes.json())).toBe('mfa-required');
+      // Both refusals are in the audit stream (the tenant's feed), once per person, request and reason a minute:
+      // the same refused click again adds nothing.
+      await approve(id, { cookie: stale.cookie, 'x-csrf-token': stale.csrf });
+      const sameMinute = Math.floor(Date.now() / 60_000) === firstMinute;
+      const refusals = await eventually(
+        async () => ((await fiona.get('/v1/audit?tenant=fabrikam&type=decision.refused_login&limit=1000')).body.events as Array<{ requestId: string; actor: string; details: { reason: string; action: string; amr?: string[] } }>).filter((e) => e.requestId === id),
+        (es) => es.some((e) => e.details.reason === 'mfa-required'),
+      );
+      expect(refusals.every((e) => e.actor === 'fiona@fabrikam.com' && e.details.action === 'approve')).toBe(true);
+      expect(refusals.find((e) => e.details.reason === 'mfa-required')?.details.amr).toEqual(['pwd']);
+      const stepUps = refusals.filter((e) => e.details.reason === 'step-up-required').length;
+      if (sameMinute) expect(stepUps).toBe(1);
+      else expect(stepUps).toBeGreaterThanOrEqual(1);
       expect((await api().as('eve').get(`/v1/requests/${id}`)).body.decisions).toHaveLength(1);
       // Fresh and with a second factor: the decision goes through, and the trail says how she logged in.
       const strong = await fionaAt(Date.now(), ['pwd', 'otp']);

@@ -22,7 +22,9 @@ export function createSettingsActivities(deps: Pick<ActivityDeps, 'store' | 'tru
       const checked = checkStoredSettings(change.settings);
       if (!checked.ok) return { ok: false, refused: 'invalid', problems: checked.problems };
       const users = new Map(
-        await Promise.all(checked.settings.approvers.map(async (id) => [id, await deps.store.getUser(id)] as const)),
+        await Promise.all(
+          [...new Set([...checked.settings.approvers, ...(checked.settings.escalation?.to ?? [])])].map(async (id) => [id, await deps.store.getUser(id)] as const),
+        ),
       );
       const problems = validateSettings(checked.settings, { maxAccessMs: MAX_ACCESS_CEILING_MS }, (id) => {
         const u = users.get(id);

@@ -68,6 +68,16 @@ export const BreakGlassBody = z
   })
   .describe('break-glass: responders (user ids) may take access at once for at most maxDuration; reviewed within reviewWithin after it ends, e.g. {"enabled":true,"responders":["eve@lockbox.dev"],"maxDuration":"1h","reviewWithin":"24h"}');
 
+/** `escalation` in a settings change; omitted: as it is; `null`: none. */
+export const EscalationBody = z
+  .strictObject({ after: DurationText, to: z.array(UserId).min(1, 'escalation needs at least one person').max(50) })
+  .describe('a stage without a decision for `after` (shorter than requestTtl) is escalated: the people on `to` (approvers or admins of the tenant) are told and may decide in it, e.g. {"after":"4h","to":["carol@contoso.com"]}');
+
+/** `reminders` in a settings change; omitted: as they are; `null`: the built-in single reminder. */
+export const RemindersBody = z
+  .strictObject({ count: z.number().int('must be a whole number').min(0).max(10), every: DurationText })
+  .describe('reminders to the undecided approvers of a stage: `count` of them, `every` apart from the stage\'s start, e.g. {"count":3,"every":"2h"}; null: one, an hour before expiry');
+
 export const SettingsBody = z.strictObject({
   customerApproval: z.boolean(),
   approvers: z.array(z.string().regex(/^[\w.+-]+@[\w.-]+$/, 'must be a user id like alice@contoso.com')).max(50),
@@ -104,6 +114,8 @@ export const SettingsBody = z.strictObject({
     .optional()
     .describe('how fresh and how strong a login must be to decide, e.g. {"maxAge":"5m","requireMfa":true}; null: the deployment\'s rule alone'),
   breakGlass: BreakGlassBody.optional(),
+  escalation: EscalationBody.nullable().optional(),
+  reminders: RemindersBody.nullable().optional(),
 });
 export type SettingsBody = z.infer<typeof SettingsBody>;
 

@@ -30,6 +30,12 @@ export const AuditEventType = {
   accessOrphanRevoked: 'access.orphan_revoked',
   /** The reconciler found an active request's access missing at its target. */
   accessDriftDetected: 'access.drift_detected',
+  /**
+   * A decision refused by the API because the person's login was too old or lacked a second factor (step-up,
+   * docs/sign-in.md). Written by the API, outside the request's numbered trail (seq 0), at most once a minute per
+   * person, request and reason; in the audit stream, not in the workflow's own trail.
+   */
+  decisionRefusedLogin: 'decision.refused_login',
   /** Break-glass (docs/break-glass.md): a listed responder took access at once, without approval. */
   requestEmergencyGranted: 'request.emergency_granted',
   /** A tenant approver or admin judged an emergency request justified or not. */

@@ -110,6 +110,31 @@ export function emergencyAlert(r: AccessRequest, recipients: readonly string[], 
     }));
 }
 
+/** When the tenant's approvers are reminded of a pending review: halfway between the end and the deadline. */
+export function reviewReminderAt(review: { reviewWithinMs: number; dueAt: string | null }): number | null {
+  if (review.dueAt === null) return null;
+  return Date.parse(review.dueAt) - Math.floor(review.reviewWithinMs / 2);
+}
+
+/** The tenant's approvers are reminded that an emergency request still waits for its review. */
+export function reviewReminder(r: AccessRequest, recipients: readonly string[], now: Date): Message[] {
+  return recipients
+    .filter((x) => x !== r.requester)
+    .map((recipient) => ({
+      id: `${r.id}:review_reminder:${recipient}`,
+      recipient,
+      tenant: r.tenant,
+      requestId: r.id,
+      kind: 'review_reminder' as const,
+      subject: `[Lockbox] Reminder: review ${r.requester}'s emergency access to ${r.resource}`,
+      body: [
+        `Emergency request ${r.id} (${r.requester}, ${r.resource}) has ended and waits for a review, due by ${r.review?.dueAt ?? '?'}.`,
+        `Review it: POST /v1/requests/${r.id}/review {"verdict":"justified"|"unjustified"}`,
+      ].join('\n'),
+      createdAt: now.toISOString(),
+    }));
+}
+
 /** The tenant's admins hear that an emergency request went unreviewed. */
 export function reviewOverdueAlert(r: AccessRequest, now: Date): Message {
   return {

@@ -2,6 +2,7 @@ import { formatDuration } from './duration.js';
 import { normalizePolicy, Stage, stageRule, stagesFor, type ApprovalPolicy } from './policy.js';
 import { BUILTIN_TARGET } from './resources.js';
 import { castVote } from './vote.js';
+import { stageDeciders } from './escalation.js';
 import { requestExtension, reviewExtension } from './extension.js';
 import { pendingReview } from './break-glass.js';
 import { AuditEventType } from './audit.js';
@@ -216,7 +217,7 @@ export function applyPolicyChange(state: AccessRequest, policy: ApprovalPolicy, 
       continue;
     }
     const decided = new Set(state.decisions.map((d) => d.actor));
-    const stillPossible = rule.approvers.filter((a) => a !== state.requester && !decided.has(a)).length;
+    const stillPossible = stageDeciders(state, p, stage).filter((a) => a !== state.requester && !decided.has(a)).length;
     if (approvers.size + stillPossible < rule.quorum) {
       const reason = `policy_changed: the ${stage} stage can no longer reach its quorum of ${rule.quorum} (${approvers.size} given, ${stillPossible} approver(s) left who could)`;
       return {

@@ -9,15 +9,18 @@ export interface Message {
   recipient: string;
   tenant: string;
   requestId: string;
-  kind: 'approval_needed' | 'reminder' | 'outcome' | 'extension_needed' | 'emergency';
+  kind: 'approval_needed' | 'reminder' | 'outcome' | 'extension_needed' | 'emergency' | 'escalated' | 'review_reminder';
   subject: string;
   body: string;
   createdAt: string;
 }
 
-/** Asks the approvers of the request's current stage to decide (`reminder`: once more, before it expires). */
-export function approvalNeeded(r: AccessRequest, recipients: readonly string[], now: Date, kind: 'approval_needed' | 'reminder' = 'approval_needed'): Message[] {
-  const stage = r.stage && r.stages.length > 1 ? `:${r.stage}` : '';
+/**
+ * Asks the approvers of the request's current stage to decide (`reminder`: once more, before it expires; `seq` > 1
+ * for the tenant's further reminders, so each has an id of its own and a retry still delivers once).
+ */
+export function approvalNeeded(r: AccessRequest, recipients: readonly string[], now: Date, kind: 'approval_needed' | 'reminder' = 'approval_needed', seq = 1): Message[] {
+  const stage = `${r.stage && r.stages.length > 1 ? `:${r.stage}` : ''}${seq > 1 ? `:${seq}` : ''}`;
   const body = [
     `${r.requester} asks for access to ${r.resource} in tenant ${r.tenant} for ${r.duration}.`,
     `Reason: ${r.reason}`,

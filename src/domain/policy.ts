@@ -25,6 +25,23 @@ export interface ApprovalPolicy {
   internalApprovers: string[];
   /** Distinct internal approvals needed. */
   internalQuorum: number;
+  /** A stage without a decision for `afterMs` is escalated: these people are told and may decide in it (absent: never). */
+  escalation?: EscalationRule;
+  /** How many reminders the undecided get and how far apart, per stage (absent: one, before expiry). */
+  reminders?: ReminderRule;
+}
+
+/** The tenant's escalation list for silent approvers (docs/break-glass.md, "Escalation"). */
+export interface EscalationRule {
+  afterMs: number;
+  /** User ids: told when a stage escalates, and from then on eligible in that stage like its approvers. */
+  to: string[];
+}
+
+/** Reminders to the undecided approvers of a stage: `count` of them, `everyMs` apart from the stage's start. */
+export interface ReminderRule {
+  count: number;
+  everyMs: number;
 }
 
 /** Fills fields that policies recorded by earlier versions did not have, so old requests keep their meaning. */
@@ -38,6 +55,9 @@ export function normalizePolicy(p: Partial<ApprovalPolicy> & Pick<ApprovalPolicy
     internalApproval: p.internalApproval ?? false,
     internalApprovers: p.internalApprovers ?? [],
     internalQuorum: p.internalQuorum ?? 1,
+    // Only when set, so policies (and the claims signed over them) without these stay byte for byte as they were.
+    ...(p.escalation ? { escalation: { afterMs: p.escalation.afterMs, to: [...p.escalation.to] } } : {}),
+    ...(p.reminders ? { reminders: { count: p.reminders.count, everyMs: p.reminders.everyMs } } : {}),
   };
 }
 

@@ -135,6 +135,17 @@ export interface AccessRequest {
   emergency?: true;
   /** Break-glass only: the tenant's review of it. */
   review?: EmergencyReview;
+  /** Stages escalated to the tenant's escalation list because nobody decided in time (absent until the first). */
+  escalations?: Escalation[];
+}
+
+/** A stage that went `afterMs` without a decision: from `at` on, the people on `to` (as the policy then says) may decide in it. */
+export interface Escalation {
+  stage: Stage;
+  at: string;
+  afterMs: number;
+  /** Who was told (the escalation list when it escalated). */
+  to: string[];
 }
 
 export const ReviewStatus = { pending: 'pending', justified: 'justified', unjustified: 'unjustified', overdue: 'overdue' } as const;

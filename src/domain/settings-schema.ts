@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TARGET_NAME_PATTERN } from './resources.js';
-import { BREAK_GLASS_LIMITS, NOTIFY_CHANNELS, SETTINGS_LIMITS, STEP_UP_LIMITS, type TenantSettings } from './settings.js';
+import { BREAK_GLASS_LIMITS, ESCALATION_LIMITS, NOTIFY_CHANNELS, SETTINGS_LIMITS, STEP_UP_LIMITS, type TenantSettings } from './settings.js';
 
 /**
  * A resource's pick in a tenant's settings: the name of a target the operator declared (src/domain/resources.ts).
@@ -37,7 +37,21 @@ export const StoredTenantSettingsSchema = z.strictObject({
       reviewWithinMs: z.number().int().min(BREAK_GLASS_LIMITS.minReviewWithinMs).max(BREAK_GLASS_LIMITS.maxReviewWithinMs),
     })
     .optional(),
-});
+  escalation: z
+    .strictObject({
+      afterMs: z.number().int().min(ESCALATION_LIMITS.minAfterMs).max(SETTINGS_LIMITS.maxRequestTtlMs),
+      to: z.array(z.string().regex(/^[\w.+-]+@[\w.-]+$/, 'must be a user id like carol@contoso.com')).min(1).max(ESCALATION_LIMITS.maxTo),
+    })
+    .optional(),
+  reminders: z
+    .strictObject({
+      count: z.number().int().min(0).max(ESCALATION_LIMITS.maxReminders),
+      everyMs: z.number().int().min(ESCALATION_LIMITS.minReminderEveryMs).max(ESCALATION_LIMITS.maxReminderEveryMs),
+    })
+    .optional(),
+})
+  // A stored row whose escalation comes after the lifetime would never escalate: refused here too, naming the field.
+  .refine((s) => !s.escalation || s.escalation.afterMs < s.requestTtlMs, { path: ['escalation', 'afterMs'], message: 'must be shorter than the request lifetime (requestTtlMs)' });
 
 export type SettingsCheck = { ok: true; settings: TenantSettings } | { ok: false; problems: { field: string; message: string }[] };
 

@@ -1,4 +1,4 @@
-import { normalizePolicy, type ApprovalPolicy } from './policy.js';
+import { normalizePolicy, type ApprovalPolicy, type EscalationRule, type ReminderRule } from './policy.js';
 import type { ResourceSetting } from './resources.js';
 
 /** A tenant's Lockbox settings, as the tenant admin sets them. Durations in milliseconds. */
@@ -22,7 +22,16 @@ export interface TenantSettings {
   stepUp?: StepUpSetting;
   /** Emergency access without approval, reviewed afterwards (docs/break-glass.md); absent: off. */
   breakGlass?: BreakGlassSetting;
+  /** A stage without a decision for `afterMs` goes to the people on `to` too (docs/break-glass.md, "Escalation"); absent: never. */
+  escalation?: EscalationRule;
+  /** Reminders to undecided approvers, per stage; absent: one, an hour before expiry (half the lifetime when shorter). */
+  reminders?: ReminderRule;
 }
+
+/** Bounds of a tenant's escalation list and reminders. */
+export type { EscalationRule, ReminderRule } from './policy.js';
+
+export const ESCALATION_LIMITS = { minAfterMs: 1_000, maxTo: 50, maxReminders: 10, minReminderEveryMs: 1_000, maxReminderEveryMs: 7 * 24 * 3_600_000 } as const;
 
 /** Break-glass: listed responders may take access at once, for at most `maxDurationMs`; a review is due after. */
 export interface BreakGlassSetting {
@@ -92,6 +101,30 @@ export function validateSettings(
     problems.push({ field: 'maxAccess', message: `must be between 1s and the provider's limit` });
   }
   problems.push(...checkBreakGlass(s.breakGlass, limits));
+  problems.push(...checkEscalation(s, knownUser));
+  return problems;
+}
+
+/** `after` under the request lifetime (else the request expires first); `to` known approvers or admins of the tenant. */
+function checkEscalation(s: TenantSettings, knownUser: (id: string) => boolean): SettingsProblem[] {
+  const problems: SettingsProblem[] = [];
+  const e = s.escalation;
+  if (e) {
+    if (e.afterMs < ESCALATION_LIMITS.minAfterMs) problems.push({ field: 'escalation.after', message: 'must be at least 1s' });
+    else if (e.afterMs >= s.requestTtlMs) problems.push({ field: 'escalation.after', message: 'must be shorter than the request lifetime (requestTtl)' });
+    if (e.to.length === 0) problems.push({ field: 'escalation.to', message: 'escalation needs at least one person' });
+    if (new Set(e.to).size !== e.to.length) problems.push({ field: 'escalation.to', message: 'must not list anyone twice' });
+    e.to.forEach((id, i) => {
+      if (!knownUser(id)) problems.push({ field: `escalation.to.${i}`, message: `${id} is not a known approver or admin of this tenant` });
+    });
+  }
+  const r = s.reminders;
+  if (r) {
+    if (!Number.isInteger(r.count) || r.count < 0 || r.count > ESCALATION_LIMITS.maxReminders) problems.push({ field: 'reminders.count', message: 'must be a whole number from 0 to 10' });
+    if (r.everyMs < ESCALATION_LIMITS.minReminderEveryMs || r.everyMs > ESCALATION_LIMITS.maxReminderEveryMs) {
+      problems.push({ field: 'reminders.every', message: 'must be between 1s and 7d' });
+    }
+  }
   return problems;
 }
 
@@ -133,6 +166,8 @@ export function policyFromSettings(
     internalApproval: s.internalApproval,
     internalApprovers: [...internalApprovers],
     internalQuorum: 1,
+    ...(s.escalation ? { escalation: s.escalation } : {}),
+    ...(s.reminders ? { reminders: s.reminders } : {}),
   });
 }
 

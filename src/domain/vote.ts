@@ -1,5 +1,6 @@
+import { stageDeciders } from './escalation.js';
 import { stageRule, Stage, type ApprovalPolicy } from './policy.js';
-import { DecisionAction, type Decision, type DecisionProof } from './request.js';
+import { DecisionAction, type Decision, type DecisionProof, type Escalation } from './request.js';
 
 /** What is being voted on: the request itself, or one extension of it. Each has its own stages and decisions. */
 export interface Ballot {
@@ -9,6 +10,8 @@ export interface Ballot {
   /** The stage waiting for decisions. */
   stage: Stage | null;
   decisions: Decision[];
+  /** Stages escalated to the tenant's escalation list (whose people may then decide in them). */
+  escalations?: Escalation[];
 }
 
 export interface Vote {
@@ -41,7 +44,7 @@ export function castVote(b: Ballot, v: Vote, at: string, policy: ApprovalPolicy)
   if (v.actor === b.requester) return { ok: false, code: 'self_approval', message: 'the requester cannot decide their own request' };
   const stage = b.stage ?? b.stages[0] ?? Stage.customer;
   const rule = stageRule(policy, stage);
-  if (!rule.approvers.includes(v.actor)) {
+  if (!stageDeciders(b, policy, stage).includes(v.actor)) {
     const who = stage === Stage.internal ? 'an internal approver' : `an approver of tenant ${b.tenant}`;
     return { ok: false, code: 'not_eligible', message: `${v.actor} is not ${who}` };
   }

@@ -17,6 +17,8 @@ import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
 import { parse } from '../validate.js';
 import { requireFreshLogin, stepUpRule } from '../session/step-up.js';
+import { authContextOf } from '../session/auth-facts.js';
+import { AuditEventType, type AuditEvent } from '../../domain/audit.js';
 
 const MIN_ACCESS_MS = 1_000;
 /** Decisions that need a fresh login at the identity provider. */
@@ -193,7 +195,10 @@ export function requestRoutes(deps: ApiDeps): Router {
         login = requireFreshLogin(res, rule, `/requests/${encodeURIComponent(request.id)}`, now());
       } catch (err) {
         // Kept for the security team: who tried to decide with a stale or single-factor login (never the token).
-        if (err instanceof Problem) deps.log.warn('decision refused: login not fresh or strong enough', { requestId: request.id, user: p.id, action, problem: err.slug });
+        if (err instanceof Problem) {
+          deps.log.warn('decision refused: login not fresh or strong enough', { requestId: request.id, user: p.id, action, problem: err.slug });
+          await auditLoginRefusal(deps, { requestId: request.id, tenant: tenantOfRequestId(request.id) ?? 'unknown', actor: p.id, action, reason: err.slug, login: authContextOf(res) ?? {}, at: now() });
+        }
         throw err;
       }
       const claims = {
@@ -235,4 +240,34 @@ export function requestRoutes(deps: ApiDeps): Router {
   });
 
   return r;
+}
+
+/**
+ * `decision.refused_login` into the audit stream (seq 0: outside the workflow's numbered trail, as the reconciler's
+ * events are). The id holds the minute, so a person retrying the same refused click does not flood the trail: the
+ * sink keeps one event per id. Best effort: a sink that is down costs a log line, never the refusal's answer.
+ */
+async function auditLoginRefusal(
+  deps: ApiDeps,
+  e: { requestId: string; tenant: string; actor: string; action: DecisionAction; reason: string; login: { authTime?: number; amr?: string[] }; at: Date },
+): Promise<void> {
+  const minute = Math.floor(e.at.getTime() / 60_000);
+  const event: AuditEvent = {
+    id: `login-refused:${e.requestId}:${e.actor}:${e.action}:${e.reason}:${minute}`,
+    seq: 0,
+    time: e.at.toISOString(),
+    type: AuditEventType.decisionRefusedLogin,
+    tenant: e.tenant,
+    requestId: e.requestId,
+    actor: e.actor,
+    details: {
+      action: e.action,
+      reason: e.reason,
+      ...(e.login.authTime !== undefined ? { authTime: new Date(e.login.authTime * 1000).toISOString() } : {}),
+      ...(e.login.amr ? { amr: e.login.amr } : {}),
+    },
+  };
+  await deps.audit.append([event]).catch((err: unknown) => {
+    deps.log.warn('could not audit a refused decision', { requestId: e.requestId, error: err instanceof Error ? err.message : String(err) });
+  });
 }

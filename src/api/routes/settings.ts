@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { ulid } from 'ulid';
 import { canChangeSettings, canReadSettings } from '../../domain/directory.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
-import { canBeApprover, policyFromSettings, validateSettings, type BreakGlassSetting, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
+import { canBeApprover, policyFromSettings, validateSettings, type BreakGlassSetting, type EscalationRule, type ReminderRule, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
 import { checkStoredSettings } from '../../domain/settings-schema.js';
 import { POLICY_CHANGED, signDecision, signSettingsChange } from '../../domain/signing.js';
 import { principalOf } from '../auth.js';
@@ -16,7 +16,7 @@ import { parse } from '../validate.js';
 
 /** The settings as the API shows them: durations written like the request API's. */
 function view(r: StoredSettings) {
-  const { requestTtlMs, maxAccessMs, stepUp, breakGlass, ...rest } = r.settings;
+  const { requestTtlMs, maxAccessMs, stepUp, breakGlass, escalation, reminders, ...rest } = r.settings;
   return {
     tenant: r.tenant,
     version: r.version,
@@ -25,6 +25,8 @@ function view(r: StoredSettings) {
     maxAccess: formatDuration(maxAccessMs),
     ...(stepUp ? { stepUp: { maxAge: formatDuration(stepUp.maxAgeMs), requireMfa: stepUp.requireMfa } } : {}),
     ...(breakGlass ? { breakGlass: breakGlassView(breakGlass) } : {}),
+    ...(escalation ? { escalation: { after: formatDuration(escalation.afterMs), to: escalation.to } } : {}),
+    ...(reminders ? { reminders: { count: reminders.count, every: formatDuration(reminders.everyMs) } } : {}),
     updatedAt: r.updatedAt,
     updatedBy: r.updatedBy,
   };
@@ -37,6 +39,17 @@ function breakGlassView(b: BreakGlassSetting) {
 
 function breakGlassSetting(b: NonNullable<s.SettingsBody['breakGlass']>): BreakGlassSetting {
   return { enabled: b.enabled, responders: b.responders, maxDurationMs: parseDuration(b.maxDuration) ?? 0, reviewWithinMs: parseDuration(b.reviewWithin) ?? 0 };
+}
+
+/** Omitted in the body: kept as stored; `null`: removed; else the body's, durations in ms. */
+function escalationSetting(b: s.SettingsBody['escalation'], kept: EscalationRule | undefined): EscalationRule | undefined {
+  if (b === undefined) return kept;
+  return b === null ? undefined : { afterMs: parseDuration(b.after) ?? 0, to: b.to };
+}
+
+function remindersSetting(b: s.SettingsBody['reminders'], kept: ReminderRule | undefined): ReminderRule | undefined {
+  if (b === undefined) return kept;
+  return b === null ? undefined : { count: b.count, everyMs: parseDuration(b.every) ?? 0 };
 }
 
 /**
@@ -95,6 +108,8 @@ export function settingsRoutes(deps: ApiDeps): Router {
     const stepUp = body.stepUp === undefined ? kept?.stepUp : body.stepUp === null ? undefined : { maxAgeMs: parseDuration(body.stepUp.maxAge) ?? 0, requireMfa: body.stepUp.requireMfa };
     // Omitted: kept as it is, so a client that does not know break-glass never turns it off by saving.
     const breakGlass = body.breakGlass ? breakGlassSetting(body.breakGlass) : kept?.breakGlass;
+    const escalation = escalationSetting(body.escalation, kept?.escalation);
+    const reminders = remindersSetting(body.reminders, kept?.reminders);
     const settings: TenantSettings = {
       customerApproval: body.customerApproval,
       approvers: body.approvers,
@@ -107,8 +122,11 @@ export function settingsRoutes(deps: ApiDeps): Router {
       ...(channels ? { channels } : {}),
       ...(stepUp ? { stepUp } : {}),
       ...(breakGlass ? { breakGlass } : {}),
+      ...(escalation ? { escalation } : {}),
+      ...(reminders ? { reminders } : {}),
     };
-    const known = new Map(await Promise.all(body.approvers.map(async (id) => [id, await deps.store.getUser(id)] as const)));
+    const people = [...new Set([...body.approvers, ...(escalation?.to ?? [])])];
+    const known = new Map(await Promise.all(people.map(async (id) => [id, await deps.store.getUser(id)] as const)));
     const errors = validateSettings(settings, deps.config, (id) => {
       const u = known.get(id);
       return u !== null && u !== undefined && canBeApprover(u, tenant);

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, condition, isCancellation, log, setHandler } from '@temporalio/workflow';
 import { AuditEventType } from '../../domain/audit.js';
-import { emergencyAlert, emergencyGranted, reviewDue, reviewEmergency, reviewOverdue, reviewOverdueAlert, type Verdict } from '../../domain/break-glass.js';
+import { emergencyAlert, emergencyGranted, reviewDue, reviewEmergency, reviewOverdue, reviewOverdueAlert, reviewReminder, reviewReminderAt, type Verdict } from '../../domain/break-glass.js';
 import type { Message } from '../../domain/messages.js';
 import { ReviewStatus } from '../../domain/request.js';
 import { REVIEW } from '../../domain/signing.js';
@@ -30,7 +30,8 @@ export function grantEmergency(run: RequestRun): void {
 }
 
 /**
- * After an emergency request ended, the workflow stays open until it is reviewed or `reviewWithin` passes; then
+ * After an emergency request ended, the workflow stays open until it is reviewed or `reviewWithin` passes; halfway
+ * there the tenant's approvers are reminded once (`approvers.reminded`, kind `review`); at the deadline
  * `request.review_overdue` once, and the tenant's admins are told. Which timer fired decides, not the clock.
  */
 export async function awaitReview(run: RequestRun): Promise<void> {
@@ -38,8 +39,19 @@ export async function awaitReview(run: RequestRun): Promise<void> {
   run.commit({ state: reviewDue(run.state), audit: [] });
   const review = run.state.review;
   if (!review || review.status !== ReviewStatus.pending || review.dueAt === null) return;
+  const isReviewed = () => run.state.review?.status !== ReviewStatus.pending;
+  const remindIn = (reviewReminderAt(review) ?? 0) - Date.now();
+  if (remindIn > 0) {
+    if (await condition(isReviewed, remindIn)) return;
+    const recipients = run.latestPolicy.approvers.filter((a) => a !== run.state.requester);
+    await run.notify(reviewReminder(run.state, recipients, new Date()), {
+      type: AuditEventType.approversReminded,
+      actor: 'system',
+      details: { kind: 'review', recipients, dueAt: review.dueAt },
+    });
+  }
   const wait = Date.parse(review.dueAt) - Date.now();
-  const reviewed = wait > 0 && (await condition(() => run.state.review?.status !== ReviewStatus.pending, wait));
+  const reviewed = wait > 0 && (await condition(isReviewed, wait));
   if (reviewed) return;
   run.commit(reviewOverdue(run.state, new Date()));
   await tellAdmins(run, reviewOverdueAlert(run.state, new Date()));
