@@ -42,6 +42,8 @@ export const AuditEventType = {
   requestReviewed: 'request.reviewed',
   /** Nobody reviewed an emergency request within the tenant's `breakGlass.reviewWithin` after it ended. */
   requestReviewOverdue: 'request.review_overdue',
+  /** A stage went the tenant's `escalation.after` without a decision: its escalation list was told and may decide. */
+  requestEscalated: 'request.escalated',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 
