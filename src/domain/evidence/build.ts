@@ -28,6 +28,18 @@ export interface EvidenceRequest {
   timeToDecisionMs: number | null;
   /** Revoke (or window end) minus grant, ms; null when never granted. */
   accessDurationMs: number | null;
+  /** Break-glass: granted without approval, and how its mandatory review went; null for ordinary requests. */
+  emergency: EmergencyEvidence | null;
+  /** Stages escalated because nobody decided in time (`request.escalated`), in order. */
+  escalatedStages: string[];
+}
+
+/** An emergency request's review as the trail shows it: `pending` until reviewed or overdue. */
+export interface EmergencyEvidence {
+  review: 'pending' | 'justified' | 'unjustified' | 'overdue';
+  reviewedBy: string | null;
+  reviewedAt: string | null;
+  comment: string | null;
 }
 
 export interface Distribution {
@@ -48,6 +60,8 @@ export interface EvidencePack {
   accessDurationMs: Distribution;
   /** Requests filed per day (UTC) by outcome, for the chart. */
   perDay: { day: string; counts: Record<string, number> }[];
+  /** Break-glass requests in the period by review status (all zero when there were none). */
+  emergency: { total: number; justified: number; unjustified: number; overdue: number; pending: number };
   chain: { ok: boolean; detail: string; firstHash: string | null; lastHash: string | null; events: number };
 }
 
@@ -94,6 +108,7 @@ export function buildEvidence(
     timeToDecisionMs: distribution(requests.map((r) => r.timeToDecisionMs)),
     accessDurationMs: distribution(requests.map((r) => r.accessDurationMs)),
     perDay: perDay(requests),
+    emergency: emergencyCounts(requests),
     chain: { ...chain, firstHash: byIndex[0]?.chain.hash ?? null, lastHash: byIndex.at(-1)?.chain.hash ?? null, events: byIndex.length },
   };
 }
@@ -131,7 +146,32 @@ function summarise(id: string, created: StoredAuditEvent, list: StoredAuditEvent
     closed: closed !== undefined || TERMINAL.has(outcome),
     timeToDecisionMs: firstDecision ? Date.parse(firstDecision.time) - Date.parse(created.time) : null,
     accessDurationMs: grantedAt && revokedAt ? Date.parse(revokedAt) - Date.parse(grantedAt) : null,
+    emergency: emergencyOf(list),
+    escalatedStages: list.filter((e) => e.type === 'request.escalated').map((e) => str(d(e).stage) ?? ''),
   };
+}
+
+/** The review of a break-glass request from its trail: the verdict, else overdue, else still pending. */
+function emergencyOf(list: readonly StoredAuditEvent[]): EmergencyEvidence | null {
+  if (!list.some((e) => e.type === 'request.emergency_granted')) return null;
+  const reviewed = list.find((e) => e.type === 'request.reviewed');
+  const details = (reviewed?.details ?? {}) as Record<string, unknown>;
+  const verdict = details.verdict === 'justified' || details.verdict === 'unjustified' ? details.verdict : null;
+  if (reviewed && verdict) {
+    return { review: verdict, reviewedBy: reviewed.actor, reviewedAt: reviewed.time, comment: typeof details.comment === 'string' ? details.comment : null };
+  }
+  const overdue = list.some((e) => e.type === 'request.review_overdue');
+  return { review: overdue ? 'overdue' : 'pending', reviewedBy: null, reviewedAt: null, comment: null };
+}
+
+function emergencyCounts(requests: readonly EvidenceRequest[]): EvidencePack['emergency'] {
+  const c = { total: 0, justified: 0, unjustified: 0, overdue: 0, pending: 0 };
+  for (const r of requests) {
+    if (!r.emergency) continue;
+    c.total += 1;
+    c[r.emergency.review] += 1;
+  }
+  return c;
 }
 
 /** The status an event ends a request with, if it does. */

@@ -2,7 +2,8 @@ import type { EvidencePack } from './build.js';
 
 const COLUMNS = [
   'id', 'requester', 'resource', 'reason', 'ticket', 'createdAt', 'approvers', 'approverAuthTimes', 'rejectedBy', 'grantedAt', 'endsAt',
-  'revokedAt', 'revokeVerified', 'outcome', 'timeToDecisionMs', 'accessDurationMs',
+  'revokedAt', 'revokeVerified', 'outcome', 'timeToDecisionMs', 'accessDurationMs', 'emergency', 'emergencyReview', 'reviewedBy',
+  'escalatedStages',
 ] as const;
 
 /**
@@ -15,6 +16,7 @@ export function evidenceCsv(pack: EvidencePack): string {
     r.id, r.requester, r.resource, r.reason, r.ticket, r.createdAt, r.approvers.map((a) => a.actor).join(' '),
     r.approvers.map((a) => a.authTime ?? '').join(' '), r.rejectedBy, r.grantedAt, r.endsAt, r.revokedAt,
     r.revokeVerified === null ? '' : String(r.revokeVerified), r.outcome, r.timeToDecisionMs, r.accessDurationMs,
+    r.emergency ? 'true' : 'false', r.emergency?.review ?? '', r.emergency?.reviewedBy ?? '', r.escalatedStages.join(' '),
   ]);
   return [COLUMNS as readonly unknown[], ...rows].map((row) => row.map(field).join(',')).join('\r\n') + '\r\n';
 }

@@ -28,6 +28,7 @@ figure{margin:1rem 0;break-inside:avoid}figcaption{font-weight:bold}@media print
 <table id="counts"><tr><th>outcome</th><th>requests</th></tr>${outcomes.map((o) => `<tr><td>${esc(o)}</td><td>${pack.counts[o]}</td></tr>`).join('')}
 <tr><th>total</th><th>${pack.requests.length}</th></tr></table>
 <p>Time to first decision: ${dist(pack.timeToDecisionMs)}. Access duration: ${dist(pack.accessDurationMs)}.</p>
+${emergencySummary(pack)}
 ${stackedBars(pack)}
 ${histogram('chart-decision', 'Time to first decision (minutes)', pack.requests.map((r) => r.timeToDecisionMs))}
 ${histogram('chart-duration', 'Access duration (minutes)', pack.requests.map((r) => r.accessDurationMs))}
@@ -37,12 +38,32 @@ ${pack.requests
   .map(
     (r) => `<tr><td><code>${esc(r.id)}</code><br>${esc(r.createdAt)}</td><td>${esc(r.requester)}</td><td>${esc(r.resource)}</td><td>${esc(r.reason ?? '')}<br>${esc(r.ticket ?? '')}</td>
 <td>${r.approvers.map((a) => `${esc(a.actor)}${a.authTime ? ` (signed in ${esc(a.authTime)})` : ''}`).join('<br>') || (r.rejectedBy ? `rejected by ${esc(r.rejectedBy)}` : '-')}</td>
-<td>${esc(r.grantedAt ?? '-')}</td><td>${esc(r.revokedAt ?? '-')}</td><td>${r.revokeVerified === null ? '-' : r.revokeVerified ? 'yes' : 'NO'}</td><td>${esc(r.outcome)}</td></tr>`,
+<td>${esc(r.grantedAt ?? '-')}</td><td>${esc(r.revokedAt ?? '-')}</td><td>${r.revokeVerified === null ? '-' : r.revokeVerified ? 'yes' : 'NO'}</td><td>${esc(r.outcome)}${flags(r)}</td></tr>`,
   )
   .join('\n')}
 </table>
 </body></html>
 `;
+}
+
+/** Break-glass in the period: how many, and how their reviews went; unreviewed ones stand out. */
+function emergencySummary(pack: EvidencePack): string {
+  const e = pack.emergency;
+  if (e.total === 0) return '<p id="emergency">Emergency (break-glass) requests: none.</p>';
+  const open = e.overdue + e.pending;
+  return `<p id="emergency" class="${open > 0 ? 'bad' : 'ok'}">Emergency (break-glass) requests: ${e.total}; reviewed justified ${e.justified}, unjustified ${e.unjustified}, overdue (unreviewed) ${e.overdue}, review pending ${e.pending}.</p>`;
+}
+
+/** Under the outcome: EMERGENCY with its review, and escalated stages. */
+function flags(r: EvidencePack['requests'][number]): string {
+  const parts: string[] = [];
+  if (r.emergency) {
+    const by = r.emergency.reviewedBy ? ` by ${esc(r.emergency.reviewedBy)}` : '';
+    const cls = r.emergency.review === 'justified' ? 'ok' : 'bad';
+    parts.push(`<br><span class="${cls}">EMERGENCY, review: ${esc(r.emergency.review === 'overdue' ? 'overdue (UNREVIEWED)' : r.emergency.review)}${by}</span>`);
+  }
+  if (r.escalatedStages.length > 0) parts.push(`<br>escalated: ${esc(r.escalatedStages.join(', '))}`);
+  return parts.join('');
 }
 
 function stackedBars(pack: EvidencePack): string {
