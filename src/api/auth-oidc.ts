@@ -1,8 +1,9 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
-import { isProviderRole, isTenantRole, ProviderRole, TenantRole, type Principal, type TenantRoleGrant } from '../domain/directory.js';
 import type { Authenticator } from './auth.js';
-import { TenantId } from './schemas.js';
+import { parseRoleName, principalFromClaims, ROLE_NAMES } from './oidc-claims.js';
+
+export { parseRoleName, principalFromClaims, type RoleName } from './oidc-claims.js';
 
 /** How bearer JWTs from an OIDC / OAuth2 issuer are verified and turned into a {@link Principal}. */
 export interface OidcOptions {
@@ -103,45 +104,10 @@ function jwksUrlProblem(text: string): string | null {
 /** A `typ` value as compared: lower case, without the `application/` prefix (RFC 7515 4.1.9). */
 const normalizeTyp = (typ: string) => typ.trim().toLowerCase().replace(/^application\//, '');
 
-/** A Lockbox role name as an IdP may say it, read: a provider role, a role at a tenant, or a bare customer role. */
-export type RoleName =
-  | { kind: 'provider'; role: ProviderRole }
-  | { kind: 'tenant'; grant: TenantRoleGrant }
-  /** `approver` / `admin` without a tenant: applies only when the tenants claim names exactly one tenant. */
-  | { kind: 'bare'; role: TenantRole };
-
-/**
- * Reads `engineer`, `internal_approver`, `operator` (provider side, global), `<tenant>:approver`, `<tenant>:admin`
- * (customer side, at that tenant) and the bare `approver` / `admin`; anything else is null.
- */
-export function parseRoleName(name: string): RoleName | null {
-  if (isProviderRole(name)) return { kind: 'provider', role: name };
-  if (isTenantRole(name)) return { kind: 'bare', role: name };
-  const at = name.lastIndexOf(':');
-  const tenant = name.slice(0, at);
-  const role = name.slice(at + 1);
-  if (at > 0 && isTenantRole(role) && TenantId.safeParse(tenant).success) return { kind: 'tenant', grant: { tenant, role } };
-  return null;
-}
-
-const ROLE_NAMES = `${Object.values(ProviderRole).join(', ')}, <tenant>:${Object.values(TenantRole).join(', <tenant>:')}`;
 
 /** Marks a failure to obtain the key set, as opposed to a token that does not match it. */
 class JwksUnavailable extends Error {}
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function readClaim(payload: Readonly<Record<string, unknown>>, name: string): unknown {
-  if (Object.hasOwn(payload, name)) return payload[name];
-  let value: unknown = payload;
-  for (const key of name.split('.')) value = isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
-  return value;
-}
-
-const strings = (v: unknown): string[] =>
-  (typeof v === 'string' ? [v] : Array.isArray(v) ? v : []).filter((s): s is string => typeof s === 'string' && s !== '');
-
-const nonEmpty = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 
 /** A jose error as a short, fixed-vocabulary reason; attacker-controlled text (messages, payloads) never gets in. */
 function reasonOf(err: unknown): string {
@@ -223,42 +189,6 @@ export function createOidcAuthenticator(opts: OidcOptions): Authenticator {
   };
 }
 
-/**
- * Verified claims (of an access token here, of an ID token at portal sign-in) as a Principal: the user id from the
- * user claim (`email` only with `email_verified: true`), else `sub`; roles from the roles claim through the role map.
- * A bare `approver` / `admin` (an IdP that keeps one realm per customer) counts at the one tenant the tenants claim
- * names; with several tenants it would be every role at every tenant, so it counts nowhere (say `<tenant>:<role>`).
- */
-export function principalFromClaims(
-  payload: Readonly<Record<string, unknown>>,
-  opts: Pick<OidcOptions, 'claims' | 'roleMap'> = {},
-): { ok: true; principal: Principal } | { ok: false; reason: typeof OidcRefusal.emailUnverified | typeof OidcRefusal.missingUserId } {
-  const userClaim = opts.claims?.userId ?? 'email';
-  const fromUserClaim = nonEmpty(readClaim(payload, userClaim));
-  // An e-mail address the IdP has not verified may be anyone's: it never names a Lockbox user.
-  if (fromUserClaim !== undefined && userClaim === 'email' && payload.email_verified !== true) return { ok: false, reason: OidcRefusal.emailUnverified };
-  const id = fromUserClaim ?? nonEmpty(payload.sub);
-  if (id === undefined) return { ok: false, reason: OidcRefusal.missingUserId };
-  const roleMap = opts.roleMap;
-  const toRole = (name: string): RoleName | null => {
-    const target = roleMap ? (Object.hasOwn(roleMap, name) ? roleMap[name] : undefined) : name;
-    return target === undefined ? null : parseRoleName(target);
-  };
-  const names = strings(readClaim(payload, opts.claims?.roles ?? 'lockbox_roles')).map(toRole);
-  const roles: ProviderRole[] = [];
-  const tenantRoles: TenantRoleGrant[] = [];
-  const tenants = [...new Set(strings(readClaim(payload, opts.claims?.tenants ?? 'lockbox_tenants')))];
-  const only = tenants.length === 1 && TenantId.safeParse(tenants[0]).success ? tenants[0] : undefined;
-  const addGrant = (g: TenantRoleGrant) => {
-    if (!tenantRoles.some((x) => x.tenant === g.tenant && x.role === g.role)) tenantRoles.push(g);
-  };
-  for (const n of names) {
-    if (n?.kind === 'provider' && !roles.includes(n.role)) roles.push(n.role);
-    else if (n?.kind === 'tenant') addGrant(n.grant);
-    else if (n?.kind === 'bare' && only !== undefined) addGrant({ tenant: only, role: n.role });
-  }
-  return { ok: true, principal: { id, roles, tenantRoles } };
-}
 
 const required = z.string({ error: 'required' }).trim().min(1, 'required');
 const claimName = z.string().trim().min(1, 'must not be empty').optional();

@@ -1,3 +1,8 @@
+/**
+ * The one configuration schema: every environment variable Lockbox reads, each with its meaning beside it, checked
+ * together at start-up so a bad deployment fails naming every variable at once. Over ~300 lines for that reason: the
+ * variables stay in one place, like the API's route table (src/api/openapi.ts).
+ */
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
