@@ -81,6 +81,10 @@ describe('traces over OTLP', () => {
     expect(startGrant).toMatchObject({ service: 'lockbox-worker' });
     expect(named(spans, 'RunActivity:grantAccess')[0]).toMatchObject({ service: 'lockbox-worker', parentSpanId: startGrant!.spanId });
     expect(new Set(spans.map((s) => s.traceId))).toEqual(new Set([traceId]));
+
+    // The API's log line of the call names the trace.
+    const logLines = (await readFile(stack!.logFile, 'utf8')).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logLines.filter((l) => l.msg === 'http request' && l.path === `/v1/requests/${id}/approve`)).toEqual([expect.objectContaining({ traceId, status: 200 })]);
   });
 
   it('without a caller’s trace, each API call starts one: the update joins the approve call’s, the grant the create call’s', async () => {

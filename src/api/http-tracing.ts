@@ -23,6 +23,8 @@ export function httpTracing(tracer: Tracer, routeOf: (method: string, path: stri
     const path = req.path;
     const parent = propagation.extract(context.active(), req.headers);
     const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.scheme': req.protocol } }, parent);
+    // For the request's log line (request-id.ts): from a log line to its trace.
+    res.locals.traceId = span.spanContext().traceId;
     let ended = false;
     const end = (aborted: boolean) => {
       if (ended) return;

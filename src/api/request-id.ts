@@ -26,10 +26,14 @@ export function requestIds(log: Logger): RequestHandler {
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
     const started = process.hrtime.bigint();
+    // Read now: by the time the answer is sent, a mounted router has cut its prefix from req.path (`/abc/approve`).
+    const path = req.path;
     res.once('finish', () => {
-      if (NOT_LOGGED.has(req.path)) return;
+      if (NOT_LOGGED.has(path)) return;
       const ms = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
-      log.info('http request', { reqId: id, method: req.method, path: req.path, status: res.statusCode, ms });
+      // With tracing on (http-tracing.ts), the trace id finds this call's spans.
+      const traceId = typeof res.locals.traceId === 'string' ? res.locals.traceId : undefined;
+      log.info('http request', { reqId: id, method: req.method, path, status: res.statusCode, ms, ...(traceId ? { traceId } : {}) });
     });
     next();
   };
