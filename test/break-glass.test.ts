@@ -210,6 +210,13 @@ describe.sequential('break-glass on tenant contoso', () => {
     expect(trail.filter((t) => t === 'request.review_overdue')).toHaveLength(1);
     expect(trail.at(-1)).toBe('request.closed');
     expect(trail.indexOf('access.revoked')).toBeLessThan(trail.indexOf('request.review_overdue'));
+    // Halfway to the deadline the approvers were reminded once (kind review), before it went overdue.
+    const reminders = (await audit(id)).filter((e) => e.type === 'approvers.reminded' && e.details.kind === 'review');
+    expect(reminders).toHaveLength(1);
+    expect(reminders[0]?.details.recipients).toContain('bob@contoso.com');
+    expect(trail.indexOf('approvers.reminded')).toBeLessThan(trail.indexOf('request.review_overdue'));
+    const notes = ((await bob.get('/v1/notifications')).body.notifications as any[]).filter((n) => n.requestId === id && n.kind === 'review_reminder');
+    expect(notes).toHaveLength(1);
     const shown = (await bob.get(`/v1/requests/${id}`)).body;
     expect(shown.review).toMatchObject({ status: 'overdue' });
     const late = await bob.post(`/v1/requests/${id}/review`, { verdict: 'justified' });

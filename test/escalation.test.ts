@@ -7,9 +7,10 @@
  * Only `escalation` of contoso's settings is changed (the rest is sent back as read, so files that use contoso at the
  * same time see no difference); afterAll removes it again.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ulid } from 'ulid';
 import { eventually, type ApiResponse } from './support/api.js';
+import { launchBrowser, openPortal, screenshot, signIn } from './support/browser.js';
 import { personas, problemCode, settingsBody } from './support/personas.js';
 
 const who = personas();
@@ -64,6 +65,20 @@ describe.sequential('escalation on tenant contoso', () => {
     const kept = await alice.put(SETTINGS, settingsBody(current.body), { 'if-match': current.headers.get('etag') ?? '' });
     if (kept.status === 200) expect(kept.body.escalation).toEqual({ after: '3s', to: [CAROL] });
     else expect([409, 412]).toContain(kept.status); // another file changed contoso at the same moment
+  });
+
+  it("the portal's settings view shows it to alice (read only; saving there keeps it)", async () => {
+    const browser = await launchBrowser();
+    try {
+      const tab = await openPortal(browser, inject('stack').apiUrl);
+      await signIn(tab, 'alice');
+      await expect
+        .poll(() => tab.page.locator('#st-escalation').textContent(), { timeout: 15_000 })
+        .toContain(`Escalation after 3s without a decision, to ${CAROL}`);
+      await screenshot(tab.page, 'escalation-settings');
+    } finally {
+      await browser.close();
+    }
   });
 
   it('before the stage escalates carol is not eligible', async () => {

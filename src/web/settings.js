@@ -50,6 +50,11 @@ export function setupSettings(tenants, ctx) {
         ? picks.map(([resource, pick]) => h('li', { text: `${resource} → ${pick?.target ?? '?'}` }))
         : [h('li', { text: 'None: every resource uses the built-in grants.' })]),
     );
+    // Shown, not edited here either: left out of the PUT, they stay as they are.
+    $('st-escalation').replaceChildren(
+      h('li', { text: s.escalation ? `Escalation after ${s.escalation.after} without a decision, to ${s.escalation.to.join(', ')}` : 'Escalation: none.' }),
+      h('li', { text: s.reminders ? `Reminders: ${s.reminders.count}, every ${s.reminders.every} from the start of each stage` : 'Reminders: one, an hour before the request expires.' }),
+    );
     version.textContent = `Version ${s.version}, last changed by ${s.updatedBy} at ${new Date(s.updatedAt).toLocaleString()}.`;
   }
 
