@@ -6,17 +6,24 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { Resource } from '@opentelemetry/resources';
+import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/config/logger.js';
 import { startTracing, tracingEnabled, TraceComponent, WORKFLOW_TRACING_MODULE } from '../src/main/tracing.js';
-import { bundleKey, chooseWorkflowSource, SRC_DIR } from '../src/main/workflow-bundle.js';
+import { bundleKey, chooseWorkflowSource, SRC_DIR, WORKFLOWS_PATH } from '../src/main/workflow-bundle.js';
 import { startOwnStack, type OwnStack } from './support/own-stack.js';
 import { startOtlpSink, type OtlpSink, type ReceivedSpan } from './support/otlp-sink.js';
 
 let sink: OtlpSink | undefined;
 let stack: OwnStack | undefined;
+/** Every request the traced stack ran: their histories are replayed with the interceptors at the end. */
+const filed: string[] = [];
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const SERVER = 2; // OTLP SpanKind SPAN_KIND_SERVER
@@ -35,6 +42,7 @@ async function fileAndApprove(headers: Record<string, string> = {}): Promise<str
   const created = await call('/v1/requests', 'eve-dev-token', { tenant: 'contoso', resource: 'mailbox:x@contoso.com', reason: 'trace', duration: '1h' }, headers);
   expect(created.status).toBe(201);
   const id = created.body.id as string;
+  filed.push(id);
   const approved = await call(`/v1/requests/${id}/approve?via=test`, 'alice-dev-token', { comment: 'ok' }, headers);
   expect(approved.status).toBe(200);
   expect(approved.body.status).toBe('active');
@@ -104,6 +112,29 @@ describe('traces over OTLP', () => {
     expect(named(spans, 'RunActivity:grantAccess')[0]!.traceId).toBe(createCall!.traceId);
   });
 
+  it('workflows run with the interceptors replay with them, exporting no span again', async () => {
+    // And a rejected one: without tracing, the reject path completes the update before the activity that follows.
+    const created = await call('/v1/requests', 'eve-dev-token', { tenant: 'contoso', resource: 'mailbox:x@contoso.com', reason: 'trace', duration: '1h' });
+    filed.push(created.body.id as string);
+    expect((await call(`/v1/requests/${created.body.id}/reject`, 'alice-dev-token', { reason: 'not now' })).status).toBe(200);
+    const require = createRequire(import.meta.url);
+    const client = await stack!.temporal();
+    const histories = await Promise.all(filed.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
+    const exported = new InMemorySpanExporter();
+    const failures: string[] = [];
+    const options = {
+      workflowsPath: WORKFLOWS_PATH,
+      interceptors: { workflowModules: [require.resolve(WORKFLOW_TRACING_MODULE)] },
+      sinks: { exporter: makeWorkflowExporter(new SimpleSpanProcessor(exported), new Resource({ 'service.name': 'replay' })) },
+    };
+    for await (const result of Worker.runReplayHistories(options, histories)) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    expect(histories.length).toBeGreaterThanOrEqual(2);
+    expect(failures).toEqual([]);
+    expect(exported.getFinishedSpans()).toEqual([]);
+  }, 120_000);
+
   it('probes are not traced', async () => {
     expect((await fetch(`${stack!.apiUrl}/healthz`)).status).toBe(200);
     await fileAndApprove();
@@ -140,3 +171,4 @@ describe('off unless an OTLP endpoint is set', () => {
     }
   }, 180_000);
 });
+
