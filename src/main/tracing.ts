@@ -47,8 +47,8 @@ let globalsInstalled = false;
 
 /**
  * The component's tracing, started on the first call (later calls return the same), or undefined when tracing is
- * off. The exporter reads the standard OTEL_EXPORTER_OTLP_* variables (endpoint, headers, timeout) and the batch
- * processor OTEL_BSP_*.
+ * off. `env` decides whether it is on; the exporter and the batch processor read the process's standard
+ * OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout) and OTEL_BSP_* variables themselves.
  */
 export function startTracing(component: TraceComponent, log?: Logger, env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
   if (!tracingEnabled(env)) return undefined;
