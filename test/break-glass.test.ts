@@ -11,6 +11,7 @@ import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/clien
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ulid } from 'ulid';
 import type { NewRequestInput } from '../src/domain/request.js';
+import { SearchAttributes } from '../src/workflows/definitions.js';
 import { eventually, type ApiResponse } from './support/api.js';
 import { launchBrowser, openPortal, screenshot, signIn } from './support/browser.js';
 import { personas, problemCode, settingsBody } from './support/personas.js';
@@ -161,7 +162,14 @@ describe.sequential('break-glass on tenant contoso', () => {
     const signed = JSON.parse(Buffer.from(payload?.data ?? new Uint8Array()).toString('utf8')) as NewRequestInput;
     const id = signed.id.replace(/[0-9A-Z]{26}$/, ulid());
     const input: NewRequestInput = { ...signed, id, emergency: { reviewWithinMs: 1_000 } };
-    const handle = await client.workflow.start('accessRequestWorkflow', { workflowId: id, taskQueue: stack.taskQueue, args: [input] });
+    // With the search attributes the API sets, so listings elsewhere (the authz matrix) see a contoso request by eve.
+    const typedSearchAttributes = [
+      { key: SearchAttributes.tenant, value: input.tenant },
+      { key: SearchAttributes.requester, value: input.requester },
+      { key: SearchAttributes.resource, value: input.resource },
+      { key: SearchAttributes.status, value: 'pending' },
+    ];
+    const handle = await client.workflow.start('accessRequestWorkflow', { workflowId: id, taskQueue: stack.taskQueue, args: [input], typedSearchAttributes });
     const ended = (await handle.result()) as { status: string; access: unknown };
     expect(ended).toMatchObject({ status: 'failed', access: null });
     const trail = await eventually(() => types(handle.workflowId), (t) => t.at(-1) === 'request.closed');

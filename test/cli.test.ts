@@ -325,4 +325,17 @@ describe('lockbox settings', () => {
     const nothing = await lockbox(['settings', 'set', 'contoso'], { as: 'alice', url: url() });
     expect(nothing.code, said(nothing)).toBe(2);
   });
+
+  it('set takes reminders and escalation as JSON (null removes them); an escalation after the lifetime exits 7 naming escalation.after', async () => {
+    const set = await lockbox(['settings', 'set', 'contoso', '--reminders', '{"count":2,"every":"1h"}'], { as: 'alice', url: url() });
+    expect(set.code, said(set)).toBe(0);
+    expect(set.stdout).toMatch(/Reminders\s+2, every 1h/);
+    const late = await lockbox(['settings', 'set', 'contoso', '--escalation', '{"after":"8d","to":["carol@contoso.com"]}'], { as: 'alice', url: url() });
+    expect(late.code, said(late)).toBe(7);
+    expect(late.stderr).toMatch(/^\s+escalation\.after: /m);
+    const reset = await lockbox(['settings', 'set', 'contoso', '--reminders', 'null'], { as: 'alice', url: url() });
+    expect(reset.code, said(reset)).toBe(0);
+    expect(reset.stdout).toMatch(/Reminders\s+\(one, an hour before expiry\)/);
+    expect(reset.stdout).toMatch(/Escalation\s+\(none\)/);
+  });
 });

@@ -7,10 +7,16 @@
  * Only `escalation` of contoso's settings is changed (the rest is sent back as read, so files that use contoso at the
  * same time see no difference); afterAll removes it again.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ulid } from 'ulid';
 import { eventually, type ApiResponse } from './support/api.js';
 import { launchBrowser, openPortal, screenshot, signIn } from './support/browser.js';
+import type { NewRequestInput } from '../src/domain/request.js';
+import { signRequest, type SigningKey } from '../src/domain/signing.js';
+import { SearchAttributes } from '../src/workflows/definitions.js';
 import { personas, problemCode, settingsBody } from './support/personas.js';
 
 const who = personas();
@@ -123,5 +129,51 @@ describe.sequential('escalation on tenant contoso', () => {
     const events = await audit(id);
     expect(events.filter((e) => e.type === 'request.escalated')).toHaveLength(1);
     expect(events.find((e) => e.type === 'request.approved')).toMatchObject({ actor: CAROL, details: { stage: 'customer', final: true } });
+  });
+});
+
+describe('reminders per tenant, as the signed policy carries them', () => {
+  // The policy a request carries is what the API signed from the tenant's settings. To leave contoso's shared
+  // settings alone, this files a request, then starts one of its own from that signed input with `reminders` added
+  // and a 6 s lifetime, signed with the stack's API key (what the API would sign for a tenant with these settings).
+  it('{count: 2, every: 1s}: two reminders to the undecided approvers, the second numbered, none after expiry', async () => {
+    const stack = inject('stack');
+    const filed = await eve.post('/v1/requests', { tenant: 'contoso', resource: `mailbox:rem-${ulid().toLowerCase()}@contoso.com`, reason: 'reminders', ticket: 'SUP-1', duration: '5m' });
+    expect(filed.status, JSON.stringify(filed.body)).toBe(201);
+    expect((await eve.post(`/v1/requests/${filed.body.id}/cancel`, {})).status).toBe(200);
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    try {
+      const client = new Client({ connection, namespace: stack.namespace });
+      const history = await client.workflow.getHandle(filed.body.id).fetchHistory();
+      const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      const { proof: _old, ...signed } = JSON.parse(Buffer.from(payload?.data ?? new Uint8Array()).toString('utf8')) as NewRequestInput;
+      const key = JSON.parse(await readFile(join(stack.dataDir, 'signing-key.json'), 'utf8')) as SigningKey;
+      const unsigned = {
+        ...signed,
+        id: signed.id.replace(/[0-9A-Z]{26}$/, ulid()),
+        createdAt: new Date().toISOString(),
+        requestTtlMs: 6_000,
+        // Without the escalation the first part may have left in it: reminders alone here.
+        policy: { ...signed.policy, escalation: undefined, reminders: { count: 2, everyMs: 1_000 } },
+      };
+      const input: NewRequestInput = { ...unsigned, proof: signRequest(unsigned, key) };
+      const typedSearchAttributes = [
+        { key: SearchAttributes.tenant, value: input.tenant },
+        { key: SearchAttributes.requester, value: input.requester },
+        { key: SearchAttributes.resource, value: input.resource },
+        { key: SearchAttributes.status, value: 'pending' },
+      ];
+      const handle = await client.workflow.start('accessRequestWorkflow', { workflowId: input.id, taskQueue: stack.taskQueue, args: [input], typedSearchAttributes });
+      expect(await handle.result()).toMatchObject({ status: 'expired' });
+      const events = await eventually(() => audit(input.id), (es) => es.at(-1)?.type === 'request.closed');
+      const reminded = events.filter((e) => e.type === 'approvers.reminded');
+      expect(reminded.map((e) => e.details.reminder ?? 1)).toEqual([1, 2]);
+      expect(reminded[0]?.details.recipients).toEqual(['alice@contoso.com', 'bob@contoso.com']);
+      expect(events.findIndex((e) => e.type === 'approvers.reminded')).toBeLessThan(events.findIndex((e) => e.type === 'request.expired'));
+      const notes = ((await alice.get('/v1/notifications')).body.notifications as any[]).filter((n) => n.requestId === input.id && n.kind === 'reminder');
+      expect(notes).toHaveLength(2);
+    } finally {
+      await connection.close();
+    }
   });
 });

@@ -13,6 +13,8 @@ interface JsonProp {
   enum?: unknown[];
   items?: JsonProp;
   description?: string;
+  /** A nullable field (`{...} | null`): the variants. */
+  anyOf?: JsonProp[];
 }
 
 /** `customerApproval` -> `customer-approval` */
@@ -23,9 +25,12 @@ const toNumber = (v: string) => {
   if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
   return n;
 };
+/** Commander does not keep a `null` an option parser returns, so JSON `null` travels as this until `pick`. */
+const JSON_NULL = Symbol('json null');
 const toJson = (v: string): unknown => {
   try {
-    return JSON.parse(v);
+    const parsed: unknown = JSON.parse(v);
+    return parsed === null ? JSON_NULL : parsed;
   } catch {
     throw new InvalidArgumentError('must be JSON');
   }
@@ -57,8 +62,10 @@ export function addSchemaOptions(
   for (const f of schemaFields(schema)) {
     keys.push(f.key);
     const flag = kebab(f.key);
-    const text = help[f.key] ?? f.prop.description ?? f.key;
-    const type = Array.isArray(f.prop.type) ? f.prop.type[0] : f.prop.type;
+    const text = help[f.key] ?? f.prop.description ?? f.prop.anyOf?.find((v) => v.description)?.description ?? f.key;
+    // A nullable object (e.g. `stepUp`, `escalation`) is an object option too: JSON, where `null` removes it.
+    const nullableObject = f.prop.anyOf?.some((v) => v.type === 'object') ? 'object' : undefined;
+    const type = Array.isArray(f.prop.type) ? f.prop.type[0] : (f.prop.type ?? nullableObject);
     if (type === 'boolean') {
       cmd.addOption(new Option(`--${flag}`, text));
       cmd.addOption(new Option(`--no-${flag}`, `the opposite of --${flag}`));
@@ -79,5 +86,5 @@ export function addSchemaOptions(
 /** The options named `keys` that were given: the request body (or query). */
 export function pick(opts: object, keys: string[]): Record<string, unknown> {
   const o = opts as Record<string, unknown>;
-  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k] === JSON_NULL ? null : o[k]]));
 }

@@ -19,6 +19,8 @@ const HELP: Record<string, string> = {
   internalApproval: "a provider-side internal approver must approve first",
   resources:
     'per resource, the grant target the operator declared for this tenant, e.g. \'{"db:crm":{"target":"contoso-crm"}}\' (replaces all; {} for none)',
+  escalation: 'a stage nobody decides within `after` also goes to the people on `to`, e.g. \'{"after":"4h","to":["carol@contoso.com"]}\' (null: none)',
+  reminders: 'reminders to undecided approvers per stage, e.g. \'{"count":3,"every":"2h"}\' (null: one, an hour before expiry)',
 };
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
@@ -34,6 +36,8 @@ function render(s: SettingsView): string {
     ['Require ticket', yesNo(s.requireTicket)],
     ['Request lifetime', s.requestTtl],
     ['Max access', s.maxAccess],
+    ['Escalation', s.escalation ? `after ${s.escalation.after} to ${s.escalation.to.join(', ')}` : '(none)'],
+    ['Reminders', s.reminders ? `${s.reminders.count}, every ${s.reminders.every}` : '(one, an hour before expiry)'],
     ['Grant targets', Object.entries(s.resources ?? {}).map(([resource, pick]) => `${resource} -> ${pick.target}`).join(', ') || '(built-in for every resource)'],
     ['Updated', s.updatedAt ? `${when(s.updatedAt)}${s.updatedBy ? ` by ${s.updatedBy}` : ''}` : null],
   ]);
