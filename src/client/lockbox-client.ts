@@ -73,6 +73,31 @@ export function createLockboxClient(client: Client, taskQueue: string) {
     }
   }
 
+
+  /**
+   * Runs a signed Update; the workflow's refusal becomes a typed {@link DecisionRefusedError}, and an Update a closed
+   * workflow cannot take becomes `closed(request)` (a conflict), else not found.
+   */
+  async function signedUpdate(
+    id: string,
+    update: typeof defs.reviewUpdate,
+    args: SignedDecision,
+    closed: (current: AccessRequest) => DecisionRefusedError,
+  ): Promise<AccessRequest> {
+    try {
+      return await handle(id).executeUpdate(update, { args: [args] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        const kind = err.cause.type === defs.FailureType.forbidden ? 'forbidden' : 'conflict';
+        const code = typeof err.cause.details?.[0] === 'string' ? err.cause.details[0] : kind;
+        throw new DecisionRefusedError(kind, code, err.cause.message);
+      }
+      const current = await get(id).catch(() => null);
+      if (current && isTerminal(current.status)) throw closed(current);
+      throw mapNotFound(err, id);
+    }
+  }
+
   return {
     /**
      * Starts the request's workflow, or attaches to it while it runs (an idempotent retry, `fresh` false). A request
@@ -123,42 +148,18 @@ export function createLockboxClient(client: Client, taskQueue: string) {
     },
 
     /** Sends a decision as an Update; answers with the request after it took effect, or a typed refusal. */
-    async decide(id: string, action: DecisionAction, args: SignedDecision): Promise<AccessRequest> {
-      try {
-        return await handle(id).executeUpdate(UPDATES[action], { args: [args] });
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-          const kind = err.cause.type === defs.FailureType.forbidden ? 'forbidden' : 'conflict';
-          const code = typeof err.cause.details?.[0] === 'string' ? err.cause.details[0] : kind;
-          throw new DecisionRefusedError(kind, code, err.cause.message);
-        }
-        // A closed (or closing) workflow takes no updates: the request is over, so this is a conflict, not a missing
-        // request and not a server error. The server says so in more than one way, so ask the request itself.
-        const current = await get(id).catch(() => null);
-        if (current && isTerminal(current.status)) {
-          throw new DecisionRefusedError('conflict', 'not_pending', `request is ${current.status}`);
-        }
-        throw mapNotFound(err, id);
-      }
+    decide(id: string, action: DecisionAction, args: SignedDecision): Promise<AccessRequest> {
+      // A closed (or closing) workflow takes no updates: the request is over, so this is a conflict, not a missing
+      // request and not a server error. The server says so in more than one way, so ask the request itself.
+      return signedUpdate(id, UPDATES[action], args, (current) => new DecisionRefusedError('conflict', 'not_pending', `request is ${current.status}`));
     },
 
     /** Sends a review of an emergency request (signed by the API); a refusal is typed like a decision's. */
-    async review(id: string, args: SignedDecision): Promise<AccessRequest> {
-      try {
-        return await handle(id).executeUpdate(defs.reviewUpdate, { args: [args] });
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-          const kind = err.cause.type === defs.FailureType.forbidden ? 'forbidden' : 'conflict';
-          const code = typeof err.cause.details?.[0] === 'string' ? err.cause.details[0] : kind;
-          throw new DecisionRefusedError(kind, code, err.cause.message);
-        }
-        // Closed: the review was made, or is overdue, and the request is over.
-        const current = await get(id).catch(() => null);
-        if (current && isTerminal(current.status)) {
-          throw new DecisionRefusedError('conflict', 'review_closed', `request is ${current.status} and its review is ${current.review?.status ?? 'not due'}`);
-        }
-        throw mapNotFound(err, id);
-      }
+    review(id: string, args: SignedDecision): Promise<AccessRequest> {
+      // Closed: the review was made, or is overdue, and the request is over.
+      return signedUpdate(id, defs.reviewUpdate, args, (current) =>
+        new DecisionRefusedError('conflict', 'review_closed', `request is ${current.status} and its review is ${current.review?.status ?? 'not due'}`),
+      );
     },
 
     /** Tells a pending request that its tenant's settings changed (signed by the API; a signal, not awaited). */
