@@ -8,7 +8,7 @@ import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findFreePort } from '../src/dev/dev-server.js';
+import { findFreePort, findFreeTemporalPort } from '../src/dev/dev-server.js';
 import { ensureTemporalCli } from '../src/dev/temporal-cli.js';
 import { sleep } from './stats.js';
 
@@ -220,9 +220,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
   });
   const apiPort = await findFreePort();
-  let temporalPort = await findFreePort();
-  // The dev server's UI takes port + 1000: pick a pair that is free.
-  for (let i = 0; i < 20 && !(temporalPort + 1000 < 65536 && (await portFree(temporalPort + 1000))); i++) temporalPort = await findFreePort();
+  // The dev server's UI takes port + 1000: a pair that is free.
+  const temporalPort = await findFreeTemporalPort();
   const taskQueue = `lockbox-bench-${process.pid}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -317,13 +316,4 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     output: () => out,
     stop,
   };
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
 }

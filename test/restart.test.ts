@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../src/dev/dev-server.js';
+import { findFreePort, findFreeTemporalPort } from '../src/dev/dev-server.js';
 import { api, eventually, requestBody } from './support/api.js';
 import { startProc, waitForHttp, type Proc } from './support/process.js';
 
@@ -26,7 +26,7 @@ async function startStack(env: Record<string, string>): Promise<Proc> {
 describe('a restart of the whole stack', () => {
   it('keeps pending and active requests, grants, idempotency keys and the audit trail', { timeout: 180_000 }, async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'lockbox-restart-'));
-    const env = { LOCKBOX_DATA_DIR: dataDir, LOCKBOX_PORT: String(await findFreePort()), LOCKBOX_TEMPORAL_PORT: String(await findFreePort()) };
+    const env = { LOCKBOX_DATA_DIR: dataDir, LOCKBOX_PORT: String(await findFreePort()), LOCKBOX_TEMPORAL_PORT: String(await findFreeTemporalPort()) };
     const http = api(`http://127.0.0.1:${env.LOCKBOX_PORT}`);
     const [eve, alice] = [http.as('eve'), http.as('alice')];
 

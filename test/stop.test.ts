@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findFreePort } from '../src/dev/dev-server.js';
+import { findFreePort, findFreeTemporalPort } from '../src/dev/dev-server.js';
 import { startProc, waitForHttp } from './support/process.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -30,7 +30,7 @@ const leftovers = (dir: string) =>
 describe('stopping npm start', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('%s to the npm process stops everything; no orphan keeps the ports', async (signal) => {
     const dataDir = await mkdtemp(join(tmpdir(), 'lockbox-stop-'));
-    const [apiPort, temporalPort] = [await findFreePort(), await findFreePort()];
+    const [apiPort, temporalPort] = [await findFreePort(), await findFreeTemporalPort()];
     const env = { ...process.env, LOCKBOX_DATA_DIR: dataDir, LOCKBOX_PORT: String(apiPort), LOCKBOX_TEMPORAL_PORT: String(temporalPort), LOCKBOX_TASK_QUEUE: 'stop-test' };
     const npm = startProc('npm', ['start', '--silent'], env, ROOT, join(dataDir, 'out.log'));
     try {

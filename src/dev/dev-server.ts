@@ -13,7 +13,7 @@ import { sleep, superviseChild } from './child.js';
 import { waitForFrontend } from './frontend.js';
 import { isPortFree } from './ports.js';
 
-export { findFreePort } from './ports.js';
+export { findFreePort, findFreeTemporalPort } from './ports.js';
 
 /** Search attribute types as the Temporal CLI spells them. */
 export type SearchAttributeKind = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';

@@ -35,3 +35,15 @@ export async function findFreeLowPort(taken: ReadonlySet<number> = new Set()): P
   }
   throw new Error('no free TCP port found between 20000 and 32767');
 }
+
+/**
+ * A free port for the Temporal dev server whose UI port (port + 1000, the dev server's default) is free too: a free
+ * gRPC port alone lets the UI collide with another server on a busy machine, and the dev server then exits.
+ */
+export async function findFreeTemporalPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await findFreePort();
+    if (port + 1000 < 65_536 && (await isPortFree(port + 1000))) return port;
+  }
+  throw new Error('no free port pair (gRPC and UI = gRPC + 1000) for the Temporal dev server');
+}

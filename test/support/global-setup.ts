@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli.js';
-import { findFreePort } from '../../src/dev/dev-server.js';
+import { findFreePort, findFreeTemporalPort } from '../../src/dev/dev-server.js';
 import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
 import { startProc, waitForHttp, type Proc } from './process.js';
 import { OUTBOUND_ALLOW } from './outbound.js';
@@ -53,7 +53,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await ensureTemporalCli({ log: (line) => process.stderr.write(`[setup] ${line}\n`) });
   const dataDir = await mkdtemp(join(tmpdir(), 'lockbox-test-'));
   const shortTtlDataDir = await mkdtemp(join(tmpdir(), 'lockbox-test-short-'));
-  const [apiPort, shortPort, temporalPort, oidcPort] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
+  const [apiPort, shortPort, temporalPort, oidcPort] = [await findFreePort(), await findFreePort(), await findFreeTemporalPort(), await findFreePort()];
   // Decisions through a signed-in session need a login at most this old (demo tokens are exempt): short, so
   // test/web.signin.test.ts can wait past it and see the portal send the person through the provider again.
   const stepUpMaxAgeMs = 30_000;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { findFreePort } from '../../src/dev/dev-server.js';
+import { findFreePort, findFreeTemporalPort } from '../../src/dev/dev-server.js';
 import { startProc, waitForHttp, type Proc } from './process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -27,7 +27,7 @@ export interface OwnStack {
 export async function startOwnStack(env: Record<string, string> = {}, prefix = 'lockbox-own-'): Promise<OwnStack> {
   const dataDir = await mkdtemp(join(tmpdir(), prefix));
   const apiPort = await findFreePort();
-  const temporalPort = await findFreePort();
+  const temporalPort = await findFreeTemporalPort();
   const namespace = 'lockbox';
   const logFile = join(dataDir, 'stack.log');
   const proc = startProc(
