@@ -183,7 +183,13 @@ describe.sequential('break-glass on tenant contoso', () => {
     try {
       const tab = await openPortal(browser, stack.apiUrl);
       await signIn(tab, 'bob');
-      await tab.page.goto(`/requests/${reviewed.id}`);
+      // The emergency banner: access in effect at bob's tenant without approval, with a way to its request.
+      const banner = tab.page.locator('#emergency-banner');
+      await banner.locator(`li[data-request-id="${reviewed.id}"]`).waitFor({ timeout: 15_000 });
+      expect(await banner.textContent()).toContain(`${EVE} on ${reviewed.resource} at contoso`);
+      await banner.locator(`li[data-request-id="${reviewed.id}"]`).getByRole('button', { name: 'Open to review or revoke' }).click();
+      await tab.page.waitForURL(`**/requests/${reviewed.id}`);
+      await screenshot(tab.page, 'break-glass-banner');
       await tab.page.locator('#detail-body .badge-emergency').first().waitFor({ timeout: 15_000 });
       const form = tab.page.locator('#detail-body form.review-justified');
       await form.getByLabel('Review comment (optional)').fill('outage confirmed');

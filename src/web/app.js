@@ -232,6 +232,7 @@ function signOut(message) {
   $('new-request-done').textContent = '';
   $('who').hidden = true;
   $('nav').hidden = true;
+  drawEmergencies([]);
   hideAlert();
   if (location.pathname !== '/') history.replaceState(null, '', '/');
   showSignIn(message);
@@ -320,6 +321,7 @@ function refreshPending(my) {
 
 function refreshHistory(my) {
   return latest('history', my, async () => (await get('/v1/requests?limit=200')).requests, (requests) => {
+    drawEmergencies(requests);
     const decided = requests.filter((r) => r.status !== 'pending').slice(0, 50);
     syncList($('history-list'), decided, {
       key: (r) => r.id,
@@ -329,6 +331,31 @@ function refreshHistory(my) {
     });
     $('history-empty').hidden = decided.length > 0;
   });
+}
+
+/**
+ * The emergency banner: break-glass access in effect right now at a tenant whose approvals or settings are this
+ * person's, each with a way to its request (to review it, or revoke it). Hidden when there is none.
+ */
+function drawEmergencies(requests) {
+  const banner = $('emergency-banner');
+  const live = requests.filter((r) => r.emergency && (r.status === 'active' || r.status === 'granting') && ctx.canReviewAt?.(r.tenant));
+  const key = live.map((r) => r.id).join(',');
+  if (banner.dataset.key === key) return;
+  banner.dataset.key = key;
+  banner.replaceChildren();
+  banner.hidden = live.length === 0;
+  if (live.length === 0) return;
+  banner.append(
+    h('p', { text: live.length === 1 ? 'Emergency access (break-glass) is in effect without approval:' : `${live.length} emergency accesses (break-glass) are in effect without approval:` }),
+    h(
+      'ul',
+      {},
+      ...live.map((r) =>
+        h('li', { data: { requestId: r.id } }, `${r.requester} on ${r.resource} at ${r.tenant}. `, h('button', { class: 'link', text: 'Open to review or revoke', attrs: { type: 'button' }, on: { click: () => void select(r.id, true) } })),
+      ),
+    ),
+  );
 }
 
 function applyFilter() {
