@@ -180,6 +180,34 @@ function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe('takeEmergencySlot', () => {
+      const slot = (requester: string, requestId: string, at: string, limit = 2) => ({ tenant: 'contoso', requester, requestId, at, since: new Date(Date.parse(at) - 86_400_000).toISOString(), limit });
+
+      it('gives a responder `limit` slots a day at a tenant; a retried request keeps its slot; older slots age out', async () => {
+        const store = await connect();
+        const eve = uid('eve');
+        const [r1, r2, r3] = [uid('req'), uid('req'), uid('req')];
+        const t0 = '2026-12-01T00:00:00.000Z';
+        expect(await store.takeEmergencySlot(slot(eve, r1, t0))).toEqual({ ok: true, used: 1 });
+        expect(await store.takeEmergencySlot(slot(eve, r2, t0))).toEqual({ ok: true, used: 2 });
+        expect(await store.takeEmergencySlot(slot(eve, r1, t0))).toEqual({ ok: true, used: 2 });
+        expect(await store.takeEmergencySlot(slot(eve, r3, t0))).toEqual({ ok: false, used: 2 });
+        // Another responder, or another tenant, has slots of their own.
+        expect((await store.takeEmergencySlot(slot(uid('frank'), r3, t0))).ok).toBe(true);
+        expect((await store.takeEmergencySlot({ ...slot(eve, uid('req'), t0), tenant: 'fabrikam' })).ok).toBe(true);
+        // A day later the first two no longer count.
+        expect(await store.takeEmergencySlot(slot(eve, uid('req'), '2026-12-02T00:00:01.000Z'))).toEqual({ ok: true, used: 1 });
+      });
+
+      it('never gives more than `limit` under concurrent takes from two connections (API replicas)', async () => {
+        const [a, b] = [await connect(), await connect()];
+        const eve = uid('eve');
+        const at = new Date().toISOString();
+        const taken = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).takeEmergencySlot(slot(eve, uid('req'), at, 3))));
+        expect(taken.filter((t) => t.ok)).toHaveLength(3);
+      });
+    });
+
     describe('grants', () => {
       it('putGrant twice returns the first grant; getGrant reads it back', async () => {
         const store = await connect();

@@ -22,6 +22,13 @@ CREATE TABLE IF NOT EXISTS lockbox_request_runs (
   run_id     text NOT NULL,
   claimed_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS lockbox_emergency_slots (
+  request_id text PRIMARY KEY,
+  tenant     text NOT NULL,
+  requester  text NOT NULL,
+  taken_at   timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lockbox_emergency_slots_by_person ON lockbox_emergency_slots (tenant, requester, taken_at);
 CREATE TABLE IF NOT EXISTS lockbox_grants (
   request_id text PRIMARY KEY,
   tenant     text NOT NULL,
@@ -152,6 +159,34 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async getRequestRun(requestId: string) {
       const row = (await pool.query<{ run_id: string }>(`SELECT run_id FROM lockbox_request_runs WHERE request_id = $1`, [requestId])).rows[0];
       return row?.run_id ?? null;
+    },
+
+    async takeEmergencySlot(q) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        // One responder at one tenant at a time (replicas too): the count and the insert cannot interleave.
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext('lockbox:emergency:' || $1 || '/' || $2))`, [q.tenant, q.requester]);
+        const used = Number(
+          (await client.query<{ n: string }>(`SELECT count(*) AS n FROM lockbox_emergency_slots WHERE tenant = $1 AND requester = $2 AND taken_at >= $3`, [q.tenant, q.requester, q.since])).rows[0]?.n ?? 0,
+        );
+        const held = (await client.query(`SELECT 1 FROM lockbox_emergency_slots WHERE request_id = $1`, [q.requestId])).rowCount ?? 0;
+        let result = { ok: true, used };
+        if (held === 0) {
+          if (used >= q.limit) result = { ok: false, used };
+          else {
+            await client.query(`INSERT INTO lockbox_emergency_slots (request_id, tenant, requester, taken_at) VALUES ($1, $2, $3, $4)`, [q.requestId, q.tenant, q.requester, q.at]);
+            result = { ok: true, used: used + 1 };
+          }
+        }
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
     },
 
     async claimRequestRun(requestId: string, runId: string) {

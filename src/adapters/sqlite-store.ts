@@ -27,6 +27,13 @@ CREATE TABLE IF NOT EXISTS request_runs (
   run_id     TEXT NOT NULL,
   claimed_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS emergency_slots (
+  request_id TEXT PRIMARY KEY,
+  tenant     TEXT NOT NULL,
+  requester  TEXT NOT NULL,
+  taken_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS emergency_slots_by_person ON emergency_slots (tenant, requester, taken_at);
 CREATE TABLE IF NOT EXISTS grants (
   request_id TEXT PRIMARY KEY,
   tenant     TEXT NOT NULL,
@@ -135,6 +142,18 @@ export function openSqliteStore(file: string): Store {
   );
   const insertRun = db.prepare(`INSERT INTO request_runs (request_id, run_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (request_id) DO NOTHING`);
   const selectRun = db.prepare<[string], { run_id: string }>(`SELECT run_id FROM request_runs WHERE request_id = ?`);
+  const selectSlot = db.prepare<[string], { request_id: string }>(`SELECT request_id FROM emergency_slots WHERE request_id = ?`);
+  const countSlots = db.prepare<[string, string, string], { n: number }>(
+    `SELECT count(*) AS n FROM emergency_slots WHERE tenant = ? AND requester = ? AND taken_at >= ?`,
+  );
+  const insertSlot = db.prepare(`INSERT INTO emergency_slots (request_id, tenant, requester, taken_at) VALUES (?, ?, ?, ?)`);
+  const takeSlot = db.transaction((q: { tenant: string; requester: string; requestId: string; at: string; since: string; limit: number }) => {
+    const used = countSlots.get(q.tenant, q.requester, isoUtc(q.since, 'since'))?.n ?? 0;
+    if (selectSlot.get(q.requestId)) return { ok: true, used };
+    if (used >= q.limit) return { ok: false, used };
+    insertSlot.run(q.requestId, q.tenant, q.requester, isoUtc(q.at, 'at'));
+    return { ok: true, used: used + 1 };
+  });
   const insertGrant = db.prepare(
     `INSERT INTO grants (request_id, tenant, resource, principal, granted_at, ends_at, revoked_at)
      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
@@ -189,6 +208,10 @@ export function openSqliteStore(file: string): Store {
     },
     async getRequestRun(requestId) {
       return selectRun.get(requestId)?.run_id ?? null;
+    },
+    async takeEmergencySlot(q) {
+      // IMMEDIATE: the count and the insert under one write lock, across processes too.
+      return takeSlot.immediate(q);
     },
     async claimRequestRun(requestId, runId) {
       insertRun.run(requestId, runId, new Date().toISOString());

@@ -11,12 +11,12 @@ const ANSWER_WITHIN_MS = 8_000;
 
 /**
  * Whether this person may break the glass at this tenant now, and on what terms (docs/break-glass.md): the tenant
- * turned it on, lists them as a responder, a ticket is given, and they are under their daily limit. The caller
- * caps the duration at `maxDurationMs`.
- * @throws Problem 409 (break-glass off), 403 (not a responder), 400 (ticket), 429 (limit reached)
+ * turned it on, lists them as a responder and a ticket is given. The caller caps the duration at `maxDurationMs`
+ * and, once the request id is known, takes a slot of the daily limit ({@link takeEmergencySlot}).
+ * @throws Problem 409 (break-glass off), 403 (not a responder), 400 (ticket)
  */
 export async function checkEmergency(
-  deps: Pick<ApiDeps, 'lockbox' | 'config'>,
+  deps: Pick<ApiDeps, 'config'>,
   p: Principal,
   tenant: string,
   settings: TenantSettings,
@@ -32,21 +32,33 @@ export async function checkEmergency(
     throw new Problem(403, 'not-a-responder', 'Not allowed', `${p.id} is not a break-glass responder of tenant ${tenant} (setting breakGlass.responders)`);
   }
   if (!ticket) throw problems.validation([{ field: 'ticket', pointer: '#/ticket', message: 'an emergency request needs a ticket' }]);
-  const perDay = deps.config.breakGlassPerDay ?? 3;
-  // Visibility is eventually consistent: a burst within a second may see one fewer; the limit is a brake, not a lock.
-  const since = now.getTime() - DAY_MS;
-  const recent = (await deps.lockbox.list({ tenant, requester: p.id, limit: 500 })).filter((r) => r.emergency && Date.parse(r.createdAt) >= since);
-  if (recent.length >= perDay) {
-    throw new Problem(
-      429,
-      'break-glass-rate-limited',
-      'Too many emergency requests',
-      `${p.id} filed ${recent.length} emergency requests for tenant ${tenant} in the last 24 hours; the limit is ${perDay} (LOCKBOX_BREAK_GLASS_PER_DAY)`,
-      undefined,
-      { limit: 'LOCKBOX_BREAK_GLASS_PER_DAY', perDay: String(perDay) },
-    );
-  }
   return { maxDurationMs: bg.maxDurationMs, reviewWithinMs: bg.reviewWithinMs };
+}
+
+/**
+ * Takes one of the responder's daily break-glass slots at this tenant for this request id (a retried create keeps
+ * its slot), exactly under concurrency across API replicas: the Store counts and inserts under one lock.
+ * @throws Problem 429 when LOCKBOX_BREAK_GLASS_PER_DAY slots were taken in the last 24 hours
+ */
+export async function takeEmergencySlot(deps: Pick<ApiDeps, 'store' | 'config'>, p: Principal, tenant: string, requestId: string, now: Date): Promise<void> {
+  const perDay = deps.config.breakGlassPerDay ?? 3;
+  const slot = await deps.store.takeEmergencySlot({
+    tenant,
+    requester: p.id,
+    requestId,
+    at: now.toISOString(),
+    since: new Date(now.getTime() - DAY_MS).toISOString(),
+    limit: perDay,
+  });
+  if (slot.ok) return;
+  throw new Problem(
+    429,
+    'break-glass-rate-limited',
+    'Too many emergency requests',
+    `${p.id} filed ${slot.used} emergency requests for tenant ${tenant} in the last 24 hours; the limit is ${perDay} (LOCKBOX_BREAK_GLASS_PER_DAY)`,
+    undefined,
+    { limit: 'LOCKBOX_BREAK_GLASS_PER_DAY', perDay: String(perDay) },
+  );
 }
 
 /** The duration problem of an emergency request over the tenant's cap. */

@@ -78,6 +78,13 @@ export interface Store extends SessionStore {
   /** The run that owns a request id, or null when no run has claimed it (yet). */
   getRequestRun(requestId: string): Promise<string | null>;
 
+  /**
+   * Break-glass's daily limit, exact under concurrency (docs/break-glass.md): takes a slot for `requestId` unless
+   * `requester` already holds `limit` slots at `tenant` taken at or after `since`. Taking the same request id again
+   * (a retried create) succeeds without a second slot. Answers how many slots count against the limit now.
+   */
+  takeEmergencySlot(q: { tenant: string; requester: string; requestId: string; at: string; since: string; limit: number }): Promise<{ ok: boolean; used: number }>;
+
   /** Inserts the grant unless one exists for its requestId; returns the stored grant either way. */
   putGrant(g: GrantRecord): Promise<GrantRecord>;
   /** The grant of a request, revoked or not, or null. */

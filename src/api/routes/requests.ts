@@ -12,7 +12,7 @@ import { principalOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { currentPolicy } from '../policy.js';
 import { targetOfNewRequest } from '../targets.js';
-import { checkEmergency, overMaxDuration, settledEmergency } from '../break-glass.js';
+import { checkEmergency, overMaxDuration, settledEmergency, takeEmergencySlot } from '../break-glass.js';
 import { Problem, problems } from '../problem.js';
 import * as s from '../schemas.js';
 import { parse } from '../validate.js';
@@ -84,6 +84,8 @@ export function requestRoutes(deps: ApiDeps): Router {
       id = stored.requestId;
       fresh = stored.created;
     }
+    // The daily break-glass limit, for this id (a retry with the same Idempotency-Key keeps its slot).
+    if (emergency) await takeEmergencySlot(deps, p, body.tenant, id, now());
     const unsigned: Omit<NewRequestInput, 'proof'> = {
       id,
       tenant: body.tenant,
