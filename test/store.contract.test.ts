@@ -740,6 +740,7 @@ describe('PostgreSQL', () => {
         [fresh],
       );
       expect(rows.map((r) => r.table_name)).toEqual([
+        'lockbox_emergency_slots',
         'lockbox_grants',
         'lockbox_idempotency_keys',
         'lockbox_login_flows',
@@ -839,7 +840,7 @@ describe('openStore', () => {
       const store = await openStore({ dataDir: join(root, 'unused'), databaseUrl });
       await store.close();
       const { rowCount } = await c.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1`, [schema]);
-      expect(rowCount).toBe(8);
+      expect(rowCount).toBe(9);
       expect(existsSync(join(root, 'unused'))).toBe(false);
     } finally {
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

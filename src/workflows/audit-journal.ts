@@ -19,14 +19,19 @@ export class AuditJournal {
     private readonly exportBatch: (events: AuditEvent[]) => Promise<void>,
   ) {}
 
-  record(drafts: readonly AuditDraft[]): void {
+  /**
+   * @param at the events' time; default workflow time. Pass a time from the input where workflow time could differ
+   *   between the first execution and a replay (right after a local activity), so an event exported once is the
+   *   same event when the workflow records it again.
+   */
+  record(drafts: readonly AuditDraft[], at?: Date): void {
     for (const d of drafts) {
       this.events.push(
         buildAuditEvent({
           requestId: this.requestId,
           tenant: this.tenant,
           seq: this.events.length + 1,
-          time: new Date(),
+          time: at ?? new Date(),
           type: d.type,
           actor: d.actor,
           details: d.details,

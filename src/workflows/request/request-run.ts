@@ -46,7 +46,9 @@ export class RequestRun {
     if (this.opened) return;
     this.opened = true;
     if (!ownsId) this.journal = this.newJournal(`${this.input.id}~${this.runId}`);
-    this.journal.record(this.created);
+    // The request's own creation time (signed by the API), not workflow time after the local activity: a replay after
+    // a retried first task would stamp request.created differently from the copy already exported.
+    this.journal.record(this.created, new Date(this.input.createdAt));
     this.journal.start();
   }
   private opened = false;
