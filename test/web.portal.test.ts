@@ -323,7 +323,8 @@ describe('the web portal', () => {
     // A settings change runs as a workflow: allow for a loaded machine.
     await expect.poll(version, { timeout: 20_000 }).toBeGreaterThan(before);
     expect(await alice.page.locator('#settings-version').textContent()).toContain('last changed by alice@contoso.com');
-    expect(await alice.page.locator('#announcer').textContent()).toMatch(/Settings of contoso saved/);
+    // The announcer is emptied and refilled in the next animation frame (so repeated words are announced again).
+    await expect.poll(() => alice.page.locator('#announcer').textContent()).toMatch(/Settings of contoso saved/);
 
     // Someone else saves meanwhile: the page's copy is stale, and it says so instead of overwriting.
     const current = await api().as('alice').get('/v1/tenants/contoso/settings');
