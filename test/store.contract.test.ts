@@ -12,6 +12,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/adapters/open-store.js';
 import { openPostgresStore } from '../src/adapters/postgres-store.js';
 import { openSqliteStore } from '../src/adapters/sqlite-store.js';
+import { buildAuditEvent, type AuditEvent, type AuditEventType } from '../src/domain/audit.js';
+import { createRequest } from '../src/domain/decide.js';
+import { normalizePolicy } from '../src/domain/policy.js';
+import type { AccessRequest } from '../src/domain/request.js';
 import type { GrantRecord, LoginFlowRecord, NotificationRecord, SessionRecord, Store, TenantSettings, UserRecord } from '../src/ports/store.js';
 
 /** The machine's PostgreSQL (trust auth); each run works in its own schema, dropped afterwards. */
@@ -102,6 +106,27 @@ async function checkLegacyUsers(store: Store): Promise<void> {
   expect(await store.getUser(carol.id)).toEqual(carol);
   expect((await store.listUsers({ tenant: 'fabrikam', role: 'admin' })).map((u) => u.id)).toContain(carol.id);
   expect((await store.listUsers({ tenant: 'contoso', role: 'admin' })).map((u) => u.id)).not.toContain(carol.id);
+}
+
+/** A fresh request of `tenant` filed at minute `minute`, as the domain makes it (ids sort by time like ULIDs do). */
+function requestAt(minute: number, over: { tenant?: string; requester?: string; resource?: string } = {}): AccessRequest {
+  const tenant = over.tenant ?? 'contoso';
+  return createRequest({
+    id: `req-${tenant}-${String(minute).padStart(6, '0')}${randomBytes(10).toString('hex').toUpperCase()}`,
+    tenant,
+    resource: over.resource ?? 'mailbox:bob@contoso.com',
+    requester: over.requester ?? 'eve@lockbox.dev',
+    reason: 'support case 4711',
+    ticket: null,
+    durationMs: 3_600_000,
+    requestTtlMs: 12 * 3_600_000,
+    createdAt: at(minute),
+    policy: normalizePolicy({ tenant, customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 }),
+  }).state;
+}
+
+function eventOf(r: AccessRequest, seq: number, type: AuditEventType, minute: number): AuditEvent {
+  return buildAuditEvent({ requestId: r.id, tenant: r.tenant, seq, time: new Date(at(minute)), type, actor: 'system' });
 }
 
 /**
@@ -541,6 +566,80 @@ function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe('request records', () => {
+      it('stores a copy with its events; a higher version replaces it, a lower one (a late retry) does not', async () => {
+        const store = await connect();
+        const r = requestAt(0);
+        const created = eventOf(r, 1, 'request.created', 0);
+        await store.putRequestRecord({ request: r, version: 1, events: [created] });
+        expect(await store.getRequestRecord(r.id)).toEqual({ request: r, version: 1, closed: false, closedAt: null });
+
+        const rejected = { ...r, status: 'rejected' as const, endedAt: at(5) };
+        const later = [eventOf(r, 2, 'request.rejected', 5), eventOf(r, 3, 'request.closed', 6)];
+        await store.putRequestRecord({ request: rejected, version: 3, events: later });
+        // The first export retried late (its attempt timed out after writing): changes nothing.
+        await store.putRequestRecord({ request: r, version: 1, events: [created] });
+        expect(await store.getRequestRecord(r.id)).toEqual({ request: rejected, version: 3, closed: true, closedAt: at(6) });
+        expect(await store.listRequestEvents(r.id)).toEqual([created, ...later]);
+        expect(await store.getRequestRecord(requestAt(1).id)).toBeNull();
+        expect(await store.listRequestEvents(requestAt(1).id)).toEqual([]);
+      });
+
+      it('never moves a record to another tenant and never reopens a closed one', async () => {
+        const store = await connect();
+        const r = requestAt(0);
+        await store.putRequestRecord({ request: r, version: 2, events: [eventOf(r, 1, 'request.created', 0), eventOf(r, 2, 'request.closed', 1)] });
+        await store.putRequestRecord({ request: { ...r, tenant: 'fabrikam' }, version: 9, events: [] });
+        await store.putRequestRecord({ request: { ...r, status: 'active' }, version: 3, events: [] });
+        expect(await store.getRequestRecord(r.id)).toMatchObject({ request: { tenant: 'contoso', status: 'active' }, version: 3, closed: true, closedAt: at(1) });
+      });
+
+      it('lists newest first within the caller’s scope and filters, and pages with `after`', async () => {
+        const store = await connect();
+        const tenant = uid('t');
+        const eve = uid('eve');
+        const rs = [
+          requestAt(10, { tenant, requester: eve }),
+          requestAt(20, { tenant, resource: 'db:crm' }),
+          requestAt(30, { tenant: `${tenant}-other`, requester: eve }),
+          requestAt(40, { tenant: `${tenant}-other` }),
+        ];
+        for (const r of rs) await store.putRequestRecord({ request: r, version: 1, events: [] });
+        await store.putRequestRecord({ request: { ...rs[1]!, status: 'approved' as never }, version: 0, events: [] });
+        const ids = async (q: Parameters<Store['listRequestRecords']>[0]) => (await store.listRequestRecords(q)).map((x) => x.request.id);
+        const [a, b, c, d] = rs.map((r) => r.id);
+        expect(await ids({ tenant, limit: 10 })).toEqual([b, a]);
+        expect(await ids({ scopeTenants: [tenant], scopeRequester: eve, limit: 10 })).toEqual([c, b, a]);
+        expect(await ids({ scopeTenants: [], limit: 10 })).toEqual([]);
+        expect(await ids({ scopeTenants: [tenant, `${tenant}-other`], resource: 'db:crm', limit: 10 })).toEqual([b]);
+        expect(await ids({ scopeTenants: [tenant, `${tenant}-other`], requester: eve, status: 'pending', limit: 10 })).toEqual([c, a]);
+        expect(await ids({ scopeTenants: [tenant, `${tenant}-other`], createdFrom: at(20), createdTo: at(40), limit: 10 })).toEqual([c, b]);
+        const page1 = await ids({ scopeTenants: [tenant, `${tenant}-other`], limit: 2 });
+        expect(page1).toEqual([d, c]);
+        expect(await ids({ scopeTenants: [tenant, `${tenant}-other`], after: page1[1], limit: 2 })).toEqual([b, a]);
+        expect(await ids({ scopeTenants: [tenant, `${tenant}-other`], after: 'req-nobody-0', limit: 2 })).toEqual([]);
+        expect(await store.listRecordTenants()).toEqual(expect.arrayContaining([tenant, `${tenant}-other`]));
+      });
+
+      it('prunes closed records of one tenant closed before a time, with their events; never open ones', async () => {
+        const store = await connect();
+        const tenant = uid('t');
+        const old = requestAt(0, { tenant });
+        const recent = requestAt(1, { tenant });
+        const open = requestAt(2, { tenant });
+        const elsewhere = requestAt(3, { tenant: `${tenant}-x` });
+        for (const [r, closedMinute] of [[old, 10], [recent, 500], [elsewhere, 10]] as const) {
+          await store.putRequestRecord({ request: r, version: 2, events: [eventOf(r, 1, 'request.created', 0), eventOf(r, 2, 'request.closed', closedMinute)] });
+        }
+        await store.putRequestRecord({ request: open, version: 1, events: [eventOf(open, 1, 'request.created', 0)] });
+        expect(await store.pruneRequestRecords({ tenant, closedBefore: at(100), limit: 10 })).toEqual([old.id]);
+        expect(await store.getRequestRecord(old.id)).toBeNull();
+        expect(await store.listRequestEvents(old.id)).toEqual([]);
+        for (const r of [recent, open, elsewhere]) expect(await store.getRequestRecord(r.id), r.id).not.toBeNull();
+        expect(await store.pruneRequestRecords({ tenant, closedBefore: at(100), limit: 10 })).toEqual([]);
+      });
+    });
+
     it('keeps its state across close and reopen', async () => {
       const first = await open();
       const g = grant();
@@ -580,6 +679,27 @@ describe('SQLite', () => {
   });
 
   storeContract('SQLite', async () => openSqliteStore(join(dir, 'lockbox.db')));
+
+  it('refuses a record or event row edited in the database: another request’s copy, a bad shape, broken JSON', async () => {
+    const file = join(dir, 'tampered.db');
+    const store = openSqliteStore(file);
+    const [r, other, broken] = [requestAt(0), requestAt(1), requestAt(2)];
+    for (const x of [r, other, broken]) await store.putRequestRecord({ request: x, version: 1, events: [eventOf(x, 1, 'request.created', 0)] });
+    const db = new Database(file);
+    try {
+      db.prepare(`UPDATE request_records SET body = (SELECT body FROM request_records WHERE request_id = ?) WHERE request_id = ?`).run(other.id, r.id);
+      db.prepare(`UPDATE request_records SET body = ? WHERE request_id = ?`).run(JSON.stringify({ ...other, id: other.id, status: 'granted-forever' }), other.id);
+      db.prepare(`UPDATE request_records SET body = '{not json' WHERE request_id = ?`).run(broken.id);
+      db.prepare(`UPDATE request_events SET event = (SELECT event FROM request_events WHERE request_id = ?) WHERE request_id = ?`).run(other.id, r.id);
+    } finally {
+      db.close();
+    }
+    for (const x of [r, other, broken]) expect(await store.getRequestRecord(x.id), x.id).toBeNull();
+    expect(await store.listRequestRecords({ scopeTenants: ['contoso'], createdTo: at(3), limit: 10 })).toEqual([]);
+    expect(await store.listRequestEvents(r.id)).toEqual([]);
+    expect(await store.listRequestEvents(other.id)).toHaveLength(1);
+    await store.close();
+  });
 
   it('adds the settings and user tables to a file created by the previous version', async () => {
     const file = join(dir, 'previous-version.db');
@@ -745,6 +865,8 @@ describe('PostgreSQL', () => {
         'lockbox_idempotency_keys',
         'lockbox_login_flows',
         'lockbox_notifications',
+        'lockbox_request_events',
+        'lockbox_request_records',
         'lockbox_request_runs',
         'lockbox_sessions',
         'lockbox_tenant_settings',
@@ -840,7 +962,7 @@ describe('openStore', () => {
       const store = await openStore({ dataDir: join(root, 'unused'), databaseUrl });
       await store.close();
       const { rowCount } = await c.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1`, [schema]);
-      expect(rowCount).toBe(9);
+      expect(rowCount).toBe(11);
       expect(existsSync(join(root, 'unused'))).toBe(false);
     } finally {
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -7,6 +7,7 @@ import type {
 } from '../ports/store.js';
 import { SETTINGS_USERS_SCHEMA, postgresSettingsAndUsers } from './store/postgres-settings-users.js';
 import { SESSIONS_SCHEMA, postgresSessions } from './store/postgres-sessions.js';
+import { RECORDS_SCHEMA, postgresRecords } from './store/postgres-records.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS lockbox_idempotency_keys (
@@ -126,6 +127,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
     await client.query(SCHEMA);
     await client.query(SETTINGS_USERS_SCHEMA);
     await client.query(SESSIONS_SCHEMA);
+    await client.query(RECORDS_SCHEMA);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -156,6 +158,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
   return {
     ...postgresSettingsAndUsers(pool),
     ...postgresSessions(pool),
+    ...postgresRecords(pool),
     async getRequestRun(requestId: string) {
       const row = (await pool.query<{ run_id: string }>(`SELECT run_id FROM lockbox_request_runs WHERE request_id = $1`, [requestId])).rows[0];
       return row?.run_id ?? null;

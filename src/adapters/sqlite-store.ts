@@ -8,6 +8,7 @@ import type {
 import { SETTINGS_USERS_SCHEMA, sqliteSettingsAndUsers } from './store/sqlite-settings-users.js';
 import { isoUtc } from './store/sqlite-time.js';
 import { SESSIONS_SCHEMA, sqliteSessions } from './store/sqlite-sessions.js';
+import { RECORDS_SCHEMA, sqliteRecords } from './store/sqlite-records.js';
 
 /**
  * Tables are created with IF NOT EXISTS inside one IMMEDIATE transaction, so an API process and a worker process
@@ -127,6 +128,7 @@ export function openSqliteStore(file: string): Store {
       db.exec(SCHEMA);
       db.exec(SETTINGS_USERS_SCHEMA);
       db.exec(SESSIONS_SCHEMA);
+      db.exec(RECORDS_SCHEMA);
     }).immediate();
   } catch (err) {
     db.close();
@@ -203,6 +205,7 @@ export function openSqliteStore(file: string): Store {
   return {
     ...sqliteSettingsAndUsers(db),
     ...sqliteSessions(db),
+    ...sqliteRecords(db),
     async reserveIdempotencyKey(r) {
       return reserve.immediate(r);
     },

@@ -1,8 +1,10 @@
 import type { StoredSettings, TenantSettings } from '../domain/settings.js';
+import type { RecordStore } from './record-store.js';
 import type { SessionStore } from './session-store.js';
 
 export type { TenantSettings };
 export type { LoginFlowRecord, SessionRecord, SessionStore } from './session-store.js';
+export type { RecordListQuery, RecordStore, RecordWrite, RequestRecord } from './record-store.js';
 
 /**
  * The API's and activities' own state beside Temporal: idempotency keys, the built-in grant store and the in-app
@@ -62,8 +64,8 @@ export interface UserRecord {
   lastSeenAt: string;
 }
 
-/** Sessions and sign-ins in progress: see session-store.ts. */
-export interface Store extends SessionStore {
+/** Sessions and sign-ins in progress: see session-store.ts. Request records: see record-store.ts. */
+export interface Store extends SessionStore, RecordStore {
   /**
    * Stores the reservation unless one exists for (principal, key); returns the stored one either way.
    * `created` tells whether this call stored it.
