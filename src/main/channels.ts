@@ -1,5 +1,6 @@
 import { checkStoredSettings } from '../domain/settings-schema.js';
 import { join } from 'node:path';
+import type { AuditBacklog } from '../adapters/audit/backlog-tracking-sink.js';
 import { createFanoutAuditSink } from '../adapters/audit/fanout-audit-sink.js';
 import { createHttpAuditSink } from '../adapters/audit/http-audit-sink.js';
 import { openPostgresAuditSink } from '../adapters/audit/postgres-audit-sink.js';
@@ -15,20 +16,22 @@ import type { NotifyChannel } from '../domain/settings.js';
 import type { AuditExporter, AuditSink } from '../ports/audit-sink.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { Store } from '../ports/store.js';
+import { auditBacklog } from './metrics.js';
 
 /**
  * The audit sinks configured in LOCKBOX_AUDIT_SINKS, all at once. The first storing sink (jsonl or postgres) is the
- * primary: the pull API and the per-request audit read from it; every sink de-duplicates by event id.
+ * primary: the pull API and the per-request audit read from it; every sink de-duplicates by event id. Each sink's
+ * failed exports are counted on the process's metrics (`lockbox_audit_export_backlog_events{sink}`, ...).
  */
-export function openAuditSinks(config: Config, http?: GuardedHttp): AuditSink {
+export function openAuditSinks(config: Config, http?: GuardedHttp, backlog: AuditBacklog = auditBacklog): AuditSink {
   const storing: AuditSink[] = [];
   const others: AuditExporter[] = [];
   for (const name of config.audit.sinks) {
-    if (name === 'jsonl') storing.push(openJsonlAuditSink(join(config.dataDir, 'audit.jsonl')));
-    if (name === 'postgres' && config.audit.databaseUrl) storing.push(openPostgresAuditSink(config.audit.databaseUrl));
+    if (name === 'jsonl') storing.push(backlog.track('jsonl', openJsonlAuditSink(join(config.dataDir, 'audit.jsonl'))));
+    if (name === 'postgres' && config.audit.databaseUrl) storing.push(backlog.track('postgres', openPostgresAuditSink(config.audit.databaseUrl)));
     if (name === 'http' && config.audit.http.url) {
       const h = config.audit.http;
-      others.push(createHttpAuditSink({ url: h.url!, format: h.format, secret: h.secret, splunkToken: h.splunkToken, http }));
+      others.push(backlog.track('http', createHttpAuditSink({ url: h.url!, format: h.format, secret: h.secret, splunkToken: h.splunkToken, http })));
     }
   }
   const [primary, ...rest] = storing;

@@ -5,6 +5,7 @@
  */
 import { Counter, Registry } from 'prom-client';
 import { createGrantMetrics, createReconcileMetrics } from '../activities/metrics.js';
+import { createAuditBacklog } from '../adapters/audit/backlog-tracking-sink.js';
 
 export { createGrantMetrics, createReconcileMetrics, type ReconcileMetrics } from '../activities/metrics.js';
 
@@ -24,3 +25,6 @@ export const outboundRefused = new Counter({
   labelNames: ['reason'] as const,
   registers: [registry],
 });
+
+/** Audit export backlog per sink: events whose export failed and waits for a retry (docs/operations.md). */
+export const auditBacklog = createAuditBacklog(registry);
