@@ -72,6 +72,11 @@ describe('architecture', () => {
     expect(out).toEqual([]);
   });
 
+  it('keeps src/config on the domain: it imports nothing from the layers that read the configuration', () => {
+    const out = [...graph].flatMap(([from, tos]) => (layer(from) === 'config' ? tos.filter((t) => !['config', 'domain'].includes(layer(t))).map((t) => `${from} -> ${t}`) : []));
+    expect(out).toEqual([]);
+  });
+
   it('workflow files import activities by type only and no Node built-ins', () => {
     const bad: string[] = [];
     for (const file of sources(join(SRC, 'workflows'))) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config/index.js';
+import { ConfigError, loadConfig, requireOidc } from '../src/config/index.js';
 
 describe('configuration', () => {
   it('has working defaults for the embedded start', () => {
@@ -25,5 +25,101 @@ describe('configuration', () => {
       expect(msg).toContain('LOCKBOX_DATABASE_URL');
       expect(msg).not.toContain('s3cret');
     }
+  });
+});
+
+/** The lines of a ConfigError's message (`  NAME: why`), as [name, why] pairs; [] when it does not throw. */
+function problems(load: () => unknown): Array<[string, string]> {
+  try {
+    load();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message.split('\n').slice(1).map((line) => {
+      const [name, ...why] = line.trim().split(': ');
+      return [name!, why.join(': ')];
+    });
+  }
+  return [];
+}
+
+describe('OIDC bearer-token settings (LOCKBOX_OIDC_*)', () => {
+  const ISSUER = 'https://idp.contoso.test/realms/lockbox';
+  const BEARER = { LOCKBOX_OIDC_ISSUER: ISSUER, LOCKBOX_OIDC_AUDIENCE: 'lockbox-api', LOCKBOX_OIDC_JWKS_URL: 'https://idp.contoso.test/certs' };
+
+  it('are read into config.oidc, with a clock tolerance of 60 s, at+jwt only and no role map by default', () => {
+    const { oidc } = loadConfig({ LOCKBOX_MODE: 'production', ...BEARER });
+    expect(oidc).toEqual({
+      issuer: ISSUER,
+      audience: 'lockbox-api',
+      jwksUrl: 'https://idp.contoso.test/certs',
+      clockToleranceSec: 60,
+      claims: { userId: undefined, tenants: undefined, roles: undefined },
+    });
+    // Empty values (compose's `${VAR:-}`) count as unset.
+    expect(loadConfig({ ...BEARER, LOCKBOX_OIDC_TOKEN_TYPES: '', LOCKBOX_OIDC_CLOCK_TOLERANCE: '', LOCKBOX_OIDC_ROLE_MAP: '' }).oidc).toEqual(oidc);
+    expect(loadConfig({ ...BEARER, LOCKBOX_OIDC_AUDIENCE: ' lockbox-api ' }).oidc?.audience).toBe('lockbox-api');
+  });
+
+  it('are none when only the issuer is given (portal sign-in), or nothing, or empty values', () => {
+    expect(loadConfig({}).oidc).toBeUndefined();
+    expect(loadConfig({ LOCKBOX_OIDC_ISSUER: ISSUER, LOCKBOX_OIDC_CLIENT_ID: 'lockbox-portal' }).oidc).toBeUndefined();
+    expect(loadConfig({ LOCKBOX_MODE: 'production', LOCKBOX_OIDC_ISSUER: '', LOCKBOX_OIDC_AUDIENCE: '', LOCKBOX_OIDC_JWKS_URL: ' ' }).oidc).toBeUndefined();
+  });
+
+  it('production: the API cannot do without them and names each missing one; a worker never asks for them', () => {
+    const worker = loadConfig({ LOCKBOX_MODE: 'production' });
+    expect(worker.oidc).toBeUndefined();
+    expect(problems(() => requireOidc(worker))).toEqual([
+      ['LOCKBOX_OIDC_ISSUER', 'required in production mode'],
+      ['LOCKBOX_OIDC_AUDIENCE', 'required in production mode'],
+      ['LOCKBOX_OIDC_JWKS_URL', 'required in production mode'],
+    ]);
+    // The issuer given for sign-in is not asked for again.
+    expect(problems(() => requireOidc(loadConfig({ LOCKBOX_MODE: 'production', LOCKBOX_OIDC_ISSUER: ISSUER }))).map(([name]) => name)).toEqual([
+      'LOCKBOX_OIDC_AUDIENCE',
+      'LOCKBOX_OIDC_JWKS_URL',
+    ]);
+    const configured = loadConfig({ LOCKBOX_MODE: 'production', ...BEARER });
+    expect(requireOidc(configured)).toBe(configured.oidc);
+  });
+
+  it('refuses half a bearer setup in any mode, naming what is missing', () => {
+    expect(problems(() => loadConfig({ LOCKBOX_OIDC_AUDIENCE: 'lockbox-api' }))).toEqual([
+      ['LOCKBOX_OIDC_ISSUER', 'required with LOCKBOX_OIDC_AUDIENCE'],
+      ['LOCKBOX_OIDC_JWKS_URL', 'required with LOCKBOX_OIDC_AUDIENCE'],
+    ]);
+    expect(problems(() => loadConfig({ LOCKBOX_MODE: 'production', LOCKBOX_OIDC_ISSUER: ISSUER, LOCKBOX_OIDC_JWKS_URL: BEARER.LOCKBOX_OIDC_JWKS_URL }))).toEqual([
+      ['LOCKBOX_OIDC_AUDIENCE', 'required with LOCKBOX_OIDC_ISSUER and LOCKBOX_OIDC_JWKS_URL'],
+    ]);
+  });
+
+  it('names every bad variable, with the reason', () => {
+    const found = problems(() =>
+      loadConfig({
+        ...BEARER,
+        LOCKBOX_OIDC_JWKS_URL: 'http://idp.contoso.test/certs',
+        LOCKBOX_OIDC_CLOCK_TOLERANCE: 'soon',
+        LOCKBOX_OIDC_USER_CLAIM: ' ',
+        LOCKBOX_OIDC_ROLE_MAP: '{"contoso-approvers":"root"}',
+        LOCKBOX_OIDC_TOKEN_TYPES: 'at+jwt,id token',
+      }),
+    );
+    expect(found.map(([name]) => name).sort()).toEqual([
+      'LOCKBOX_OIDC_CLOCK_TOLERANCE',
+      'LOCKBOX_OIDC_JWKS_URL',
+      'LOCKBOX_OIDC_ROLE_MAP',
+      'LOCKBOX_OIDC_TOKEN_TYPES',
+      'LOCKBOX_OIDC_USER_CLAIM',
+    ]);
+    const why = Object.fromEntries(found);
+    expect(why.LOCKBOX_OIDC_JWKS_URL).toBe('must use https (http only on 127.0.0.1 or localhost)');
+    expect(why.LOCKBOX_OIDC_USER_CLAIM).toBe('must not be empty');
+    expect(why.LOCKBOX_OIDC_TOKEN_TYPES).toBe('must be JWT typ values separated by commas, e.g. at+jwt,JWT');
+    expect(why.LOCKBOX_OIDC_ROLE_MAP).toMatch(/^must map names to engineer, internal_approver, operator, <tenant>:approver, <tenant>:admin \("contoso-approvers" is not a Lockbox role name\)$/);
+    expect(problems(() => loadConfig({ ...BEARER, LOCKBOX_OIDC_ROLE_MAP: '[approver' }))).toEqual([
+      ['LOCKBOX_OIDC_ROLE_MAP', expect.stringMatching(/^must be a JSON object/)],
+    ]);
+    expect(problems(() => loadConfig({ ...BEARER, LOCKBOX_OIDC_JWKS_URL: 'idp.contoso.test/certs' }))).toEqual([['LOCKBOX_OIDC_JWKS_URL', 'must be an absolute URL']]);
+    expect(problems(() => loadConfig({ ...BEARER, LOCKBOX_OIDC_JWKS_URL: 'http://127.0.0.1:8080/certs' }))).toEqual([]);
   });
 });

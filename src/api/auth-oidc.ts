@@ -1,9 +1,10 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { z } from 'zod';
+import { isTokenType, jwksUrlProblem, normalizeTyp } from '../config/oidc.js';
+import { parseRoleName, ROLE_NAMES } from '../domain/role-names.js';
 import type { Authenticator } from './auth.js';
-import { parseRoleName, principalFromClaims, ROLE_NAMES } from './oidc-claims.js';
+import { principalFromClaims } from './oidc-claims.js';
 
-export { parseRoleName, principalFromClaims, type RoleName } from './oidc-claims.js';
+export { principalFromClaims } from './oidc-claims.js';
 
 /** How bearer JWTs from an OIDC / OAuth2 issuer are verified and turned into a {@link Principal}. */
 export interface OidcOptions {
@@ -86,24 +87,6 @@ const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
 const DEFAULT_TOKEN_TYPES = ['at+jwt'];
 /** Claims only ID tokens carry (OIDC Core 3.1.3.6, 3.3.2.11), and Keycloak's token kind claim. */
 const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash'];
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-/** Why a JWKS URL is not acceptable, or null. Plain http would let anyone on the path swap the keys. */
-function jwksUrlProblem(text: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return 'must be an absolute URL';
-  }
-  if (url.protocol === 'https:') return null;
-  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return null;
-  return 'must use https (http only on 127.0.0.1 or localhost)';
-}
-
-/** A `typ` value as compared: lower case, without the `application/` prefix (RFC 7515 4.1.9). */
-const normalizeTyp = (typ: string) => typ.trim().toLowerCase().replace(/^application\//, '');
-
 
 /** Marks a failure to obtain the key set, as opposed to a token that does not match it. */
 class JwksUnavailable extends Error {}
@@ -138,7 +121,7 @@ export function createOidcAuthenticator(opts: OidcOptions): Authenticator {
   const badRoles = Object.entries(roleMap ?? {}).filter(([, r]) => parseRoleName(r) === null);
   if (badRoles.length > 0) throw new TypeError(`OIDC roleMap maps to unknown roles: ${badRoles.map(([k]) => k).join(', ')} (use ${ROLE_NAMES})`);
   const tokenTypes = (opts.tokenTypes ?? DEFAULT_TOKEN_TYPES).map(normalizeTyp);
-  if (tokenTypes.length === 0 || tokenTypes.some((t) => !/^[a-z0-9.+-]+$/.test(t))) {
+  if (tokenTypes.length === 0 || !tokenTypes.every(isTokenType)) {
     throw new TypeError('OIDC tokenTypes must be one or more JWT typ values, e.g. at+jwt');
   }
 
@@ -189,83 +172,3 @@ export function createOidcAuthenticator(opts: OidcOptions): Authenticator {
   };
 }
 
-
-const required = z.string({ error: 'required' }).trim().min(1, 'required');
-const claimName = z.string().trim().min(1, 'must not be empty').optional();
-const RoleMapSchema = z.record(z.string().min(1), z.string().refine((r) => parseRoleName(r) !== null, 'is not a Lockbox role name'));
-
-/** The OIDC environment variables; parse with {@link oidcOptionsFromEnv}. */
-export const OidcConfigSchema = z.object({
-  LOCKBOX_OIDC_ISSUER: required,
-  LOCKBOX_OIDC_AUDIENCE: required,
-  LOCKBOX_OIDC_JWKS_URL: required.superRefine((url, ctx) => {
-    const problem = jwksUrlProblem(url);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-  // An empty value means unset: z.coerce would read '' as 0 and silently drop the skew allowance.
-  LOCKBOX_OIDC_CLOCK_TOLERANCE: z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.coerce.number().int('must be whole seconds').min(0).max(600).default(60),
-  ),
-  LOCKBOX_OIDC_USER_CLAIM: claimName,
-  LOCKBOX_OIDC_TENANTS_CLAIM: claimName,
-  LOCKBOX_OIDC_ROLES_CLAIM: claimName,
-  // Comma-separated JWT header typ values; unset or empty: at+jwt only.
-  LOCKBOX_OIDC_TOKEN_TYPES: z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      const types = (text ?? '').split(',').map(normalizeTyp).filter((t) => t !== '');
-      if (types.length === 0) return undefined;
-      const bad = types.filter((t) => !/^[a-z0-9.+-]+$/.test(t));
-      if (bad.length > 0) {
-        ctx.addIssue({ code: 'custom', message: 'must be JWT typ values separated by commas, e.g. at+jwt,JWT' });
-        return z.NEVER;
-      }
-      return [...new Set(types)];
-    }),
-  LOCKBOX_OIDC_ROLE_MAP: z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined || text.trim() === '') return undefined;
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"contoso-approvers":"contoso:approver","lockbox-engineers":"engineer"}' });
-        return z.NEVER;
-      }
-      const parsed = RoleMapSchema.safeParse(json);
-      if (!parsed.success) {
-        const why = parsed.error.issues.map((i) => (i.path.length ? `"${i.path.join('.')}" ` : '') + i.message).join('; ');
-        ctx.addIssue({ code: 'custom', message: `must map names to ${ROLE_NAMES} (${why})` });
-        return z.NEVER;
-      }
-      return parsed.data;
-    }),
-});
-
-/** Either the options, or one line per problem, each starting with the variable's name. */
-export type OidcEnvResult = { ok: true; options: OidcOptions } | { ok: false; problems: string[] };
-
-/** Reads the `LOCKBOX_OIDC_*` variables (parse once at start-up); `onRefused` is for the caller to add. */
-export function oidcOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): OidcEnvResult {
-  const parsed = OidcConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) };
-  }
-  const e = parsed.data;
-  return {
-    ok: true,
-    options: {
-      issuer: e.LOCKBOX_OIDC_ISSUER,
-      audience: e.LOCKBOX_OIDC_AUDIENCE,
-      jwksUrl: e.LOCKBOX_OIDC_JWKS_URL,
-      clockToleranceSec: e.LOCKBOX_OIDC_CLOCK_TOLERANCE,
-      ...(e.LOCKBOX_OIDC_TOKEN_TYPES ? { tokenTypes: e.LOCKBOX_OIDC_TOKEN_TYPES } : {}),
-      claims: { userId: e.LOCKBOX_OIDC_USER_CLAIM, tenants: e.LOCKBOX_OIDC_TENANTS_CLAIM, roles: e.LOCKBOX_OIDC_ROLES_CLAIM },
-      ...(e.LOCKBOX_OIDC_ROLE_MAP ? { roleMap: e.LOCKBOX_OIDC_ROLE_MAP } : {}),
-    },
-  };
-}

@@ -3,37 +3,14 @@
  * (session/id-token-principal.ts) alike: the user claim, role names (`engineer`, `<tenant>:approver`, ...) and the
  * role map. Pure: the tokens were verified before their claims reach here.
  */
-import { isProviderRole, isTenantRole, ProviderRole, TenantRole, type Principal, type TenantRoleGrant } from '../domain/directory.js';
-import { TenantId } from './schemas.js';
+import { TENANT_ID_PATTERN, type Principal, type ProviderRole, type TenantRoleGrant } from '../domain/directory.js';
+import { parseRoleName, type RoleName } from '../domain/role-names.js';
 
 /** Claim names and the IdP-name-to-role map (see OidcOptions in auth-oidc.ts). */
 export interface ClaimMapping {
   claims?: { userId?: string; tenants?: string; roles?: string };
   roleMap?: Record<string, string>;
 }
-
-/** A Lockbox role name as an IdP may say it, read: a provider role, a role at a tenant, or a bare customer role. */
-export type RoleName =
-  | { kind: 'provider'; role: ProviderRole }
-  | { kind: 'tenant'; grant: TenantRoleGrant }
-  /** `approver` / `admin` without a tenant: applies only when the tenants claim names exactly one tenant. */
-  | { kind: 'bare'; role: TenantRole };
-
-/**
- * Reads `engineer`, `internal_approver`, `operator` (provider side, global), `<tenant>:approver`, `<tenant>:admin`
- * (customer side, at that tenant) and the bare `approver` / `admin`; anything else is null.
- */
-export function parseRoleName(name: string): RoleName | null {
-  if (isProviderRole(name)) return { kind: 'provider', role: name };
-  if (isTenantRole(name)) return { kind: 'bare', role: name };
-  const at = name.lastIndexOf(':');
-  const tenant = name.slice(0, at);
-  const role = name.slice(at + 1);
-  if (at > 0 && isTenantRole(role) && TenantId.safeParse(tenant).success) return { kind: 'tenant', grant: { tenant, role } };
-  return null;
-}
-
-export const ROLE_NAMES = `${Object.values(ProviderRole).join(', ')}, <tenant>:${Object.values(TenantRole).join(', <tenant>:')}`;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -74,7 +51,7 @@ export function principalFromClaims(
   const roles: ProviderRole[] = [];
   const tenantRoles: TenantRoleGrant[] = [];
   const tenants = [...new Set(strings(readClaim(payload, opts.claims?.tenants ?? 'lockbox_tenants')))];
-  const only = tenants.length === 1 && TenantId.safeParse(tenants[0]).success ? tenants[0] : undefined;
+  const only = tenants.length === 1 && TENANT_ID_PATTERN.test(tenants[0]!) ? tenants[0] : undefined;
   const addGrant = (g: TenantRoleGrant) => {
     if (!tenantRoles.some((x) => x.tenant === g.tenant && x.role === g.role)) tenantRoles.push(g);
   };

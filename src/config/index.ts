@@ -1,44 +1,17 @@
 /**
  * The one configuration schema: every environment variable Lockbox reads, each with its meaning beside it, checked
  * together at start-up so a bad deployment fails naming every variable at once. Over ~300 lines for that reason: the
- * variables stay in one place, like the API's route table (src/api/openapi.ts).
+ * variables stay in one place, like the API's route table (src/api/openapi.ts); only the bearer-token settings have
+ * their own file (oidc.ts), whose schema this one takes in.
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration.js';
 import { parseOutboundAllow, type OutboundAllowEntry } from '../domain/outbound-policy.js';
 import { catalogOf, type TargetCatalog } from '../domain/resources.js';
 import { demoTargets } from './demo.js';
+import { bool, duration, port, text, unsetIfEmpty } from './env-values.js';
+import { OIDC_REQUIRED, OidcEnv, oidcConfigOf, type OidcConfig } from './oidc.js';
 import { loadTargets } from './targets.js';
-
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (write 45s, 30m, 4h or PT4H)` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
-const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
-
-/** An empty value (`VAR=`, compose's `${VAR:-}`) counts as unset. */
-const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
-const text = z.preprocess(unsetIfEmpty, z.string().optional());
-
-/** `true`/`false` (also 1/0, yes/no), as Temporal's tools read booleans; unset or empty stays undefined. */
-const bool = z.preprocess(
-  unsetIfEmpty,
-  z
-    .string()
-    .regex(/^(true|false|1|0|yes|no)$/i, 'must be true or false')
-    .transform((v) => /^(true|1|yes)$/i.test(v))
-    .optional(),
-);
 
 /** Every environment variable Lockbox reads; all optional. */
 const EnvSchema = z.object({
@@ -125,10 +98,10 @@ const EnvSchema = z.object({
   LOCKBOX_TARGETS_FILE: text,
   LOCKBOX_TARGETS: text,
   /**
-   * Portal sign-in (docs/sign-in.md): OpenID Connect authorization code flow with PKCE at this issuer (the same one
-   * whose bearer JWTs the API accepts). Embedded default without it: the local demo provider src/main/dev.ts runs.
+   * The OpenID provider (LOCKBOX_OIDC_ISSUER) and the bearer tokens' settings: src/config/oidc.ts. Portal sign-in
+   * (docs/sign-in.md) is the authorization code flow with PKCE at that issuer.
    */
-  LOCKBOX_OIDC_ISSUER: text,
+  ...OidcEnv,
   /** The portal's client id at the issuer; sign-in is on when it is set (and always in the embedded default). */
   LOCKBOX_OIDC_CLIENT_ID: text,
   /** Secret: never logged. Unset: a public client (PKCE only). */
@@ -208,6 +181,11 @@ export interface Config {
   outboundAllow: OutboundAllowEntry[];
   /** Portal sign-in and sessions (docs/sign-in.md). */
   signIn: SignInConfig;
+  /**
+   * Bearer-token verification (LOCKBOX_OIDC_*), when configured; production mode's API requires it
+   * ({@link requireOidc}), the embedded default accepts the demo tokens instead.
+   */
+  oidc: OidcConfig | undefined;
   reconcile: {
     intervalMs: number;
     /** `fail`: report drift (audit, metric, log); `restore`: also grant it again. */
@@ -292,6 +270,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : []),
     ...(e.LOCKBOX_SESSION_IDLE < 60_000 || e.LOCKBOX_SESSION_TTL < e.LOCKBOX_SESSION_IDLE ? ['LOCKBOX_SESSION_IDLE: must be at least 1m and at most LOCKBOX_SESSION_TTL'] : []),
   ];
+  const bearer = oidcConfigOf(e);
+  needs.push(...bearer.problems);
   const declared = loadTargets({ file: e.LOCKBOX_TARGETS_FILE, inline: e.LOCKBOX_TARGETS });
   if (declared && !declared.ok) needs.push(...declared.problems);
   if (needs.length > 0) throw new ConfigError(`invalid configuration:\n${needs.map((n) => `  ${n}`).join('\n')}`);
@@ -355,9 +335,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cookieSecure: e.LOCKBOX_SESSION_COOKIE_SECURE ?? (e.LOCKBOX_PORTAL_URL ?? '').startsWith('https:'),
       devProviderPort: e.LOCKBOX_DEV_OIDC_PORT,
     },
+    oidc: bearer.oidc,
     outboundAllow: e.LOCKBOX_OUTBOUND_ALLOW,
     targets: catalogOf(declared?.ok ? declared.targets : e.LOCKBOX_MODE === 'embedded' ? demoTargets() : []),
   };
+}
+
+/**
+ * The bearer-token settings, for the API in production mode (it accepts nothing else); a worker has no use for them.
+ * @throws ConfigError naming each required setting that is missing.
+ */
+export function requireOidc(config: Pick<Config, 'oidc' | 'signIn'>): OidcConfig {
+  if (config.oidc) return config.oidc;
+  // Without the audience and the JWKS URL (one without the other fails loadConfig); the issuer may be sign-in's.
+  const missing = OIDC_REQUIRED.filter((v) => v !== 'LOCKBOX_OIDC_ISSUER' || !config.signIn.issuer);
+  throw new ConfigError(`invalid configuration:\n${missing.map((v) => `  ${v}: required in production mode`).join('\n')}`);
 }
 
 function keyPair<K extends string>(text: string, field: K): { keyId: string } & Record<K, string> {

@@ -24,6 +24,9 @@ export type TenantRole = (typeof TenantRole)[keyof typeof TenantRole];
 export const Role = { ...ProviderRole, ...TenantRole } as const;
 export type Role = ProviderRole | TenantRole;
 
+/** A tenant id: lower-case letters, digits and `-`, at most 63 characters (the API, the settings, role names). */
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 /** One customer-side role at one tenant. */
 export interface TenantRoleGrant {
   tenant: string;

@@ -1,5 +1,4 @@
 import type { Authenticator } from '../api/auth.js';
-import { oidcOptionsFromEnv } from '../api/auth-oidc.js';
 import { withBearerFacts } from '../api/session/auth-facts.js';
 import { principalFromIdToken } from '../api/session/id-token-principal.js';
 import { createOidcSignIn } from '../api/session/oidc-sign-in.js';
@@ -21,8 +20,8 @@ export function createPortalAuth(config: Config, store: Store, log: Logger): Por
   const sessions = createSessions(store, { ttlMs: s.sessionTtlMs, idleMs: s.sessionIdleMs });
   const portal = config.notify.portalUrl.replace(/\/+$/, '');
   // The bearer JWTs' claim names and role map apply to ID tokens too (production); the demo uses the defaults.
-  const mapping = config.mode === 'production' ? oidcOptionsFromEnv(process.env) : null;
-  const claimOpts = mapping?.ok ? { claims: mapping.options.claims, ...(mapping.options.roleMap ? { roleMap: mapping.options.roleMap } : {}) } : {};
+  const mapping = config.mode === 'production' ? config.oidc : undefined;
+  const claimOpts = mapping ? { claims: mapping.claims, ...(mapping.roleMap ? { roleMap: mapping.roleMap } : {}) } : {};
   const oidc =
     s.issuer && s.clientId
       ? createOidcSignIn({

@@ -3,9 +3,9 @@ import { Client } from '@temporalio/client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createApp } from '../api/app.js';
 import { staticTokenAuthenticator, type Authenticator } from '../api/auth.js';
-import { createOidcAuthenticator, oidcOptionsFromEnv } from '../api/auth-oidc.js';
+import { createOidcAuthenticator } from '../api/auth-oidc.js';
 import { createLockboxClient } from '../client/lockbox-client.js';
-import { ConfigError, type Config } from '../config/index.js';
+import { ConfigError, requireOidc, type Config } from '../config/index.js';
 import { seedDemoSettings } from './demo-seed.js';
 import { DEMO_INTERNAL_APPROVERS, DEMO_TOKENS, demoTenantSettings } from '../config/demo.js';
 import { loadKeys } from '../config/keys.js';
@@ -30,7 +30,7 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
   if (!signing) throw new ConfigError('invalid configuration:\n  LOCKBOX_SIGNING_KEY: required');
   const { store, vault } = adapters;
   // Demo tokens are exempt from step-up: no login stands behind them (docs/sign-in.md).
-  const auth = config.mode === 'embedded' ? anyOf(stepUpExempt(await demoDirectory(config, store)), ...(opts.extraAuth ?? [])) : oidcFromEnv(log);
+  const auth = config.mode === 'embedded' ? anyOf(stepUpExempt(await demoDirectory(config, store)), ...(opts.extraAuth ?? [])) : oidcBearer(config, log);
   const portalAuth = createPortalAuth(config, store, log);
   const connection = await connectClient(config, address);
   // Traced as lockbox-api when OTEL_EXPORTER_OTLP_ENDPOINT is set: HTTP spans, and the client's starts and updates.
@@ -89,11 +89,9 @@ async function demoDirectory(config: Config, store: Store): Promise<Authenticato
   return staticTokenAuthenticator(DEMO_TOKENS);
 }
 
-/** Production: OIDC bearer JWTs only; demo tokens are refused. */
-function oidcFromEnv(log: Logger): Authenticator {
-  const parsed = oidcOptionsFromEnv(process.env);
-  if (!parsed.ok) throw new ConfigError(`invalid configuration:\n${parsed.problems.map((p) => `  ${p}`).join('\n')}`);
-  return createOidcAuthenticator({ ...parsed.options, onRefused: (reason) => log.warn('bearer token refused', { reason }) });
+/** Production: OIDC bearer JWTs only; demo tokens are refused. Without the LOCKBOX_OIDC_* settings it will not start. */
+function oidcBearer(config: Config, log: Logger): Authenticator {
+  return createOidcAuthenticator({ ...requireOidc(config), onRefused: (reason) => log.warn('bearer token refused', { reason }) });
 }
 
 const REMEMBER_EVERY_MS = 5 * 60_000;

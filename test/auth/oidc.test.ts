@@ -3,9 +3,11 @@ import express from 'express';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requireAuth } from '../../src/api/auth.js';
-import { createOidcAuthenticator, oidcOptionsFromEnv, parseRoleName, type OidcOptions } from '../../src/api/auth-oidc.js';
+import { createOidcAuthenticator, type OidcOptions } from '../../src/api/auth-oidc.js';
 import { errorHandler } from '../../src/api/problem.js';
+import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/config/logger.js';
+import { parseRoleName } from '../../src/domain/role-names.js';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
 
 const ISSUER = 'https://idp.contoso.test/realms/lockbox';
@@ -305,8 +307,10 @@ describe('OIDC options', () => {
     expect(() => createOidcAuthenticator({ ...base, ...over })).toThrow(TypeError);
   });
 
-  it('reads the environment, and the result verifies real tokens', async () => {
-    const result = oidcOptionsFromEnv({
+  // The variables' rules and messages: test/config.test.ts, "OIDC bearer-token settings".
+  it('reads the LOCKBOX_OIDC_* variables through the configuration, and the result verifies real tokens', async () => {
+    const { oidc } = loadConfig({
+      LOCKBOX_MODE: 'production',
       LOCKBOX_OIDC_ISSUER: ISSUER,
       LOCKBOX_OIDC_AUDIENCE: AUDIENCE,
       LOCKBOX_OIDC_JWKS_URL: server.url,
@@ -315,14 +319,14 @@ describe('OIDC options', () => {
       LOCKBOX_OIDC_ROLE_MAP: '{"contoso-approvers":"contoso:approver","fabrikam-admins":"fabrikam:admin","lockbox-ops":"operator"}',
       LOCKBOX_OIDC_TOKEN_TYPES: ' at+jwt, JWT ,',
     });
-    if (!result.ok) throw new Error(result.problems.join('\n'));
-    expect(result.options).toMatchObject({
+    if (!oidc) throw new Error('no OIDC settings in the configuration');
+    expect(oidc).toMatchObject({
       clockToleranceSec: 30,
       claims: { userId: undefined, tenants: undefined, roles: 'groups' },
       roleMap: { 'contoso-approvers': 'contoso:approver', 'fabrikam-admins': 'fabrikam:admin', 'lockbox-ops': 'operator' },
       tokenTypes: ['at+jwt', 'jwt'],
     });
-    const auth = createOidcAuthenticator(result.options);
+    const auth = createOidcAuthenticator(oidc);
     const token = await sign(alice({ lockbox_roles: undefined, groups: ['fabrikam-admins', 'lockbox-ops', 'contoso-approvers'] }), rsa, { typ: 'JWT' });
     expect(await auth.authenticate(token)).toEqual({ id: 'alice@contoso.example', roles: ['operator'], tenantRoles: [at('fabrikam', 'admin'), at('contoso', 'approver')] });
   });
@@ -333,45 +337,6 @@ describe('OIDC options', () => {
     expect(parseRoleName('fabrikam-eu:approver')).toEqual({ kind: 'tenant', grant: at('fabrikam-eu', 'approver') });
     expect(parseRoleName('approver')).toEqual({ kind: 'bare', role: 'approver' });
     for (const bad of ['root', 'contoso:operator', 'contoso:engineer', 'Contoso:admin', ':admin', 'contoso:', 'a:b:admin', '']) expect(parseRoleName(bad), bad).toBeNull();
-  });
-
-  it('defaults the clock tolerance to 60 s', () => {
-    const env = { LOCKBOX_OIDC_ISSUER: ISSUER, LOCKBOX_OIDC_AUDIENCE: AUDIENCE, LOCKBOX_OIDC_JWKS_URL: base.jwksUrl };
-    const result = oidcOptionsFromEnv(env);
-    expect(result).toMatchObject({ ok: true, options: { clockToleranceSec: 60 } });
-    expect(result.ok && result.options.roleMap).toBeFalsy();
-    // at+jwt only, unless said otherwise.
-    expect(result.ok && result.options.tokenTypes).toBeFalsy();
-    expect(oidcOptionsFromEnv({ ...env, LOCKBOX_OIDC_TOKEN_TYPES: '' })).toMatchObject({ ok: true, options: { clockToleranceSec: 60 } });
-    expect(oidcOptionsFromEnv({ ...env, LOCKBOX_OIDC_CLOCK_TOLERANCE: '' })).toMatchObject({ ok: true, options: { clockToleranceSec: 60 } });
-  });
-
-  it('names every missing or bad variable', () => {
-    const missing = oidcOptionsFromEnv({});
-    expect(missing.ok).toBe(false);
-    const text = missing.ok ? '' : missing.problems.join('\n');
-    for (const v of ['LOCKBOX_OIDC_ISSUER', 'LOCKBOX_OIDC_AUDIENCE', 'LOCKBOX_OIDC_JWKS_URL']) expect(text).toContain(`${v}: required`);
-
-    const bad = oidcOptionsFromEnv({
-      LOCKBOX_OIDC_ISSUER: ISSUER,
-      LOCKBOX_OIDC_AUDIENCE: AUDIENCE,
-      LOCKBOX_OIDC_JWKS_URL: 'http://idp.contoso.test/certs',
-      LOCKBOX_OIDC_CLOCK_TOLERANCE: 'soon',
-      LOCKBOX_OIDC_USER_CLAIM: ' ',
-      LOCKBOX_OIDC_ROLE_MAP: '{"contoso-approvers":"root"}',
-      LOCKBOX_OIDC_TOKEN_TYPES: 'at+jwt,id token',
-    });
-    expect(bad.ok).toBe(false);
-    const problems = bad.ok ? [] : bad.problems;
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
-      'LOCKBOX_OIDC_CLOCK_TOLERANCE',
-      'LOCKBOX_OIDC_JWKS_URL',
-      'LOCKBOX_OIDC_ROLE_MAP',
-      'LOCKBOX_OIDC_TOKEN_TYPES',
-      'LOCKBOX_OIDC_USER_CLAIM',
-    ]);
-    const notJson = oidcOptionsFromEnv({ ...{ LOCKBOX_OIDC_ISSUER: ISSUER, LOCKBOX_OIDC_AUDIENCE: AUDIENCE, LOCKBOX_OIDC_JWKS_URL: base.jwksUrl }, LOCKBOX_OIDC_ROLE_MAP: '[approver' });
-    expect(notJson).toMatchObject({ ok: false, problems: [expect.stringMatching(/^LOCKBOX_OIDC_ROLE_MAP: must be a JSON object/)] });
   });
 });
 
