@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { openJsonlAuditSink } from '../src/adapters/jsonl-audit-sink.js';
+import { openStore } from '../src/adapters/open-store.js';
 import { createSweepActivities } from '../src/activities/sweep.js';
 import { api, eventually, requestBody } from './support/api.js';
 import { useStackTemporal } from './support/temporal.js';
@@ -42,8 +43,10 @@ describe('the end of a trail', () => {
     // The sweep as each reconcile runs it, here called directly (with a real client) so that a slow reconcile of
     // other tests' targets on the shared stack cannot delay it; it writes through a sink on the stack's own file.
     const sink = openJsonlAuditSink(join(stack.dataDir, 'audit.jsonl'));
+    const store = await openStore({ dataDir: stack.dataDir });
     try {
-      const sweep = createSweepActivities({ audit: sink, log: { info: () => undefined, warn: () => undefined, error: () => undefined } }, { temporal });
+      const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+      const sweep = createSweepActivities({ audit: sink, store, log }, { temporal });
       const swept = await eventually(() => sweep.sweepEndedRequests(), (r) => r.swept.includes(id), 30_000);
       await sink.append(swept.events);
       // A second sweep finds the trail closed and adds nothing.
@@ -51,6 +54,7 @@ describe('the end of a trail', () => {
       expect(again.swept).not.toContain(id);
     } finally {
       await sink.close();
+      await store.close();
     }
     const events = await eventually(() => trail(id), (es) => es.some((e) => e.type === 'request.closed'), 30_000);
     const ids = events.map((e) => e.id);
@@ -61,5 +65,16 @@ describe('the end of a trail', () => {
     const own = events.filter((e) => e.seq > 0);
     expect(own.map((e) => e.seq)).toEqual(own.map((_, i) => i + 1));
     expect(own.at(-1)).toMatchObject({ type: 'request.closed', details: { status: 'failed', how: 'terminated' } });
+
+    // The sweep closed the request's record too: with the workflow deleted from Temporal, the API still shows the
+    // request as it ended and its whole trail, request.closed last.
+    await temporal().workflowService.deleteWorkflowExecution({ namespace: stack.namespace, workflowExecution: { workflowId: id } });
+    await eventually(() => temporal().workflow.getHandle(id).describe().then(() => false, () => true), (gone) => gone, 30_000);
+    const view = await eve.get(`/v1/requests/${id}`);
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({ id, status: 'failed', failure: expect.stringMatching(/terminated in Temporal/) });
+    const kept = (await eve.get(`/v1/requests/${id}/audit`)).body.events as Array<{ id: string; seq: number; type: string }>;
+    expect(kept.map((e) => e.id)).toEqual(own.map((e) => e.id));
+    expect(kept.at(-1)).toMatchObject({ type: 'request.closed' });
   }, 120_000);
 });

@@ -632,11 +632,17 @@ function storeContract(name: string, open: () => Promise<Store>): void {
           await store.putRequestRecord({ request: r, version: 2, events: [eventOf(r, 1, 'request.created', 0), eventOf(r, 2, 'request.closed', closedMinute)] });
         }
         await store.putRequestRecord({ request: open, version: 1, events: [eventOf(open, 1, 'request.created', 0)] });
-        expect(await store.pruneRequestRecords({ tenant, closedBefore: at(100), limit: 10 })).toEqual([old.id]);
+        expect(await store.findPrunableRecords({ tenant, closedBefore: at(100), limit: 10 })).toEqual([old.id]);
+        expect(await store.findPrunableRecords({ tenant, closedBefore: at(1000), limit: 10 })).toEqual([old.id, recent.id]);
+        expect(await store.findPrunableRecords({ tenant, closedBefore: at(1000), limit: 1 })).toEqual([old.id]);
+        // Deleting never takes an open record, even when asked to; twice is a no-op.
+        expect(await store.deleteRequestRecords([old.id, open.id])).toEqual([old.id]);
+        expect(await store.deleteRequestRecords([old.id])).toEqual([]);
         expect(await store.getRequestRecord(old.id)).toBeNull();
         expect(await store.listRequestEvents(old.id)).toEqual([]);
         for (const r of [recent, open, elsewhere]) expect(await store.getRequestRecord(r.id), r.id).not.toBeNull();
-        expect(await store.pruneRequestRecords({ tenant, closedBefore: at(100), limit: 10 })).toEqual([]);
+        expect(await store.listRequestEvents(open.id)).toHaveLength(1);
+        expect(await store.findPrunableRecords({ tenant, closedBefore: at(100), limit: 10 })).toEqual([]);
       });
     });
 

@@ -13,6 +13,7 @@ import type { ActivityDeps } from './deps.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { createSettingsActivities } from './settings.js';
 import { createSweepActivities } from './sweep.js';
+import { callingWorkflowId, createRecordActivities, keepRecord, type RecordCopy } from './records.js';
 
 export type { ActivityDeps } from './deps.js';
 export type { GrantMetrics, ReconcileMetrics } from './metrics.js';
@@ -133,8 +134,13 @@ export function createActivities(deps: ActivityDeps) {
       deps.log.error('clean-up revoke unconfirmed; the reconciler owns it', { requestId: input.requestId, tenant: input.tenant, reason: input.reason.slice(0, 200) });
     },
 
-    async exportAudit(events: AuditEvent[]): Promise<void> {
+    /**
+     * Exports a batch of a workflow's audit events to the sinks and, for a request, keeps its record (the copy of
+     * the request as it stood then) with them in the Store; a retry repeats both, and both store each event once.
+     */
+    async exportAudit(events: AuditEvent[], record?: RecordCopy): Promise<void> {
       await deps.audit.append(events);
+      if (record) await keepRecord(deps, events, record, callingWorkflowId());
     },
 
     /** Tenant settings, applied only as the API signed them. */
@@ -145,6 +151,9 @@ export function createActivities(deps: ActivityDeps) {
 
     /** The sweep of requests closed outside their workflow (part of each reconcile). */
     ...createSweepActivities(deps),
+
+    /** Record retention (part of each reconcile; docs/records.md). */
+    ...createRecordActivities(deps),
   };
 }
 

@@ -6,6 +6,7 @@ import { endedOutsideWorkflow } from '../domain/reconcile.js';
 import type { AccessRequest } from '../domain/request.js';
 import * as defs from '../workflows/definitions.js';
 import type { ActivityDeps } from './deps.js';
+import { keepRecord } from './records.js';
 
 /** Tells Temporal the sweep is alive; outside an activity (a test calling it directly) there is nobody to tell. */
 function heartbeat(progress: number): void {
@@ -27,7 +28,7 @@ const MAX_PER_RUN = 200;
  * replays the closed workflow's history), so the sweep exports whatever the sink lacks, with the same ids, and then
  * `request.closed` (how: terminated / timed_out). A request whose trail already ends is skipped.
  */
-export function createSweepActivities(deps: Pick<ActivityDeps, 'audit' | 'log'>, opts: { temporal?: () => Client } = {}) {
+export function createSweepActivities(deps: Pick<ActivityDeps, 'audit' | 'log' | 'store'>, opts: { temporal?: () => Client } = {}) {
   const temporal = opts.temporal ?? (() => Context.current().client);
   return {
     async sweepEndedRequests(): Promise<{ events: AuditEvent[]; swept: string[] }> {
@@ -53,6 +54,9 @@ export function createSweepActivities(deps: Pick<ActivityDeps, 'audit' | 'log'>,
         const ended: AccessRequest = endedOutsideWorkflow(state, { status: info.status.name, closedAt: info.closeTime?.toISOString() ?? null });
         const completed = completeTrail(recorded, new Set(stored.map((e) => e.id)), ended, how, info.closeTime ?? new Date());
         events.push(...completed);
+        // The record closes with the trail, holding every event the workflow recorded (the store keeps each once).
+        const closing = completed.filter((e) => !recorded.some((r) => r.id === e.id));
+        await keepRecord(deps, [...recorded, ...closing], { request: ended, version: recorded.length + closing.length }, null);
         swept.push(info.workflowId);
         heartbeat(swept.length);
       }

@@ -3,7 +3,7 @@ import { parseDuration } from '../domain/duration.js';
 import { ProviderRole, TenantRole } from '../domain/directory.js';
 import { RequestStatus } from '../domain/request.js';
 import { ResourceSettingSchema } from '../domain/settings-schema.js';
-import { NOTIFY_CHANNELS, STEP_UP_LIMITS } from '../domain/settings.js';
+import { NOTIFY_CHANNELS, RECORD_RETENTION, STEP_UP_LIMITS } from '../domain/settings.js';
 
 /** One zod schema per endpoint: the single source of validation (and later of the OpenAPI document). */
 
@@ -46,13 +46,21 @@ export const ReviewBody = z.strictObject({ verdict: z.enum(['justified', 'unjust
 
 export const RequestIdParam = z.string().regex(/^req-[a-z0-9-]+-[0-9A-HJKMNP-TV-Z]{26}$/, 'is not a request id');
 
-export const ListRequestsQuery = z.strictObject({
-  tenant: TenantId.optional(),
-  status: z.enum(Object.values(RequestStatus) as [RequestStatus, ...RequestStatus[]]).optional(),
-  requester: UserId.optional(),
-  resource: ResourceId.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
+const IsoInstant = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time, e.g. 2026-12-01T00:00:00Z' });
+
+/** `GET /v1/requests`: filters, a period of creation [from, to), and paging after the last id of a page. */
+export const ListRequestsQuery = z
+  .strictObject({
+    tenant: TenantId.optional(),
+    status: z.enum(Object.values(RequestStatus) as [RequestStatus, ...RequestStatus[]]).optional(),
+    requester: UserId.optional(),
+    resource: ResourceId.optional(),
+    from: IsoInstant.optional().describe('created at or after this instant'),
+    to: IsoInstant.optional().describe('created before this instant'),
+    after: RequestIdParam.optional().describe('the `next` of the previous page: the list goes on after that request'),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.to) > Date.parse(q.from), { message: 'must be after from', path: ['to'] });
 
 export const AccessCheckQuery = z.strictObject({ tenant: TenantId, resource: ResourceId });
 
@@ -115,6 +123,13 @@ export const SettingsBody = z.strictObject({
     .describe('how fresh and how strong a login must be to decide, e.g. {"maxAge":"5m","requireMfa":true}; null: the deployment\'s rule alone'),
   breakGlass: BreakGlassBody.optional(),
   escalation: EscalationBody.nullable().optional(),
+  recordRetention: DurationText.refine((t) => {
+    const ms = parseDuration(t) ?? 0;
+    return ms >= RECORD_RETENTION.minMs && ms <= RECORD_RETENTION.maxMs;
+  }, 'must be between 1d and 3660d')
+    .nullable()
+    .optional()
+    .describe('how long a closed request\'s record is kept, e.g. "730d"; omitted: as it is; null: the default, 400 days'),
   reminders: RemindersBody.nullable().optional(),
 });
 export type SettingsBody = z.infer<typeof SettingsBody>;
@@ -127,8 +142,6 @@ export const AuditQuery = z.strictObject({
   type: z.string().regex(/^[a-z_]+\.[a-z_]+$/, 'must be an event type like request.approved').optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-
-const IsoInstant = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time, e.g. 2026-12-01T00:00:00Z' });
 
 /** `GET /v1/tenants/{tenant}/evidence`: requests filed in [from, to), at most 400 days. */
 export const EvidenceQuery = z

@@ -44,6 +44,11 @@ export const AuditEventType = {
   requestReviewOverdue: 'request.review_overdue',
   /** A stage went the tenant's `escalation.after` without a decision: its escalation list was told and may decide. */
   requestEscalated: 'request.escalated',
+  /**
+   * Closed request records older than their tenant's retention were deleted from Lockbox's store (docs/records.md).
+   * Not part of a request's trail (seq 0); the audit sinks keep their own copies of those requests' events.
+   */
+  recordsPruned: 'records.pruned',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 

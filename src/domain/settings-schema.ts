@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TARGET_NAME_PATTERN } from './resources.js';
-import { BREAK_GLASS_LIMITS, ESCALATION_LIMITS, NOTIFY_CHANNELS, SETTINGS_LIMITS, STEP_UP_LIMITS, type TenantSettings } from './settings.js';
+import { BREAK_GLASS_LIMITS, ESCALATION_LIMITS, NOTIFY_CHANNELS, RECORD_RETENTION, SETTINGS_LIMITS, STEP_UP_LIMITS, type TenantSettings } from './settings.js';
 
 /**
  * A resource's pick in a tenant's settings: the name of a target the operator declared (src/domain/resources.ts).
@@ -49,6 +49,7 @@ export const StoredTenantSettingsSchema = z.strictObject({
       everyMs: z.number().int().min(ESCALATION_LIMITS.minReminderEveryMs).max(ESCALATION_LIMITS.maxReminderEveryMs),
     })
     .optional(),
+  recordRetentionMs: z.number().int().min(RECORD_RETENTION.minMs).max(RECORD_RETENTION.maxMs).optional(),
 })
   // A stored row whose escalation comes after the lifetime would never escalate: refused here too, naming the field.
   .refine((s) => !s.escalation || s.escalation.afterMs < s.requestTtlMs, { path: ['escalation', 'afterMs'], message: 'must be shorter than the request lifetime (requestTtlMs)' });

@@ -26,7 +26,12 @@ export interface TenantSettings {
   escalation?: EscalationRule;
   /** Reminders to undecided approvers, per stage; absent: one, an hour before expiry (half the lifetime when shorter). */
   reminders?: ReminderRule;
+  /** How long a closed request's record is kept before it is pruned (docs/records.md); absent: 400 days. */
+  recordRetentionMs?: number;
 }
+
+/** Request records: kept 400 days after the request closed unless the tenant says otherwise, within these bounds. */
+export const RECORD_RETENTION = { defaultMs: 400 * 86_400_000, minMs: 86_400_000, maxMs: 3_660 * 86_400_000 } as const;
 
 /** Bounds of a tenant's escalation list and reminders. */
 export type { EscalationRule, ReminderRule } from './policy.js';

@@ -58,9 +58,8 @@ export interface RecordStore {
   listRequestEvents(requestId: string): Promise<AuditEvent[]>;
   /** Tenants that have records, sorted. */
   listRecordTenants(): Promise<string[]>;
-  /**
-   * Deletes up to `limit` closed records of `tenant` (and their events) closed before `closedBefore`, oldest first;
-   * returns the ids removed. Open records are never pruned.
-   */
-  pruneRequestRecords(q: { tenant: string; closedBefore: string; limit: number }): Promise<string[]>;
+  /** Up to `limit` ids of `tenant`'s records closed before `closedBefore`, oldest closed first. Never open ones. */
+  findPrunableRecords(q: { tenant: string; closedBefore: string; limit: number }): Promise<string[]>;
+  /** Deletes these records and their events, if closed; returns the ids deleted (sorted). Deleting twice is a no-op. */
+  deleteRequestRecords(requestIds: readonly string[]): Promise<string[]>;
 }

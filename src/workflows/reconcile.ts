@@ -71,6 +71,8 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
   // Requests whose workflow was terminated or timed out: their trail is completed and closed.
   const swept = await attempt(() => checks.sweepEndedRequests(), 'sweeping requests closed outside their workflow', errors);
   if (swept) await exportEvents(swept.events);
+  // Closed request records past their tenant's retention (docs/records.md); audited by the activity itself.
+  await attempt(() => checks.pruneRecords(), 'pruning request records past their retention', errors);
 
   const report = finishReport({ startedAt, finishedAt: new Date().toISOString(), drift, active: active?.length ?? 0, targets: [...reports.values()], errors });
   await mustSucceed.recordReconcileOutcome(report);

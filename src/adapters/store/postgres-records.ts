@@ -111,21 +111,26 @@ export function postgresRecords(pool: pg.Pool): RecordStore {
       const { rows } = await pool.query<{ tenant: string }>(`SELECT DISTINCT tenant FROM lockbox_request_records ORDER BY tenant`);
       return rows.map((r) => r.tenant);
     },
-    async pruneRequestRecords(q) {
+    async findPrunableRecords(q) {
+      const { rows } = await pool.query<{ request_id: string }>(
+        `SELECT request_id FROM lockbox_request_records WHERE tenant = $1 AND closed AND closed_at < $2 ORDER BY closed_at, request_id LIMIT $3`,
+        [q.tenant, pgTime(q.closedBefore, 'closedBefore'), checkRecordLimit(q.limit)],
+      );
+      return rows.map((r) => r.request_id);
+    },
+    async deleteRequestRecords(ids) {
+      if (ids.length === 0) return [];
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
         const { rows } = await client.query<{ request_id: string }>(
-          `DELETE FROM lockbox_request_records WHERE request_id IN (
-             SELECT request_id FROM lockbox_request_records
-             WHERE tenant = $1 AND closed AND closed_at < $2 ORDER BY closed_at, request_id LIMIT $3 FOR UPDATE SKIP LOCKED)
-           RETURNING request_id`,
-          [q.tenant, pgTime(q.closedBefore, 'closedBefore'), checkRecordLimit(q.limit)],
+          `DELETE FROM lockbox_request_records WHERE request_id = ANY($1::text[]) AND closed RETURNING request_id`,
+          [[...ids]],
         );
-        const ids = rows.map((r) => r.request_id).sort();
-        if (ids.length > 0) await client.query(`DELETE FROM lockbox_request_events WHERE request_id = ANY($1::text[])`, [ids]);
+        const deleted = rows.map((r) => r.request_id).sort();
+        if (deleted.length > 0) await client.query(`DELETE FROM lockbox_request_events WHERE request_id = ANY($1::text[])`, [deleted]);
         await client.query('COMMIT');
-        return ids;
+        return deleted;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;

@@ -94,15 +94,12 @@ export function sqliteRecords(db: Database.Database): RecordStore {
   const selectPrunable = db.prepare<[string, string, number], { request_id: string }>(
     `SELECT request_id FROM request_records WHERE tenant = ? AND closed = 1 AND closed_at < ? ORDER BY closed_at, request_id LIMIT ?`,
   );
-  const deleteRecord = db.prepare(`DELETE FROM request_records WHERE request_id = ?`);
+  const deleteRecord = db.prepare(`DELETE FROM request_records WHERE request_id = ? AND closed = 1`);
   const deleteEvents = db.prepare(`DELETE FROM request_events WHERE request_id = ?`);
-  const prune = db.transaction((q: { tenant: string; closedBefore: string; limit: number }) => {
-    const ids = selectPrunable.all(q.tenant, isoUtc(q.closedBefore, 'closedBefore'), checkRecordLimit(q.limit)).map((r) => r.request_id);
-    for (const id of ids) {
-      deleteEvents.run(id);
-      deleteRecord.run(id);
-    }
-    return ids.sort();
+  const remove = db.transaction((ids: readonly string[]) => {
+    const deleted = ids.filter((id) => deleteRecord.run(id).changes === 1);
+    for (const id of deleted) deleteEvents.run(id);
+    return [...new Set(deleted)].sort();
   });
 
   return {
@@ -126,8 +123,11 @@ export function sqliteRecords(db: Database.Database): RecordStore {
     async listRecordTenants() {
       return selectTenants.all().map((r) => r.tenant);
     },
-    async pruneRequestRecords(q) {
-      return prune.immediate(q);
+    async findPrunableRecords(q) {
+      return selectPrunable.all(q.tenant, isoUtc(q.closedBefore, 'closedBefore'), checkRecordLimit(q.limit)).map((r) => r.request_id);
+    },
+    async deleteRequestRecords(ids) {
+      return remove.immediate(ids);
     },
   };
 }

@@ -9,6 +9,7 @@ import { signDecision, signRequest } from '../../domain/signing.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
 import type { AccessRequest, DecisionAction, NewRequestInput } from '../../domain/request.js';
 import { principalOf } from '../auth.js';
+import { createRequestReader } from '../records.js';
 import type { ApiDeps } from '../deps.js';
 import { currentPolicy } from '../policy.js';
 import { targetOfNewRequest } from '../targets.js';
@@ -29,13 +30,14 @@ const NO_STEP_UP = { maxAgeMs: 0, requireMfa: false };
 export function requestRoutes(deps: ApiDeps): Router {
   const r = Router();
   const now = deps.clock ?? (() => new Date());
+  const reader = createRequestReader(deps);
 
   /** Loads a request the caller may see; others' requests are "not found", so their existence does not leak. */
   async function load(id: unknown, p: Principal): Promise<AccessRequest> {
     const requestId = s.RequestIdParam.safeParse(id);
     if (!requestId.success) throw problems.notFound(`no request with id ${String(id).slice(0, 80)}`);
     try {
-      const request = await deps.lockbox.get(requestId.data);
+      const request = await reader.get(requestId.data);
       if (!canSeeRequest(p, request.tenant, request.requester)) throw new RequestNotFoundError(requestId.data);
       return request;
     } catch (err) {
@@ -107,15 +109,18 @@ export function requestRoutes(deps: ApiDeps): Router {
       const link = `/v1/requests/${err.requestId}`;
       throw new Problem(409, 'idempotency-key-used', 'Conflict', `this Idempotency-Key belongs to request ${err.requestId}, which has ended; use a new key for a new request`, undefined, { requestId: err.requestId, link });
     });
+    // The record exists from the start, so the request is listed at once; the workflow's exports replace it.
+    if (fresh) await deps.store.putRequestRecord({ request, version: 0, events: [] });
     if (!fresh) res.setHeader('Idempotent-Replayed', 'true');
     res.status(201).location(`/v1/requests/${request.id}`).json(emergency ? await settledEmergency(deps, request) : request);
   });
 
   r.get('/', async (req, res) => {
     const p = principalOf(res);
-    const q = parse(s.ListRequestsQuery, req.query);
-    const requests = await deps.lockbox.list({ ...q, ...listScope(p) });
-    res.json({ requests });
+    const { from, to, ...q } = parse(s.ListRequestsQuery, req.query);
+    const requests = await reader.list({ ...q, createdFrom: from, createdTo: to, ...listScope(p) });
+    // A full page may have more after it: pass `next` as `after`.
+    res.json({ requests, next: requests.length === q.limit ? (requests.at(-1)?.id ?? null) : null });
   });
 
   r.get('/:id', async (req, res) => {
@@ -124,7 +129,7 @@ export function requestRoutes(deps: ApiDeps): Router {
 
   r.get('/:id/audit', async (req, res) => {
     const request = await load(req.params.id, principalOf(res));
-    res.json({ events: await deps.lockbox.audit(request.id) });
+    res.json({ events: await reader.audit(request.id) });
   });
 
   /**
@@ -224,7 +229,12 @@ export function requestRoutes(deps: ApiDeps): Router {
         if (err instanceof DecisionRefusedError) {
           throw err.kind === 'forbidden' ? new Problem(403, err.code, 'Not allowed', err.message) : problems.conflict(err.message, err.code);
         }
-        if (err instanceof RequestNotFoundError) throw problems.notFound(`no request with id ${request.id}`);
+        if (err instanceof RequestNotFoundError) {
+          // The workflow is gone (deleted, or aged out of Temporal) but the request's record says how it ended.
+          const record = await reader.record(request.id);
+          if (record?.closed) throw problems.conflict(`request is ${record.request.status}`, 'not_pending');
+          throw problems.notFound(`no request with id ${request.id}`);
+        }
         throw err;
       }
     });

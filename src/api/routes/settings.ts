@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { ulid } from 'ulid';
 import { canChangeSettings, canReadSettings } from '../../domain/directory.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
-import { canBeApprover, policyFromSettings, validateSettings, type BreakGlassSetting, type EscalationRule, type ReminderRule, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
+import { RECORD_RETENTION, canBeApprover, policyFromSettings, validateSettings, type BreakGlassSetting, type EscalationRule, type ReminderRule, type SettingsChange, type StoredSettings, type TenantSettings } from '../../domain/settings.js';
 import { checkStoredSettings } from '../../domain/settings-schema.js';
 import { POLICY_CHANGED, signDecision, signSettingsChange } from '../../domain/signing.js';
 import { principalOf } from '../auth.js';
@@ -16,7 +16,7 @@ import { parse } from '../validate.js';
 
 /** The settings as the API shows them: durations written like the request API's. */
 function view(r: StoredSettings) {
-  const { requestTtlMs, maxAccessMs, stepUp, breakGlass, escalation, reminders, ...rest } = r.settings;
+  const { requestTtlMs, maxAccessMs, stepUp, breakGlass, escalation, reminders, recordRetentionMs, ...rest } = r.settings;
   return {
     tenant: r.tenant,
     version: r.version,
@@ -27,6 +27,7 @@ function view(r: StoredSettings) {
     ...(breakGlass ? { breakGlass: breakGlassView(breakGlass) } : {}),
     ...(escalation ? { escalation: { after: formatDuration(escalation.afterMs), to: escalation.to } } : {}),
     ...(reminders ? { reminders: { count: reminders.count, every: formatDuration(reminders.everyMs) } } : {}),
+    recordRetention: formatDuration(recordRetentionMs ?? RECORD_RETENTION.defaultMs),
     updatedAt: r.updatedAt,
     updatedBy: r.updatedBy,
   };
@@ -110,6 +111,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
     const breakGlass = body.breakGlass ? breakGlassSetting(body.breakGlass) : kept?.breakGlass;
     const escalation = escalationSetting(body.escalation, kept?.escalation);
     const reminders = remindersSetting(body.reminders, kept?.reminders);
+    const recordRetentionMs = body.recordRetention === undefined ? kept?.recordRetentionMs : body.recordRetention === null ? undefined : (parseDuration(body.recordRetention) ?? undefined);
     const settings: TenantSettings = {
       customerApproval: body.customerApproval,
       approvers: body.approvers,
@@ -124,6 +126,7 @@ export function settingsRoutes(deps: ApiDeps): Router {
       ...(breakGlass ? { breakGlass } : {}),
       ...(escalation ? { escalation } : {}),
       ...(reminders ? { reminders } : {}),
+      ...(recordRetentionMs !== undefined ? { recordRetentionMs } : {}),
     };
     const people = [...new Set([...body.approvers, ...(escalation?.to ?? [])])];
     const known = new Map(await Promise.all(people.map(async (id) => [id, await deps.store.getUser(id)] as const)));

@@ -89,7 +89,12 @@ export class RequestRun {
   }
 
   private newJournal(auditId: string): AuditJournal {
-    return new AuditJournal(auditId, this.input.tenant, (events) => mustSucceed.exportAudit(events));
+    // The request's record (docs/records.md) is kept with each batch, as the request stands when it goes out; a
+    // second run under a used id keeps none (the id's record is the owner's).
+    const owner = auditId === this.input.id;
+    return new AuditJournal(auditId, this.input.tenant, (events) =>
+      owner ? mustSucceed.exportAudit(events, { request: this.state, version: this.journal.events.length }) : mustSucceed.exportAudit(events),
+    );
   }
 }
 
