@@ -62,6 +62,12 @@ describe('declared grant targets', () => {
     expect(bad).toMatch(/LOCKBOX_TARGETS: no-tenants\.tenants: /);
     expect(bad).toMatch(/LOCKBOX_TARGETS: extra: .*password/);
 
+    // The webhook list call (docs/webhook-targets.md) is checked like the other URLs.
+    expect(problemsOf({ LOCKBOX_TARGETS: JSON.stringify({ 'fabrikam-hooks': { ...hooks, listUrl: 'file:///etc/passwd' } }) })).toContain(
+      'LOCKBOX_TARGETS: fabrikam-hooks.listUrl: must be an http(s) URL',
+    );
+    const listed = { ...hooks, listUrl: 'https://grants.fabrikam.example/list' };
+    expect(loadConfig({ LOCKBOX_TARGETS: JSON.stringify({ 'fabrikam-hooks': listed }) }).targets.get('fabrikam-hooks')).toEqual({ name: 'fabrikam-hooks', ...listed });
     expect(problemsOf({ LOCKBOX_TARGETS: '{"contoso-crm": ' })).toContain('LOCKBOX_TARGETS: is not valid JSON');
     expect(problemsOf({ LOCKBOX_TARGETS: JSON.stringify({ builtin: crm }) })).toContain('the name builtin is reserved');
     expect(problemsOf({ LOCKBOX_TARGETS_FILE: join(dir, 'missing.json') })).toContain('LOCKBOX_TARGETS_FILE: cannot read');

@@ -293,12 +293,13 @@ describe('the schedule and who may run the reconciler', () => {
 });
 
 describe('which targets are reconciled', () => {
-  it("the built-in store and every declared target, from the operator's catalog, not from settings; never a URL from a built-in default, never a webhook", async () => {
+  it("the built-in store and every declared target, from the operator's catalog, not from settings; never a URL from a built-in default, a webhook only with its list call", async () => {
     const pg = { kind: 'postgres' as const, schemas: ['crm'], privileges: 'read' as const };
     const targets = catalogOf([
       { name: 'shared-crm', tenants: ['contoso', 'fabrikam'], connection: 'LOCKBOX_TARGET_CRM', ...pg },
       { name: 'demo-crm', tenants: ['contoso'], connection: 'LOCKBOX_TARGET_DEMO_CRM', ...pg },
       { name: 'northwind-tickets', kind: 'webhook', tenants: ['northwind'], grantUrl: 'https://hooks.example/grant', revokeUrl: 'https://hooks.example/revoke', secret: 'LOCKBOX_TARGET_HOOK' },
+      { name: 'northwind-listed', kind: 'webhook', tenants: ['northwind'], grantUrl: 'https://hooks.example/grant', revokeUrl: 'https://hooks.example/revoke', listUrl: 'https://hooks.example/list', secret: 'LOCKBOX_TARGET_HOOK' },
       // No tenant picks it any more (and none may): what was granted through it is still reconciled.
       { name: 'retired-crm', tenants: [], connection: 'LOCKBOX_TARGET_CRM', ...pg, database: 'old' },
     ]);
@@ -319,13 +320,15 @@ describe('which targets are reconciled', () => {
       { env: (name) => (name === 'LOCKBOX_TARGET_CRM' ? 'postgres://admin@db.example/crm' : undefined) },
     );
     const refs = await acts.reconcileTargets();
-    expect(refs.map((r) => [r.label, r.provider, r.tenants, r.resources, r.skipped ?? null])).toEqual([
-      ['builtin', 'builtin', [], [], null],
-      ['shared-crm', 'postgres', ['contoso', 'fabrikam'], ['db:crm', 'db:shared'], null],
+    expect(refs.map((r) => [r.label, r.provider, r.tenants, r.resources, r.skipped ?? null, r.notReconcilable ?? false])).toEqual([
+      ['builtin', 'builtin', [], [], null, false],
+      ['shared-crm', 'postgres', ['contoso', 'fabrikam'], ['db:crm', 'db:shared'], null, false],
       // fabrikam's pick of contoso's target names no resource of it.
-      ['demo-crm', 'postgres', ['contoso'], ['db:demo'], expect.stringMatching(/not set in this worker's environment/)],
-      ['northwind-tickets', 'webhook', ['northwind'], ['app:tickets'], expect.stringMatching(/cannot list/)],
-      ['retired-crm', 'postgres', [], [], null],
+      ['demo-crm', 'postgres', ['contoso'], ['db:demo'], expect.stringMatching(/not set in this worker's environment/), false],
+      // Left out on purpose above; here it cannot be reconciled at all, and the report and a metric say so.
+      ['northwind-tickets', 'webhook', ['northwind'], ['app:tickets'], expect.stringMatching(/^not reconcilable: the webhook target has no listUrl/), true],
+      ['northwind-listed', 'webhook', ['northwind'], [], null, false],
+      ['retired-crm', 'postgres', [], [], null, false],
     ]);
     expect(JSON.stringify(refs)).not.toContain('db.example');
     expect(JSON.stringify(refs)).not.toContain('LOCKBOX_TARGET_EVIL');

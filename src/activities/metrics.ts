@@ -25,6 +25,8 @@ export interface ReconcileMetrics {
   failures: Counter<'stage'>;
   /** Unix time (seconds) of the last reconcile that checked every target without a failure. */
   lastSuccess: Gauge;
+  /** Targets the last reconcile could not reconcile at all (a webhook target without a list call). */
+  notReconcilable: Gauge;
 }
 
 /** Registers the reconciler's metrics on `registry`. */
@@ -51,6 +53,11 @@ export function createReconcileMetrics(registry: Registry): ReconcileMetrics {
     lastSuccess: new Gauge({
       name: 'lockbox_reconcile_last_success_seconds',
       help: 'Unix time of the last reconcile that checked every grant target without a failure (0: none yet in this process)',
+      registers: [registry],
+    }),
+    notReconcilable: new Gauge({
+      name: 'lockbox_reconcile_targets_not_reconcilable',
+      help: 'Grant targets the last reconcile could not reconcile at all (a webhook target without a listUrl): what they granted is never checked',
       registers: [registry],
     }),
   };

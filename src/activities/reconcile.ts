@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { AuditEventType, type AuditEvent } from '../domain/audit.js';
 import {
@@ -65,8 +65,14 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
     for (const declared of catalog.values()) {
       const target: ResourceTarget = { provider: 'catalog', name: declared.name };
       const ref: TargetRef = { key: targetKey(target), label: declared.name, target, provider: declared.kind, tenants: [...declared.tenants], resources: [] };
-      const skipped = skipReason(declared);
-      if (skipped) ref.skipped = skipped;
+      if (declared.kind === 'webhook' && !declared.listUrl) {
+        // Not silently skipped: counted and named in the report, so an operator sees what nothing reconciles.
+        ref.skipped = 'not reconcilable: the webhook target has no listUrl (docs/webhook-targets.md, the list call)';
+        ref.notReconcilable = true;
+      } else {
+        const skipped = skipReason(declared);
+        if (skipped) ref.skipped = skipped;
+      }
       refs.set(ref.key, ref);
     }
     for (const record of await deps.store.listTenantSettings()) {
@@ -83,7 +89,8 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
   }
 
   function skipReason(target: DeclaredTarget): string | undefined {
-    if (target.kind === 'webhook') return 'the webhook provider cannot list what it granted';
+    // A webhook target lists through its own list call, checked by the provider; its secret is checked when used.
+    if (target.kind === 'webhook') return undefined;
     // A default URL (the embedded demo's machine-wide PostgreSQL) is shared by every Lockbox on the machine: what
     // another installation granted there would look like an orphan here. Only explicit configuration is reconciled.
     if (!TARGET_ENV_PATTERN.test(target.connection) || !env(target.connection)) {
@@ -102,10 +109,18 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
     const { ref } = input;
     const provider = deps.grants.providerFor(ref.target);
     const report: TargetReport = { target: ref.label, provider: ref.provider, granted: 0, orphans: [], drift: [], unsure: [] };
-    if (!provider.listGranted) return { report: { ...report, skipped: 'this provider cannot list what it granted' }, granted: [], events: [] };
+    if (!provider.listGranted) {
+      return { report: { ...report, skipped: 'not reconcilable: this provider cannot list what it granted', notReconcilable: true }, granted: [], events: [] };
+    }
     const client = temporal();
-    const granted = await provider.listGranted();
+    const listed = await provider.listGranted().catch((err: unknown) => {
+      // A refused answer (too large, malformed, a redirect) is refused again on every attempt: reported at once.
+      if (err instanceof Error && (err as { nonRetryable?: boolean }).nonRetryable) throw ApplicationFailure.nonRetryable(err.message, 'NonRetryableGrantError');
+      throw err;
+    });
+    const { granted, foreign } = ownedByTargetTenants(ref, listed);
     report.granted = granted.length;
+    report.unsure.push(...foreign.map((requestId) => ({ requestId, why: `listed by the target, but its tenant does not use ${ref.label}: left alone` })));
     const lookups: Record<string, Lookup> = {};
     for (const id of granted) {
       heartbeat();
@@ -263,6 +278,7 @@ export function createReconcileActivities(deps: ActivityDeps, opts: ReconcileOpt
       orphansRevoked: report.targets.reduce((n, t) => n + t.orphans.filter((o) => o.outcome === 'revoked').length, 0),
       drift: report.targets.reduce((n, t) => n + t.drift.length, 0),
     };
+    metrics.notReconcilable.set(report.targets.filter((t) => t.notReconcilable).length);
     if (report.ok) {
       metrics.lastSuccess.set(Date.parse(report.finishedAt) / 1000);
       deps.log.info('reconcile done', summary);
@@ -285,6 +301,17 @@ function eventId(requestId: string, kind: 'orphan' | 'drift'): string {
 /** seq 0: outside the request's own numbered trail (its workflow numbers 1, 2, 3...). */
 function reconcileEvent(kind: 'orphan' | 'drift', type: AuditEventType, tenant: string, requestId: string, details: Record<string, unknown>): AuditEvent {
   return { id: eventId(requestId, kind), seq: 0, time: new Date().toISOString(), type, tenant, requestId, actor: 'system', details };
+}
+
+/**
+ * A webhook receiver is the customer's system and its list is untrusted: only ids of tenants the operator declared
+ * for the target are acted on, so one tenant's receiver cannot have requests of another tenant audited as orphans.
+ * A retired target (no tenants) and the operator's own targets (built-in, PostgreSQL) are taken as listed.
+ */
+function ownedByTargetTenants(ref: TargetRef, listed: readonly string[]): { granted: string[]; foreign: string[] } {
+  if (ref.provider !== 'webhook' || ref.tenants.length === 0) return { granted: [...listed], foreign: [] };
+  const ours = (id: string) => ref.tenants.includes(tenantOfRequestId(id) ?? '');
+  return { granted: listed.filter(ours), foreign: listed.filter((id) => !ours(id)) };
 }
 
 /** A tenant that declares the target: the one in the request id if it does, else the only one. */

@@ -234,7 +234,7 @@ export const ROUTES: RouteDoc[] = [
     description:
       'Operators only. Revokes access that no running request owns (audited `access.orphan_revoked`) and reports active requests whose access is missing at the target (`access.drift_detected`); see docs/reconcile.md. Calls made while a run is going share it. No body.',
     tag: 'operator',
-    response: { status: 200, description: 'the report: `{startedAt, finishedAt, drift, ok, active, targets: [{target, provider, granted, orphans, drift, unsure, skipped?, error?}], errors}`' },
+    response: { status: 200, description: 'the report: `{startedAt, finishedAt, drift, ok, active, targets: [{target, provider, granted, orphans, drift, unsure, skipped?, notReconcilable?, error?}], notReconcilable, errors}`; `notReconcilable` names the targets that cannot list what they granted (a webhook target without `listUrl`)' },
     otherResponses: { 202: '`{status: "running", workflowId}`: the run takes longer than the call waits; it goes on' },
     problems: [403],
   },

@@ -37,6 +37,8 @@ const WebhookDeclaration = z.strictObject({
   grantUrl: HttpUrl,
   revokeUrl: HttpUrl,
   extendUrl: HttpUrl.optional(),
+  /** The list call the reconciler uses (docs/webhook-targets.md); without it the target is not reconcilable. */
+  listUrl: HttpUrl.optional(),
   secret: TargetEnv,
   timeoutMs: z.number().int().min(100).max(60_000).optional(),
 });

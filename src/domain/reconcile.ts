@@ -170,6 +170,11 @@ export interface TargetRef {
   resources: string[];
   /** Set when the target is not reconciled, saying why. */
   skipped?: string;
+  /**
+   * Set (with `skipped`) when the target cannot be reconciled at all: it has no way to list what it holds (a
+   * webhook target without a list call). Not set for one left out on purpose (a built-in default URL).
+   */
+  notReconcilable?: true;
 }
 
 export interface OrphanOutcome {
@@ -199,6 +204,8 @@ export interface TargetReport {
   drift: DriftOutcome[];
   unsure: Array<{ requestId: string; why: string }>;
   skipped?: string;
+  /** The target cannot list what it holds: nothing it granted is ever reconciled (an operator must add a list call). */
+  notReconcilable?: true;
   /** The target could not be reconciled this run (unreachable, bad configuration). */
   error?: string;
 }
@@ -213,6 +220,8 @@ export interface ReconcileReport {
   /** Running requests listed as active (visibility) when the run began: the ones checked for drift. */
   active: number;
   targets: TargetReport[];
+  /** Labels of the targets that cannot be reconciled at all (`notReconcilable`); they do not make `ok` false. */
+  notReconcilable: string[];
   /** Failures outside any one target. */
   errors: string[];
 }
@@ -224,7 +233,7 @@ export function failedTarget(ref: TargetRef, error: string): TargetReport {
 
 /** A target's report when it is not reconciled (its provider cannot list grants, no explicit connection). */
 export function skippedTarget(ref: TargetRef, why: string): TargetReport {
-  return { target: ref.label, provider: ref.provider, granted: 0, orphans: [], drift: [], unsure: [], skipped: why };
+  return { target: ref.label, provider: ref.provider, granted: 0, orphans: [], drift: [], unsure: [], skipped: why, ...(ref.notReconcilable ? { notReconcilable: true as const } : {}) };
 }
 
 /** The run's report: ok only if every target and every orphan revoke succeeded. */
@@ -237,5 +246,6 @@ export function finishReport(input: {
   errors: string[];
 }): ReconcileReport {
   const targetsOk = input.targets.every((t) => !t.error && t.orphans.every((o) => o.outcome !== 'failed'));
-  return { ...input, ok: targetsOk && input.errors.length === 0 };
+  const notReconcilable = input.targets.filter((t) => t.notReconcilable).map((t) => t.target);
+  return { ...input, ok: targetsOk && input.errors.length === 0, notReconcilable };
 }

@@ -22,6 +22,8 @@ export interface WebhookTargetSpec {
   grantUrl: string;
   revokeUrl: string;
   extendUrl?: string;
+  /** Lists what the receiver holds that Lockbox granted; without it the reconciler cannot reconcile the target. */
+  listUrl?: string;
   /** Env var holding the HMAC secret; must match TARGET_ENV_PATTERN. */
   secret: string;
   timeoutMs?: number;

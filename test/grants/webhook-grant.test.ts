@@ -7,7 +7,9 @@ import {
   webhookSignature,
   type WebhookGrantProviderOptions,
 } from '../../src/adapters/grants/webhook-grant-provider.js';
+import { MAX_LIST_ANSWER_BYTES, MAX_LISTED_GRANTS } from '../../src/adapters/grants/webhook-list.js';
 import { findFreePort } from '../../src/dev/dev-server.js';
+import { ulid } from 'ulid';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import { receiverHttp } from '../support/outbound.js';
 
@@ -20,6 +22,7 @@ const provider = (over: Partial<WebhookGrantProviderOptions> = {}) =>
     grantUrl: `${receiver.url}/grant`,
     revokeUrl: `${receiver.url}/revoke`,
     extendUrl: `${receiver.url}/extend`,
+    listUrl: `${receiver.url}/list`,
     secret: SECRET,
     timeoutMs: 1_000,
     backoffMs: 10,
@@ -145,5 +148,57 @@ describe('webhook grant provider', () => {
 
   it('refuses a short secret at construction, without echoing it', () => {
     expect(() => createWebhookGrantProvider({ grantUrl: receiver.url, revokeUrl: receiver.url, secret: 'tiny-secret' })).toThrow(/at least 16/);
+  });
+});
+
+describe('webhook list call (what the reconciler reads)', () => {
+  const lockboxId = () => `req-contoso-${ulid()}`;
+  // Earlier tests' ids are not Lockbox's shape, which a list answer must never carry.
+  beforeEach(() => receiver.grants.clear());
+  const json = (body: unknown) => ({ status: 200, headers: { 'Content-Type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  it('is a signed POST {action:"list"} answered with the receiver\'s grants, each id once', async () => {
+    const p = provider();
+    const [a, b] = [lockboxId(), lockboxId()];
+    await p.grant(input(a));
+    await p.grant(input(b));
+    const listed = await p.listGranted!();
+    expect(listed).toEqual(expect.arrayContaining([a, b]));
+    const call = receiver.calls.at(-1)!;
+    expect(call).toMatchObject({ path: '/list', verified: true });
+    expect(JSON.parse(call.body)).toEqual({ action: 'list' });
+    expect(call.headers['idempotency-key']).toMatch(/^list:\d+$/);
+    receiver.script.push(json({ grants: [{ requestId: a, endsAt: 'whatever' }, { requestId: a }] }));
+    expect(await p.listGranted!()).toEqual([a]);
+    expect(provider({ listUrl: undefined }).listGranted).toBeUndefined();
+  });
+
+  it.each([
+    ['not JSON', { status: 200, headers: { 'Content-Type': 'application/json' }, body: '{"grants": [' }],
+    ['JSON of another shape', json({ requests: [] })],
+    ['an id that is no Lockbox request id', json({ grants: [{ requestId: "req-contoso-x'; DROP ROLE postgres; --" }] })],
+    ['an id that is not a string', json({ grants: [{ requestId: 42 }] })],
+    ['more entries than allowed', json({ grants: Array.from({ length: MAX_LISTED_GRANTS + 1 }, () => ({ requestId: 'req-contoso-01JAAAAAAAAAAAAAAAAAAAAAAA' })) })],
+    ['no JSON content type', { status: 200, headers: { 'Content-Type': 'text/plain' }, body: '{"grants": []}' }],
+  ])('refuses a malformed answer (%s), without retrying or repeating it', async (_what, answer) => {
+    receiver.script.push(answer);
+    const err = await failure(provider().listGranted!());
+    expect(err).toBeInstanceOf(NonRetryableGrantError);
+    expect(err.message).toBe('webhook list: target_invalid_answer');
+    expect(receiver.calls).toHaveLength(1);
+  });
+
+  it('refuses an answer over 1 MiB, and a redirect to an internal address, naming the rule', async () => {
+    receiver.script.push(json({ grants: [], pad: 'x'.repeat(MAX_LIST_ANSWER_BYTES) }));
+    const big = await failure(provider().listGranted!());
+    expect(big).toBeInstanceOf(NonRetryableGrantError);
+    expect(big.message).toBe('webhook list: response_too_large');
+
+    receiver.script.push({ status: 302, headers: { Location: 'http://169.254.169.254/latest/meta-data/' } });
+    const moved = await failure(provider().listGranted!());
+    expect(moved).toBeInstanceOf(NonRetryableGrantError);
+    expect(moved.message).toBe('webhook list: redirect_refused (HTTP 302)');
+    // Neither was followed or retried: two calls, both to /list.
+    expect(receiver.calls.map((c) => c.path)).toEqual(['/list', '/list']);
   });
 });

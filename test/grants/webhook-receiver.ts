@@ -13,8 +13,8 @@ export interface ReceivedCall {
   status: number;
 }
 
-/** A scripted answer for the next call: an HTTP status, or 'hang' (never answer). */
-export type Scripted = number | 'hang';
+/** A scripted answer for the next call: an HTTP status, 'hang' (never answer), or a raw answer (hostile ones). */
+export type Scripted = number | 'hang' | { status: number; headers?: Record<string, string>; body?: string };
 
 /**
  * A customer's grant system as a real HTTP server: verifies signatures the way the provider's documentation tells
@@ -60,6 +60,11 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
         call.status = status;
         send(res, status, body);
       };
+      if (typeof next === 'object') {
+        call.status = next.status;
+        res.writeHead(next.status, next.headers ?? {}).end(next.body ?? '');
+        return;
+      }
       if (next !== undefined) return answer(next);
       if (!call.verified) return answer(401, { error: 'bad signature' });
       const msg = JSON.parse(raw) as { action: string; requestId: string; endsAt?: string; principal?: string };
@@ -78,6 +83,10 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
         if (!existing) return answer(404, { error: 'no such grant' });
         existing.endsAt = msg.endsAt ?? existing.endsAt;
         return answer(200, existing);
+      }
+      if (req.url === '/list' && msg.action === 'list') {
+        // What the receiver holds, ended or not (the reconciler revokes what nobody owns; an ended one too).
+        return answer(200, { grants: [...grants].map(([requestId, g]) => ({ requestId, endsAt: g.endsAt })) });
       }
       return answer(400, { error: 'unknown action' });
     });

@@ -54,6 +54,7 @@ export function createGrantRouter(deps: {
           grantUrl: target.grantUrl,
           revokeUrl: target.revokeUrl,
           extendUrl: target.extendUrl,
+          listUrl: target.listUrl,
           secret: secretFrom(target.secret),
           timeoutMs: target.timeoutMs,
           http: deps.http,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { createGuardedHttp, OutboundReason, OutboundRefusedError, type GuardedHttp, type OutboundResponse } from '../http/guarded-http.js';
 import type { GrantInput, GrantProvider, GrantResult } from '../../ports/grant-provider.js';
 import { checkDuration, GrantTargetError, NonRetryableGrantError } from './errors.js';
+import { listedRequestIds, MAX_LIST_ANSWER_BYTES } from './webhook-list.js';
 
 export { GrantTargetError, NonRetryableGrantError } from './errors.js';
 
@@ -19,13 +20,15 @@ export { GrantTargetError, NonRetryableGrantError } from './errors.js';
  *   from your clock, so a recorded call cannot be replayed later.
  *
  * Bodies: grant `{action:"grant", requestId, tenant, resource, principal, endsAt}`; revoke
- * `{action:"revoke", requestId, revokedAt}`; extend `{action:"extend", requestId, endsAt}`. Times are ISO-8601 UTC.
+ * `{action:"revoke", requestId, revokedAt}`; extend `{action:"extend", requestId, endsAt}`; list `{action:"list"}`
+ * (`Idempotency-Key: list:<unix ms>`; a read). Times are ISO-8601 UTC.
  * The receiver must itself end access at `endsAt`, even if the revoke never arrives.
  *
  * Answers: any 2xx is success; for grant and extend it may carry JSON `{grantedAt?, endsAt?}` (ISO-8601 with a
  * zone, `Content-Type: application/json`, at most 16 KiB), the receiver's own record (so a repeated grant returns
  * the first one's times). An `endsAt` later than the approved one is cut back to it; a JSON answer of another
- * shape fails the call (`target_invalid_answer`). 408, 429, 5xx and network errors are retried a few times here
+ * shape fails the call (`target_invalid_answer`). The list call must answer JSON `{grants: [{requestId}, ...]}`
+ * (at most 1 MiB and 10,000 entries; `webhook-list.ts`), every grant the receiver holds that Lockbox made. 408, 429, 5xx and network errors are retried a few times here
  * with backoff (Temporal retries the activity beyond that); any other status fails at once with
  * `NonRetryableGrantError`. Redirects are not followed. Errors carry only a reason code from `WebhookFailure`
  * or `OutboundReason` and an HTTP status, never what the receiver said.
@@ -35,6 +38,8 @@ export interface WebhookGrantProviderOptions {
   revokeUrl: string;
   /** Without it the provider has no `extend`. */
   extendUrl?: string;
+  /** Without it the provider has no `listGranted`, and the reconciler reports the target as not reconcilable. */
+  listUrl?: string;
   /** The shared HMAC key; at least 16 characters (32 random bytes recommended). Never put into an error. */
   secret: string;
   /** Per attempt, default 10 s. */
@@ -120,7 +125,7 @@ function clampEnd(what: string, answered: string | undefined, latest: string, gr
  */
 export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): GrantProvider {
   if (opts.secret.length < 16) throw new NonRetryableGrantError('webhook grant provider: secret must be at least 16 characters');
-  for (const u of [opts.grantUrl, opts.revokeUrl, opts.extendUrl]) {
+  for (const u of [opts.grantUrl, opts.revokeUrl, opts.extendUrl, opts.listUrl]) {
     if (u !== undefined && !URL.canParse(u)) throw new NonRetryableGrantError('webhook grant provider: a configured URL is not valid');
   }
   const timeoutMs = opts.timeoutMs ?? 10_000;
@@ -130,7 +135,7 @@ export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): G
   const http = opts.http ?? createGuardedHttp();
 
   /** POSTs one signed call with retries; returns the 2xx answer. */
-  async function call(url: string, idempotencyKey: string, payload: Record<string, string>): Promise<OutboundResponse> {
+  async function call(url: string, idempotencyKey: string, payload: Record<string, string>, maxResponseBytes = MAX_ANSWER_BYTES): Promise<OutboundResponse> {
     const body = JSON.stringify(payload);
     const what = `webhook ${payload.action}`;
     for (let attempt = 1; ; attempt++) {
@@ -145,7 +150,7 @@ export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): G
           url,
           method: 'POST',
           timeoutMs,
-          maxResponseBytes: MAX_ANSWER_BYTES,
+          maxResponseBytes,
           headers: {
             'Content-Type': 'application/json',
             'Idempotency-Key': idempotencyKey,
@@ -205,6 +210,13 @@ export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): G
       const iso = new Date(endsAt).toISOString();
       const res = await call(extendUrl, `${requestId}:extend:${iso}`, { action: 'extend', requestId, endsAt: iso });
       return { endsAt: clampEnd('webhook extend', answeredTimes('webhook extend', res).endsAt, iso) };
+    };
+  }
+  const listUrl = opts.listUrl;
+  if (listUrl) {
+    provider.listGranted = async () => {
+      const res = await call(listUrl, `list:${clock().getTime()}`, { action: 'list' }, MAX_LIST_ANSWER_BYTES);
+      return listedRequestIds(res, WebhookFailure.invalidAnswer);
     };
   }
   return provider;

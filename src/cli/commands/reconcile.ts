@@ -21,6 +21,8 @@ export function renderReport(r: ReconcileReport): string {
     for (const d of t.drift) lines.push(`drift ${d.action.replace('_', ' ')}: ${d.requestId} (${d.tenant}, ${d.resource}) at ${t.target}${d.error ? `: ${d.error}` : ''}`);
     for (const u of t.unsure) lines.push(`left for the next run: ${u.requestId} at ${t.target}: ${u.why}`);
   }
+  // Older servers' reports have no such list.
+  if (r.notReconcilable?.length) lines.push(`not reconcilable (nothing they granted is checked): ${r.notReconcilable.join(', ')}`);
   for (const e of r.errors) lines.push(`FAILED: ${e}`);
   const about = `${r.active} active request(s) checked for drift, drift mode ${r.drift}`;
   lines.push(r.ok ? `ok (${about})` : `reconcile FAILED: not everything was checked or revoked (${about})`);
