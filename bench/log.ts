@@ -6,6 +6,10 @@ export const log = (line: string) => process.stderr.write(`[bench ${new Date().t
 export const errText = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
 export const EMPTY: Percentiles = { p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, max: Number.NaN, n: 0 };
 
+export function emptyRead(): Results['read'] {
+  const side = () => ({ records: EMPTY, temporal: EMPTY, ratio: { p50: Number.NaN, p95: Number.NaN, p99: Number.NaN }, failed: { records: 0, temporal: 0 } });
+  return { closed: { count: 0, statuses: {}, closedByPhase: 0 }, get: { ...side(), disagree: 0 }, list: { ...side(), returned: { records: 0, temporal: 0 } } };
+}
 
 export function emptyPending(): Results['pending'] {
   return {

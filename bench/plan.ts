@@ -19,6 +19,9 @@ export interface Plan {
   scaleConcurrency: number;
   requestTtl: string;
   listCalls: number;
+  /** Read path: closed requests read both ways (API from the record, Temporal query), and list calls both ways. */
+  readGets: number;
+  readLists: number;
   expirySample: number;
   /** Bare lifecycles left pending to measure the engine's memory floor per pending workflow. */
   barePending: number;
@@ -30,7 +33,7 @@ export interface Plan {
   stackLog: string | null;
 }
 
-export const ALL_PHASES = ['create', 'decision', 'throughput', 'scale'];
+export const ALL_PHASES = ['create', 'decision', 'throughput', 'read', 'scale'];
 
 export function parseArgs(argv: string[]): Plan {
   const has = (flag: string) => argv.includes(flag);
@@ -69,6 +72,8 @@ export function parseArgs(argv: string[]): Plan {
     scaleConcurrency: quick ? 8 : 16,
     requestTtl: ttl,
     listCalls: quick ? 30 : 200,
+    readGets: quick ? 60 : 300,
+    readLists: quick ? 30 : 200,
     expirySample: quick ? 20 : 200,
     barePending: quick ? 100 : 2000,
     phases,

@@ -53,6 +53,26 @@ export interface CpuSample {
   benchThreads: Record<string, number> | null;
 }
 
+/** One read both ways in the read phase: through the API from Lockbox's records, and the Temporal path it replaced. */
+export interface ReadComparison {
+  /** Through the API (HTTP, auth, Store): answered from the records. */
+  records: Percentiles;
+  /** The call the API made before, with the bench's own Temporal client (no HTTP, no auth). */
+  temporal: Percentiles;
+  /** temporal / records at each percentile (old / new): above 1, the records path is that many times faster. */
+  ratio: { p50: number; p95: number; p99: number };
+  failed: { records: number; temporal: number };
+}
+
+export interface ReadPath {
+  /** The closed requests read (their records are closed), by status, and how many the phase closed itself. */
+  closed: { count: number; statuses: Record<string, number>; closedByPhase: number };
+  /** `GET /v1/requests/{id}` of a closed request vs `lockbox.get(id)` (a query: replays the closed workflow). */
+  get: ReadComparison & { disagree: number };
+  /** `GET /v1/requests?tenant=contoso&limit=100` vs `lockbox.list({ tenant, limit: 100 })` (Temporal visibility). */
+  list: ReadComparison & { returned: { records: number; temporal: number } };
+}
+
 export interface Results {
   version: 1;
   date: string;
@@ -83,6 +103,7 @@ export interface Results {
   /** Peak Lockbox rate counting lifecycles whose audit read-back through the API failed (see ThroughputSide). */
   throughputExportedPerSec: number;
   throughput: { windowMs: number; levels: ThroughputLevel[]; definition: string };
+  read: ReadPath;
   pending: {
     count: number;
     requested: number;
@@ -247,6 +268,26 @@ export function markdown(r: Results): string {
     fmt(r.throughputRatio, '', 2) + (r.throughputExportedPerSec > r.throughputPerSec ? ` (${fmt(r.throughputExportedPerSec / r.bareThroughputPerSec, '', 2)})` : ''),
     tv('lifecycle throughput / bare'),
   );
+  const rd = r.read;
+  if (rd.get.records.n || rd.get.temporal.n) {
+    const ratio = (x: ReadComparison) => `old / new: p50 ${fmt(x.ratio.p50)}, p95 ${fmt(x.ratio.p95)}, p99 ${fmt(x.ratio.p99)}`;
+    const failed = (x: ReadComparison, side: 'records' | 'temporal') => (x.failed[side] ? ` (${x.failed[side]} failed)` : '');
+    const statuses = Object.entries(rd.closed.statuses).map(([k, v]) => `${v} ${k}`).join(', ');
+    row(
+      `GET a closed request (${rd.closed.count}: ${statuses || 'none'}) p50 / p95 / p99`,
+      `\`GET /v1/requests/{id}\` from the record: ${pct(rd.get.records)}${failed(rd.get, 'records')}`,
+      `old path, same run: \`lockbox.get\` (Temporal query, replays the closed workflow; no HTTP): ${pct(rd.get.temporal)}${failed(rd.get, 'temporal')}`,
+      ratio(rd.get),
+      '(none)',
+    );
+    row(
+      'list a tenant\'s requests (limit 100) p50 / p95 / p99',
+      `\`GET /v1/requests?tenant=contoso&limit=100\` from the records: ${pct(rd.list.records)} (${rd.list.returned.records} returned)${failed(rd.list, 'records')}`,
+      `old path, same run: \`lockbox.list\` (Temporal visibility; no HTTP): ${pct(rd.list.temporal)} (${rd.list.returned.temporal} returned)${failed(rd.list, 'temporal')}`,
+      ratio(rd.list),
+      '(none)',
+    );
+  }
   const p = r.pending;
   row(`pending at once (created at ${fmt(p.createPerSec, '/s')})`, `${p.count} of ${p.requested}${p.visibilityPendingCount !== null ? ` (visibility: ${p.visibilityPendingCount} pending)` : ''}`, '', '', '');
   row(

@@ -22,10 +22,11 @@ import { startBare } from './bare.js';
 import type { Ctx } from './context.js';
 import { CpuMeter } from './cpu-meter.js';
 import { ApiClient } from './http.js';
-import { EMPTY, emptyPending, errText, log } from './log.js';
+import { EMPTY, emptyPending, emptyRead, errText, log } from './log.js';
 import { barePendingPhase } from './phases/bare-pending.js';
 import { cancelAll, createPhase } from './phases/create.js';
 import { decisionPhase } from './phases/decision.js';
+import { readPhase } from './phases/read.js';
 import { scalePhase } from './phases/scale.js';
 import { throughputPhase } from './phases/throughput.js';
 import { warmUp } from './phases/warm-up.js';
@@ -111,6 +112,14 @@ async function main(): Promise<void> {
     const bareId = await lastBareLifecycleId(client, bare.taskQueue);
     if (bareId) bareShape = await historyShape(client, bareId);
 
+    let read: Results['read'] | null = null;
+    if (plan.phases.has('read')) {
+      const readStarted = Date.now();
+      read = await readPhase(ctx, client, cpu);
+      // The read phase has its own time budget: the scale test keeps all of its own (the quick run is longer by it).
+      ctx.hardDeadline += Date.now() - readStarted;
+    }
+
     let scale: Results['pending'] | null = null;
     if (plan.phases.has('scale')) {
       log(`scale: ${plan.scaleN} pending requests, ${plan.scaleConcurrency} at a time`);
@@ -140,6 +149,7 @@ async function main(): Promise<void> {
           'completed lifecycles / seconds from the first start to the last completion, per concurrency level; the top-level numbers are the peak over levels for each side',
       },
       histories: { ours, bare: bareShape },
+      read: read ?? emptyRead(),
       pending:
         scale ??
 emptyPending(),
@@ -189,6 +199,7 @@ emptyPending(),
     throughputRatio: Number.NaN,
     throughputExportedPerSec: Number.NaN,
     throughput: { windowMs: plan.lifecycleWindowMs, levels: [], definition: '' },
+    read: emptyRead(),
     pending: undefined as unknown as Results['pending'],
     histories: { ours: null, bare: null },
     cpu: cpu.samples,

@@ -72,3 +72,22 @@ export async function pool<T>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, lane));
   return results.filter((r) => r !== undefined);
 }
+
+/**
+ * Runs `a(i)` and `b(i)` back to back for i in 0..count-1, alternating which goes first so that drift and warm
+ * caches hit both sides alike; stops starting new pairs once `deadline` (epoch ms) has passed.
+ */
+export async function alternate<A, B>(count: number, deadline: number, a: (i: number) => Promise<A>, b: (i: number) => Promise<B>): Promise<{ a: A[]; b: B[] }> {
+  const as: A[] = [];
+  const bs: B[] = [];
+  for (let i = 0; i < count && Date.now() < deadline; i++) {
+    if (i % 2 === 0) {
+      as.push(await a(i));
+      bs.push(await b(i));
+    } else {
+      bs.push(await b(i));
+      as.push(await a(i));
+    }
+  }
+  return { a: as, b: bs };
+}

@@ -1,21 +1,18 @@
 import { TOKENS } from '../http.js';
 import { create, resource, until, type Ctx } from '../context.js';
-import { pool } from '../stats.js';
+import { alternate, pool } from '../stats.js';
 
 /** Create latency against bare `workflow.start`, one at a time, interleaved so drift hits both alike. */
 export async function createPhase(ctx: Ctx) {
-  const ours: number[] = [];
-  const bare: number[] = [];
-  const ids: string[] = [];
   const deadline = until(ctx, 12_000, 180_000, true);
-  for (let i = 0; i < ctx.plan.createSamples && Date.now() < deadline; i++) {
-    const oursFirst = i % 2 === 0;
-    if (!oursFirst) bare.push(await ctx.bare.startTrivial());
-    const c = await create(ctx, resource(ctx, 'create', i), '1h');
-    ours.push(c.ms);
-    ids.push(c.body.id);
-    if (oursFirst) bare.push(await ctx.bare.startTrivial());
-  }
+  const { a: created, b: bare } = await alternate(
+    ctx.plan.createSamples,
+    deadline,
+    (i) => create(ctx, resource(ctx, 'create', i), '1h'),
+    () => ctx.bare.startTrivial(),
+  );
+  const ours = created.map((c) => c.ms);
+  const ids: string[] = created.map((c) => c.body.id);
   if (ours.length < ctx.plan.createSamples) ctx.notes.push(`create latency: only ${ours.length} of ${ctx.plan.createSamples} samples (time cap)`);
   return { ours, bare, ids };
 }
