@@ -19,6 +19,12 @@ export interface PrivatePostgres {
   logFile: string;
   /** Stops the server and deletes its directory; idempotent. */
   stop(): Promise<void>;
+  /**
+   * A real outage: shuts the server down (`pg_ctl stop -m fast`: sessions are ended, the port is closed) but keeps
+   * its data; `resume` starts it again on the same port with the same data.
+   */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 /** The newest installed PostgreSQL's binaries (`/usr/lib/postgresql/<major>/bin`). */
@@ -82,16 +88,27 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       }
       started = true;
       let stopped = false;
+      let paused = false;
       return {
         port,
         host: '127.0.0.1',
         adminUrl: `postgres://admin:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
         logFile: join(dir, 'server.log'),
+        async pause() {
+          if (stopped || paused) return;
+          await exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+          paused = true;
+        },
+        async resume() {
+          if (stopped || !paused) return;
+          await exec('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start']);
+          paused = false;
+        },
         async stop() {
           if (stopped) return;
           stopped = true;
           try {
-            await exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+            if (!paused) await exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
           } finally {
             started = false;
             process.removeListener('exit', stopSync);
