@@ -123,3 +123,38 @@ describe('OIDC bearer-token settings (LOCKBOX_OIDC_*)', () => {
     expect(problems(() => loadConfig({ ...BEARER, LOCKBOX_OIDC_JWKS_URL: 'http://127.0.0.1:8080/certs' }))).toEqual([]);
   });
 });
+
+describe('worker sizing (LOCKBOX_WORKER_*)', () => {
+  it('leaves the SDK defaults when nothing is set', () => {
+    expect(loadConfig({}).workerSizing).toEqual({});
+  });
+
+  it('sizes the workflow cache from a memory budget, 256 MiB kept aside and 512 KiB per cached workflow', () => {
+    expect(loadConfig({ LOCKBOX_WORKER_MEMORY_MB: '1024' }).workerSizing).toEqual({ maxCachedWorkflows: 1536 });
+    expect(loadConfig({ LOCKBOX_WORKER_MEMORY_MB: '384' }).workerSizing).toEqual({ maxCachedWorkflows: 256 });
+  });
+
+  it('an explicit cache size wins over the budget; concurrency limits pass through', () => {
+    const c = loadConfig({
+      LOCKBOX_WORKER_MEMORY_MB: '1024',
+      LOCKBOX_WORKER_MAX_CACHED_WORKFLOWS: '100',
+      LOCKBOX_WORKER_WORKFLOW_TASKS: '20',
+      LOCKBOX_WORKER_ACTIVITIES: '50',
+      LOCKBOX_WORKER_LOCAL_ACTIVITIES: '30',
+    });
+    expect(c.workerSizing).toEqual({
+      maxCachedWorkflows: 100,
+      maxConcurrentWorkflowTaskExecutions: 20,
+      maxConcurrentActivityTaskExecutions: 50,
+      maxConcurrentLocalActivityExecutions: 30,
+    });
+  });
+
+  it('refuses a budget too small to run in and counts that are not whole and positive, naming the variable', () => {
+    expect(problems(() => loadConfig({ LOCKBOX_WORKER_MEMORY_MB: '100', LOCKBOX_WORKER_ACTIVITIES: '0', LOCKBOX_WORKER_MAX_CACHED_WORKFLOWS: '1.5' }))).toEqual([
+      ['LOCKBOX_WORKER_MEMORY_MB', 'must be at least 384 (MiB)'],
+      ['LOCKBOX_WORKER_MAX_CACHED_WORKFLOWS', 'must be a whole number'],
+      ['LOCKBOX_WORKER_ACTIVITIES', expect.stringMatching(/>=\s*1|at least|too small/i)],
+    ]);
+  });
+});

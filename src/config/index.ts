@@ -12,6 +12,7 @@ import { demoTargets } from './demo.js';
 import { bool, duration, port, text, unsetIfEmpty } from './env-values.js';
 import { OIDC_REQUIRED, OidcEnv, oidcConfigOf, type OidcConfig } from './oidc.js';
 import { loadTargets } from './targets.js';
+import { WorkerSizingEnv, workerSizingOf, type WorkerSizing } from './worker-sizing.js';
 
 /** Every environment variable Lockbox reads; all optional. */
 const EnvSchema = z.object({
@@ -102,6 +103,7 @@ const EnvSchema = z.object({
    * (docs/sign-in.md) is the authorization code flow with PKCE at that issuer.
    */
   ...OidcEnv,
+  ...WorkerSizingEnv,
   /** The portal's client id at the issuer; sign-in is on when it is set (and always in the embedded default). */
   LOCKBOX_OIDC_CLIENT_ID: text,
   /** Secret: never logged. Unset: a public client (PKCE only). */
@@ -186,6 +188,8 @@ export interface Config {
    * ({@link requireOidc}), the embedded default accepts the demo tokens instead.
    */
   oidc: OidcConfig | undefined;
+  /** The worker's cache and concurrency (docs/capacity.md); empty: the SDK's defaults. */
+  workerSizing: WorkerSizing;
   reconcile: {
     intervalMs: number;
     /** `fail`: report drift (audit, metric, log); `restore`: also grant it again. */
@@ -336,6 +340,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       devProviderPort: e.LOCKBOX_DEV_OIDC_PORT,
     },
     oidc: bearer.oidc,
+    workerSizing: workerSizingOf(e),
     outboundAllow: e.LOCKBOX_OUTBOUND_ALLOW,
     targets: catalogOf(declared?.ok ? declared.targets : e.LOCKBOX_MODE === 'embedded' ? demoTargets() : []),
   };

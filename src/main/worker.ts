@@ -34,6 +34,7 @@ export async function createWorker(config: Config, address: string, deps: Activi
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     ...source,
+    ...config.workerSizing,
     activities: createActivities(deps),
     ...(tracing ? workerTracing(tracing) : {}),
   });
