@@ -8,6 +8,7 @@ import type {
 import { SETTINGS_USERS_SCHEMA, postgresSettingsAndUsers } from './store/postgres-settings-users.js';
 import { SESSIONS_SCHEMA, postgresSessions } from './store/postgres-sessions.js';
 import { RECORDS_SCHEMA, postgresRecords } from './store/postgres-records.js';
+import { isoUtc, toGrant, toNotification, type GrantRow, type NotificationRow, type ReservationRow } from './store/postgres-rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS lockbox_idempotency_keys (
@@ -52,67 +53,6 @@ CREATE TABLE IF NOT EXISTS lockbox_notifications (
 );
 CREATE INDEX IF NOT EXISTS lockbox_notifications_recipient_created ON lockbox_notifications (recipient, created_at);
 `;
-
-/** pg parses timestamptz into Date (millisecond precision, which is all we ever write). */
-interface GrantRow {
-  request_id: string;
-  tenant: string;
-  resource: string;
-  principal: string;
-  granted_at: Date;
-  ends_at: Date;
-  revoked_at: Date | null;
-}
-
-interface NotificationRow {
-  id: string;
-  recipient: string;
-  tenant: string;
-  request_id: string;
-  kind: string;
-  subject: string;
-  body: string;
-  created_at: Date;
-}
-
-interface ReservationRow {
-  principal: string;
-  key: string;
-  fingerprint: string;
-  request_id: string;
-}
-
-/** Rejects unparsable times here, with the field's name, rather than as a PostgreSQL cast error. */
-function isoUtc(value: string, field: string): string {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new RangeError(`${field} is not a valid ISO-8601 time`);
-  return d.toISOString();
-}
-
-function toGrant(row: GrantRow): GrantRecord {
-  return {
-    requestId: row.request_id,
-    tenant: row.tenant,
-    resource: row.resource,
-    principal: row.principal,
-    grantedAt: row.granted_at.toISOString(),
-    endsAt: row.ends_at.toISOString(),
-    revokedAt: row.revoked_at ? row.revoked_at.toISOString() : null,
-  };
-}
-
-function toNotification(row: NotificationRow): NotificationRecord {
-  return {
-    id: row.id,
-    recipient: row.recipient,
-    tenant: row.tenant,
-    requestId: row.request_id,
-    kind: row.kind,
-    subject: row.subject,
-    body: row.body,
-    createdAt: row.created_at.toISOString(),
-  };
-}
 
 /**
  * Creates the tables unless they exist. CREATE TABLE IF NOT EXISTS alone is not safe when two processes start at

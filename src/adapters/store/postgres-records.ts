@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { closedAtOf } from '../../domain/request-record.js';
 import type { RecordStore } from '../../ports/record-store.js';
+import { isoUtc } from './postgres-rows.js';
 import { checkRecordLimit, eventsFromRows, recordFromRow, recordListWhere } from './records-rows.js';
 
 /** Created with IF NOT EXISTS under the same advisory lock as the other tables on every open. */
@@ -43,13 +44,6 @@ interface RecordRow {
 
 const fromRow = (r: RecordRow) => recordFromRow({ ...r, closed_at: r.closed_at ? r.closed_at.toISOString() : null });
 
-/** A time as PostgreSQL should compare it; a bad one is a caller's error, like the SQLite store's. */
-function pgTime(value: string, field: string): string {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new RangeError(`${field} is not a valid ISO-8601 time`);
-  return d.toISOString();
-}
-
 /** The record methods over a pool whose database has {@link RECORDS_SCHEMA}. */
 export function postgresRecords(pool: pg.Pool): RecordStore {
   return {
@@ -78,7 +72,7 @@ export function postgresRecords(pool: pg.Pool): RecordStore {
              closed_at = coalesce(lockbox_request_records.closed_at, excluded.closed_at),
              updated_at = excluded.updated_at
            WHERE lockbox_request_records.tenant = excluded.tenant`,
-          [r.id, r.tenant, r.requester, r.resource, r.status, pgTime(r.createdAt, 'createdAt'), w.version, closedAt !== null, closedAt === null ? null : pgTime(closedAt, 'closedAt'), JSON.stringify(r)],
+          [r.id, r.tenant, r.requester, r.resource, r.status, isoUtc(r.createdAt, 'createdAt'), w.version, closedAt !== null, closedAt === null ? null : isoUtc(closedAt, 'closedAt'), JSON.stringify(r)],
         );
         await client.query('COMMIT');
       } catch (err) {
@@ -93,7 +87,7 @@ export function postgresRecords(pool: pg.Pool): RecordStore {
       return row ? fromRow(row) : null;
     },
     async listRequestRecords(q) {
-      const { where, params } = recordListWhere(q, { table: 'lockbox_request_records', ph: (n) => `$${n}`, time: pgTime });
+      const { where, params } = recordListWhere(q, { table: 'lockbox_request_records', ph: (n) => `$${n}`, time: isoUtc });
       const { rows } = await pool.query<RecordRow>(
         `SELECT * FROM lockbox_request_records WHERE ${where} ORDER BY created_at DESC, request_id DESC LIMIT $${params.length + 1}`,
         [...params, checkRecordLimit(q.limit)],
@@ -114,7 +108,7 @@ export function postgresRecords(pool: pg.Pool): RecordStore {
     async findPrunableRecords(q) {
       const { rows } = await pool.query<{ request_id: string }>(
         `SELECT request_id FROM lockbox_request_records WHERE tenant = $1 AND closed AND closed_at < $2 ORDER BY closed_at, request_id LIMIT $3`,
-        [q.tenant, pgTime(q.closedBefore, 'closedBefore'), checkRecordLimit(q.limit)],
+        [q.tenant, isoUtc(q.closedBefore, 'closedBefore'), checkRecordLimit(q.limit)],
       );
       return rows.map((r) => r.request_id);
     },
