@@ -68,7 +68,8 @@ export function whenStepUpRequired(fn) {
  * `call('POST', '/v1/requests', { body })` -> `{ body, headers }`, or throws ApiError.
  * @param {string} method
  * @param {string} path
- * @param {{ body?: unknown, headers?: Record<string, string>, token?: string | null, auth?: boolean, cookie?: boolean }} [opts]
+ * @param {{ body?: unknown, headers?: Record<string, string>, token?: string | null, auth?: boolean, cookie?: boolean, text?: boolean }} [opts]
+ *   `text`: a successful answer's body as text (a page), not parsed as JSON
  */
 export async function call(method, path, opts = {}) {
   const headers = { accept: 'application/json, application/problem+json', ...opts.headers };
@@ -89,6 +90,7 @@ export async function call(method, path, opts = {}) {
     throw new ApiError(0, 'Network error', err instanceof Error ? err.message : String(err));
   }
   const text = await res.text();
+  if (opts.text && res.ok) return { body: text, headers: res.headers };
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
@@ -114,3 +116,5 @@ export async function call(method, path, opts = {}) {
 
 export const get = (path, opts) => call('GET', path, opts).then((r) => r.body);
 export const post = (path, body = {}, opts = {}) => call('POST', path, { ...opts, body }).then((r) => r.body);
+/** A page the API renders (the evidence pack as HTML), as text; a refusal is still an ApiError with its problem. */
+export const getText = (path) => call('GET', path, { text: true, headers: { accept: 'text/html, application/problem+json' } }).then((r) => /** @type {string} */ (r.body));

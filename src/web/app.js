@@ -8,12 +8,13 @@ import { historyCard, mineCard, pendingCard, searchText } from './cards.js';
 import { loadDetail, renderDetail } from './detail.js';
 import { h, syncList, tickCountdowns } from './dom.js';
 import { bodySchemas, clearErrors } from './forms.js';
+import { setupRecords } from './records.js';
 import { setupRequestForm } from './request-form.js';
 import { setupSettings } from './settings.js';
 
 const POLL_MS = 2000;
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
-const SECTIONS = { 'new-request': 'Request access', mine: 'My requests', pending: 'Waiting for a decision', history: 'Decided', settings: 'Tenant settings' };
+const SECTIONS = { 'new-request': 'Request access', mine: 'My requests', pending: 'Waiting for a decision', history: 'Decided', records: 'History', settings: 'Tenant settings' };
 
 /** What views and actions share: who is signed in and what they may do. */
 const ctx = {
@@ -44,6 +45,8 @@ const ctx = {
 };
 
 const views = { engineer: false, decider: false, reader: false };
+/** The History view of the person signed in (records.js), or null. */
+let records = null;
 let epoch = 0; // bumped on sign-out: answers to calls made before are dropped
 let pollTimer = 0;
 let selected = null;
@@ -173,6 +176,8 @@ async function start(me) {
     mine: views.engineer,
     pending: views.reader,
     history: views.reader,
+    // Everyone: the API shows each person what they may see (their own requests, their tenants', or all).
+    records: true,
     settings: adminOf.length > 0,
   };
   for (const [id, on] of Object.entries(visible)) $(id).hidden = !on;
@@ -189,6 +194,8 @@ async function start(me) {
   $('who').hidden = false;
   $('nav').hidden = false;
   if (adminOf.length) void setupSettings(adminOf, ctx).load();
+  records = setupRecords(ctx);
+  void records.load();
   void bodySchemas();
   const routed = await routeFromUrl();
   const first = Object.keys(visible).find((id) => visible[id]);
@@ -225,6 +232,8 @@ function signOut(message) {
   lastStatus.clear();
   filedHere.clear();
   selected = null;
+  records?.clear();
+  records = null;
   for (const id of [...Object.keys(SECTIONS), 'detail']) $(id).hidden = true;
   for (const id of ['mine-list', 'pending-list', 'history-list', 'detail-body', 'detail-audit', 'nav-list']) $(id).replaceChildren();
   for (const id of ['new-request-form', 'settings-form']) /** @type {HTMLFormElement} */ ($(id)).reset();

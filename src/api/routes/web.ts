@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import type { Config } from '../../config/index.js';
 import { DEMO_TOKENS } from '../../config/demo.js';
 import { isOperator, type Principal } from '../../domain/directory.js';
+import { EVIDENCE_CSS } from '../../domain/evidence/html.js';
 import { principalOf } from '../auth.js';
 import type { MeResponse } from '../schemas.js';
 import type { ApiDeps } from '../deps.js';
@@ -102,6 +103,11 @@ export function portalRoutes(deps: ApiDeps): Router {
   r.get('/', securityHeaders, page);
   // Links in notifications (src/adapters/notify/portal-link.ts) open one request.
   r.get('/requests/:id', securityHeaders, page);
+  // The evidence page's own stylesheet, for a pack the portal opens from a blob: URL (docs/portal.md, History).
+  r.get('/portal/evidence.css', securityHeaders, (_req, res) => {
+    res.setHeader('Cache-Control', 'no-cache');
+    res.type('text/css; charset=utf-8').send(EVIDENCE_CSS);
+  });
   r.use(
     '/portal',
     securityHeaders,

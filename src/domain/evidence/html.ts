@@ -6,6 +6,17 @@ const OUTCOME_COLOURS: Record<string, string> = {
 };
 
 /**
+ * The page's stylesheet, inline in the page. The portal serves the same text at `/portal/evidence.css`: it opens a
+ * pack fetched with a bearer token from a blob: URL, which keeps the portal's CSP (no inline style), and links this
+ * instead (docs/portal.md).
+ */
+export const EVIDENCE_CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
+table{border-collapse:collapse;width:100%;font-size:12px}th,td{border:1px solid #ccc;padding:3px 5px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.ok{color:#2e7d32;font-weight:bold}.bad{color:#c62828;font-weight:bold}code{font-size:11px;word-break:break-all}
+figure{margin:1rem 0;break-inside:avoid}figcaption{font-weight:bold}@media print{body{margin:0}}
+`;
+
+/**
  * The evidence pack as one self-contained HTML page a person can read and print: no script, no external resource,
  * charts as inline SVG, every value escaped (a request's reason is the requester's own text).
  */
@@ -14,11 +25,7 @@ export function evidenceHtml(pack: EvidencePack): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Lockbox evidence: ${esc(pack.tenant)} ${esc(pack.from.slice(0, 10))} to ${esc(pack.to.slice(0, 10))}</title>
 <style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
-table{border-collapse:collapse;width:100%;font-size:12px}th,td{border:1px solid #ccc;padding:3px 5px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.ok{color:#2e7d32;font-weight:bold}.bad{color:#c62828;font-weight:bold}code{font-size:11px;word-break:break-all}
-figure{margin:1rem 0;break-inside:avoid}figcaption{font-weight:bold}@media print{body{margin:0}}
-</style></head><body>
+${EVIDENCE_CSS}</style></head><body>
 <h1>Access evidence for tenant <em>${esc(pack.tenant)}</em></h1>
 <p>Requests filed from ${esc(pack.from)} to ${esc(pack.to)} (UTC). Generated ${esc(pack.generatedAt)} by Lockbox from its hash-chained audit trail.</p>
 <h2>Audit chain</h2>
