@@ -9,6 +9,7 @@ import { SETTINGS_USERS_SCHEMA, postgresSettingsAndUsers } from './store/postgre
 import { SESSIONS_SCHEMA, postgresSessions } from './store/postgres-sessions.js';
 import { RECORDS_SCHEMA, postgresRecords } from './store/postgres-records.js';
 import { isoUtc, toGrant, toNotification, type GrantRow, type NotificationRow, type ReservationRow } from './store/postgres-rows.js';
+import { inTransaction } from './pg-transaction.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS lockbox_idempotency_keys (
@@ -60,21 +61,10 @@ CREATE INDEX IF NOT EXISTS lockbox_notifications_recipient_created ON lockbox_no
  * transaction-scoped advisory lock keyed by the target schema: replicas wait for each other, other schemas do not.
  */
 async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('lockbox:schema:' || coalesce(current_schema(), '')))`);
-    await client.query(SCHEMA);
-    await client.query(SETTINGS_USERS_SCHEMA);
-    await client.query(SESSIONS_SCHEMA);
-    await client.query(RECORDS_SCHEMA);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    for (const ddl of [SCHEMA, SETTINGS_USERS_SCHEMA, SESSIONS_SCHEMA, RECORDS_SCHEMA]) await client.query(ddl);
+  });
 }
 
 /**
@@ -105,9 +95,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
 
     async takeEmergencySlot(q) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      return inTransaction(pool, async (client) => {
         // One responder at one tenant at a time (replicas too): the count and the insert cannot interleave.
         await client.query(`SELECT pg_advisory_xact_lock(hashtext('lockbox:emergency:' || $1 || '/' || $2))`, [q.tenant, q.requester]);
         const used = Number(
@@ -122,14 +110,8 @@ export async function openPostgresStore(url: string): Promise<Store> {
             result = { ok: true, used: used + 1 };
           }
         }
-        await client.query('COMMIT');
         return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
 
     async claimRequestRun(requestId: string, runId: string) {

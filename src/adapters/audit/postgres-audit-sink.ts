@@ -4,6 +4,7 @@ import { ChainBreakReason, createChainVerifier, linkEvents, type ChainHead } fro
 import type { AuditListQuery, AuditPage, AuditSink } from '../../ports/audit-sink.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { AUDIT_FENCE, AUDIT_SCHEMA, ROW_COLUMNS, columnsAgree, insertStatement, storedFromRow, type AuditRow } from './postgres-audit-rows.js';
+import { inTransaction } from '../pg-transaction.js';
 
 const INSERT_CHUNK = 500;
 const VERIFY_PAGE = 1000;
@@ -42,31 +43,9 @@ export function openPostgresAuditSink(url: string, opts: PostgresAuditSinkOption
   let ready: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
 
-  async function inTransaction<T>(begin: string, op: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
-    // A connection that drops while checked out emits 'error' on the client, which nobody else listens to; the
-    // failure also reaches the pending query, which is where it is handled.
-    const ignore = (): void => undefined;
-    client.on('error', ignore);
-    try {
-      await client.query(begin);
-      const result = await op(client);
-      await client.query('COMMIT');
-      client.off('error', ignore);
-      client.release();
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.off('error', ignore);
-      // Destroy rather than reuse: after a failure mid-transaction the connection's state is unknown.
-      client.release(true);
-      throw err;
-    }
-  }
-
   /** The DDL runs under a schema-wide advisory lock (as the store's does): replicas starting at once wait in turn. */
   function migrate(): Promise<void> {
-    ready ??= inTransaction('BEGIN', async (c) => {
+    ready ??= inTransaction(pool, async (c) => {
       await c.query(`SELECT pg_advisory_xact_lock(hashtext('lockbox:schema:' || coalesce(current_schema(), '')))`);
       await c.query(AUDIT_SCHEMA);
     }).catch((err: unknown) => {
@@ -79,7 +58,7 @@ export function openPostgresAuditSink(url: string, opts: PostgresAuditSinkOption
   async function run<T>(begin: string, op: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     if (closing) throw new Error('audit sink is closed');
     await migrate();
-    return inTransaction(begin, op);
+    return inTransaction(pool, op, begin);
   }
 
   async function listPage(q: AuditListQuery): Promise<AuditPage> {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { CredentialVault } from '../../ports/credential-vault.js';
 import { createSealer } from './seal.js';
+import { inTransaction } from '../pg-transaction.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS lockbox_credentials (
@@ -22,18 +23,10 @@ interface Row {
  * PostgreSQL store does.
  */
 async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('lockbox:credentials:' || coalesce(current_schema(), '')))`);
     await client.query(SCHEMA);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { closedAtOf } from '../../domain/request-record.js';
 import type { RecordStore } from '../../ports/record-store.js';
+import { inTransaction } from '../pg-transaction.js';
 import { isoUtc } from './postgres-rows.js';
 import { checkRecordLimit, eventsFromRows, recordFromRow, recordListWhere } from './records-rows.js';
 
@@ -50,9 +51,7 @@ export function postgresRecords(pool: pg.Pool): RecordStore {
     async putRequestRecord(w) {
       const r = w.request;
       const closedAt = closedAtOf(w.events);
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      await inTransaction(pool, async (client) => {
         if (w.events.length > 0) {
           await client.query(
             `INSERT INTO lockbox_request_events (id, request_id, seq, event)
@@ -74,13 +73,7 @@ export function postgresRecords(pool: pg.Pool): RecordStore {
            WHERE lockbox_request_records.tenant = excluded.tenant`,
           [r.id, r.tenant, r.requester, r.resource, r.status, isoUtc(r.createdAt, 'createdAt'), w.version, closedAt !== null, closedAt === null ? null : isoUtc(closedAt, 'closedAt'), JSON.stringify(r)],
         );
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
     async getRequestRecord(requestId) {
       const row = (await pool.query<RecordRow>(`SELECT * FROM lockbox_request_records WHERE request_id = $1`, [requestId])).rows[0];
@@ -114,23 +107,15 @@ export function postgresRecords(pool: pg.Pool): RecordStore {
     },
     async deleteRequestRecords(ids) {
       if (ids.length === 0) return [];
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      return inTransaction(pool, async (client) => {
         const { rows } = await client.query<{ request_id: string }>(
           `DELETE FROM lockbox_request_records WHERE request_id = ANY($1::text[]) AND closed RETURNING request_id`,
           [[...ids]],
         );
         const deleted = rows.map((r) => r.request_id).sort();
         if (deleted.length > 0) await client.query(`DELETE FROM lockbox_request_events WHERE request_id = ANY($1::text[])`, [deleted]);
-        await client.query('COMMIT');
         return deleted;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
   };
 }
