@@ -8,7 +8,8 @@ import type {
 import { SETTINGS_USERS_SCHEMA, postgresSettingsAndUsers } from './store/postgres-settings-users.js';
 import { SESSIONS_SCHEMA, postgresSessions } from './store/postgres-sessions.js';
 import { RECORDS_SCHEMA, postgresRecords } from './store/postgres-records.js';
-import { isoUtc, toGrant, toNotification, type GrantRow, type NotificationRow, type ReservationRow } from './store/postgres-rows.js';
+import { isoUtc } from './store/postgres-rows.js';
+import { toGrant, toNotification, type GrantRow, type NotificationRow, type ReservationRow } from './store/rows.js';
 import { inTransaction } from './pg-transaction.js';
 
 const SCHEMA = `
@@ -149,7 +150,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
 
     async putGrant(g: GrantRecord) {
-      const inserted = await pool.query<GrantRow>(
+      const inserted = await pool.query<GrantRow<Date>>(
         `INSERT INTO lockbox_grants (request_id, tenant, resource, principal, granted_at, ends_at, revoked_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING RETURNING *`,
         [
@@ -164,13 +165,13 @@ export async function openPostgresStore(url: string): Promise<Store> {
       );
       const row =
         inserted.rows[0] ??
-        (await pool.query<GrantRow>(`SELECT * FROM lockbox_grants WHERE request_id = $1`, [g.requestId])).rows[0];
+        (await pool.query<GrantRow<Date>>(`SELECT * FROM lockbox_grants WHERE request_id = $1`, [g.requestId])).rows[0];
       if (!row) throw new Error('grant vanished after insert');
       return toGrant(row);
     },
 
     async getGrant(requestId) {
-      const { rows } = await pool.query<GrantRow>(`SELECT * FROM lockbox_grants WHERE request_id = $1`, [requestId]);
+      const { rows } = await pool.query<GrantRow<Date>>(`SELECT * FROM lockbox_grants WHERE request_id = $1`, [requestId]);
       return rows[0] ? toGrant(rows[0]) : null;
     },
 
@@ -181,7 +182,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
 
     async extendGrant(requestId, endsAt) {
       await pool.query(`UPDATE lockbox_grants SET ends_at = $1 WHERE request_id = $2 AND revoked_at IS NULL`, [isoUtc(endsAt, 'endsAt'), requestId]);
-      const { rows } = await pool.query<GrantRow>(`SELECT * FROM lockbox_grants WHERE request_id = $1`, [requestId]);
+      const { rows } = await pool.query<GrantRow<Date>>(`SELECT * FROM lockbox_grants WHERE request_id = $1`, [requestId]);
       return rows[0] ? toGrant(rows[0]) : null;
     },
 
@@ -193,7 +194,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
 
     async findActiveGrants(q) {
-      const { rows } = await pool.query<GrantRow>(
+      const { rows } = await pool.query<GrantRow<Date>>(
         `SELECT * FROM lockbox_grants
          WHERE principal = $1 AND tenant = $2 AND resource = $3 AND revoked_at IS NULL AND ends_at > $4
          ORDER BY ends_at DESC, request_id`,
@@ -212,7 +213,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
 
     async listNotifications(q) {
       if (!Number.isInteger(q.limit) || q.limit < 0) throw new RangeError('limit must be a non-negative integer');
-      const { rows } = await pool.query<NotificationRow>(
+      const { rows } = await pool.query<NotificationRow<Date>>(
         `SELECT * FROM lockbox_notifications WHERE recipient = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
         [q.recipient, q.limit],
       );

@@ -7,6 +7,7 @@ import type {
 } from '../ports/store.js';
 import { SETTINGS_USERS_SCHEMA, sqliteSettingsAndUsers } from './store/sqlite-settings-users.js';
 import { isoUtc } from './store/sqlite-time.js';
+import { toGrant, toNotification, type GrantRow, type NotificationRow, type ReservationRow } from './store/rows.js';
 import { SESSIONS_SCHEMA, sqliteSessions } from './store/sqlite-sessions.js';
 import { RECORDS_SCHEMA, sqliteRecords } from './store/sqlite-records.js';
 
@@ -58,59 +59,6 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_recipient_created ON notifications (recipient, created_at);
 `;
 
-interface GrantRow {
-  request_id: string;
-  tenant: string;
-  resource: string;
-  principal: string;
-  granted_at: string;
-  ends_at: string;
-  revoked_at: string | null;
-}
-
-interface NotificationRow {
-  id: string;
-  recipient: string;
-  tenant: string;
-  request_id: string;
-  kind: string;
-  subject: string;
-  body: string;
-  created_at: string;
-}
-
-interface ReservationRow {
-  principal: string;
-  key: string;
-  fingerprint: string;
-  request_id: string;
-}
-
-function toGrant(row: GrantRow): GrantRecord {
-  return {
-    requestId: row.request_id,
-    tenant: row.tenant,
-    resource: row.resource,
-    principal: row.principal,
-    grantedAt: row.granted_at,
-    endsAt: row.ends_at,
-    revokedAt: row.revoked_at,
-  };
-}
-
-function toNotification(row: NotificationRow): NotificationRecord {
-  return {
-    id: row.id,
-    recipient: row.recipient,
-    tenant: row.tenant,
-    requestId: row.request_id,
-    kind: row.kind,
-    subject: row.subject,
-    body: row.body,
-    createdAt: row.created_at,
-  };
-}
-
 /**
  * Opens (creating if missing) the SQLite store at `file`: the embedded default for a single machine.
  * Several processes may open the same file; WAL lets readers run beside the one writer and `busy_timeout` makes
@@ -160,13 +108,13 @@ export function openSqliteStore(file: string): Store {
     `INSERT INTO grants (request_id, tenant, resource, principal, granted_at, ends_at, revoked_at)
      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
   );
-  const selectGrant = db.prepare<[string], GrantRow>(`SELECT * FROM grants WHERE request_id = ?`);
+  const selectGrant = db.prepare<[string], GrantRow<string>>(`SELECT * FROM grants WHERE request_id = ?`);
   const selectUnrevoked = db.prepare<[], { request_id: string }>(`SELECT request_id FROM grants WHERE revoked_at IS NULL ORDER BY request_id`);
   const updateEndsAt = db.prepare(`UPDATE grants SET ends_at = ? WHERE request_id = ? AND revoked_at IS NULL`);
   const updateRevoked = db.prepare(
     `UPDATE grants SET revoked_at = ? WHERE request_id = ? AND revoked_at IS NULL`,
   );
-  const selectActive = db.prepare<[string, string, string, string], GrantRow>(
+  const selectActive = db.prepare<[string, string, string, string], GrantRow<string>>(
     `SELECT * FROM grants
      WHERE principal = ? AND tenant = ? AND resource = ? AND revoked_at IS NULL AND ends_at > ?
      ORDER BY ends_at DESC, request_id`,
@@ -175,7 +123,7 @@ export function openSqliteStore(file: string): Store {
     `INSERT INTO notifications (id, recipient, tenant, request_id, kind, subject, body, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
   );
-  const selectNotifications = db.prepare<[string, number], NotificationRow>(
+  const selectNotifications = db.prepare<[string, number], NotificationRow<string>>(
     `SELECT * FROM notifications WHERE recipient = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
   );
 

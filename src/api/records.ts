@@ -1,12 +1,10 @@
 import { RequestNotFoundError } from '../client/errors.js';
-import type { ListFilter, RequestSummary } from '../client/lockbox-client.js';
+import type { RequestSummary } from '../client/lockbox-client.js';
 import type { AuditEvent } from '../domain/audit.js';
 import type { AccessRequest } from '../domain/request.js';
 import type { RecordListQuery, RequestRecord } from '../ports/store.js';
 import type { ApiDeps } from './deps.js';
 
-/** A list query: the caller's scope and filters, a period of creation, and where the previous page ended. */
-export type RecordListFilter = ListFilter & Pick<RecordListQuery, 'createdFrom' | 'createdTo' | 'after'>;
 
 /**
  * Reads requests the way docs/records.md says: a closed request from Lockbox's own record only (no history
@@ -40,7 +38,7 @@ export function createRequestReader(deps: Pick<ApiDeps, 'store' | 'lockbox'>) {
       return deps.store.getRequestRecord(id);
     },
 
-    async list(f: RecordListFilter): Promise<RequestSummary[]> {
+    async list(f: RecordListQuery): Promise<RequestSummary[]> {
       const records = await deps.store.listRequestRecords(f);
       return records.map(toSummary);
     },

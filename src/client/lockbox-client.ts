@@ -15,6 +15,7 @@ import * as defs from '../workflows/definitions.js';
 import { DecisionRefusedError, RequestIdUsedError, RequestNotFoundError } from './errors.js';
 import { endedOutsideWorkflow } from '../domain/reconcile.js';
 import { runReconcileNow, type ReconcileNow } from './reconcile.js';
+import type { RecordListQuery } from '../ports/record-store.js';
 
 /** What a listing shows of a request: visibility data only (decisions and access come with `get`). */
 export interface RequestSummary {
@@ -35,17 +36,8 @@ export interface RequestSummary {
   emergency?: true;
 }
 
-export interface ListFilter {
-  /** Restrict to these tenants (OR-ed with `requesterAny`) — the caller's scope. */
-  scopeTenants?: string[];
-  /** Also include requests made by this person regardless of tenant. */
-  scopeRequester?: string;
-  tenant?: string;
-  status?: RequestStatus;
-  requester?: string;
-  resource?: string;
-  limit: number;
-}
+/** The caller's scope and the filters of a list (the same as a records query, without period and paging). */
+export type ListFilter = Omit<RecordListQuery, 'createdFrom' | 'createdTo' | 'after'>;
 
 const UPDATES = {
   approve: defs.approveUpdate,
