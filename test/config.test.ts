@@ -158,3 +158,37 @@ describe('worker sizing (LOCKBOX_WORKER_*)', () => {
     ]);
   });
 });
+
+describe('metrics addresses (LOCKBOX_WORKER_METRICS_ADDRESS, LOCKBOX_APP_METRICS_ADDRESS)', () => {
+  it('unset: neither is served', () => {
+    expect(loadConfig({})).toMatchObject({ workerMetricsAddress: undefined, appMetricsAddress: undefined });
+    expect(loadConfig({ LOCKBOX_APP_METRICS_ADDRESS: '' }).appMetricsAddress).toBeUndefined();
+  });
+
+  it('takes host:port for each, on different ports or hosts', () => {
+    expect(loadConfig({ LOCKBOX_WORKER_METRICS_ADDRESS: '0.0.0.0:9464', LOCKBOX_APP_METRICS_ADDRESS: '0.0.0.0:9465' })).toMatchObject({
+      workerMetricsAddress: '0.0.0.0:9464',
+      appMetricsAddress: '0.0.0.0:9465',
+    });
+    expect(loadConfig({ LOCKBOX_WORKER_METRICS_ADDRESS: '127.0.0.1:9464', LOCKBOX_APP_METRICS_ADDRESS: '10.1.2.3:9464' }).appMetricsAddress).toBe('10.1.2.3:9464');
+  });
+
+  it('refuses what is not host:port, naming the variable', () => {
+    for (const value of ['9465', 'http://127.0.0.1:9465', '127.0.0.1:', '127.0.0.1:99999', '127.0.0.1:0', 'a host:9465']) {
+      expect(problems(() => loadConfig({ LOCKBOX_APP_METRICS_ADDRESS: value })), value).toEqual([['LOCKBOX_APP_METRICS_ADDRESS', expect.stringContaining('must be host:port')]]);
+    }
+  });
+
+  it('refuses the same address as the SDK\'s exporter, naming both variables', () => {
+    for (const [sdk, app] of [
+      ['127.0.0.1:9464', '127.0.0.1:9464'],
+      ['localhost:9464', '127.0.0.1:9464'],
+      ['0.0.0.0:9464', '10.1.2.3:9464'],
+      ['10.1.2.3:9464', '0.0.0.0:9464'],
+    ] as const) {
+      const found = problems(() => loadConfig({ LOCKBOX_WORKER_METRICS_ADDRESS: sdk, LOCKBOX_APP_METRICS_ADDRESS: app }));
+      expect(found, `${sdk} / ${app}`).toEqual([['LOCKBOX_APP_METRICS_ADDRESS', expect.stringContaining('LOCKBOX_WORKER_METRICS_ADDRESS')]]);
+      expect(found[0]![1]).toContain(app);
+    }
+  });
+});

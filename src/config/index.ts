@@ -1,8 +1,9 @@
 /**
  * The one configuration schema: every environment variable Lockbox reads, each with its meaning beside it, checked
  * together at start-up so a bad deployment fails naming every variable at once. Over ~300 lines for that reason: the
- * variables stay in one place, like the API's route table (src/api/openapi.ts); only the bearer-token settings have
- * their own file (oidc.ts), whose schema this one takes in.
+ * variables stay in one place, like the API's route table (src/api/openapi.ts); only the bearer-token settings
+ * (oidc.ts), the worker's sizing (worker-sizing.ts) and its metrics addresses (metrics-addresses.ts) have files of
+ * their own, whose schemas this one takes in.
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import { catalogOf, type TargetCatalog } from '../domain/resources.js';
 import { demoTargets } from './demo.js';
 import { bool, duration, port, text, unsetIfEmpty } from './env-values.js';
 import { OIDC_REQUIRED, OidcEnv, oidcConfigOf, type OidcConfig } from './oidc.js';
+import { MetricsAddressEnv, metricsAddressProblems } from './metrics-addresses.js';
 import { loadTargets } from './targets.js';
 import { WorkerSizingEnv, workerSizingOf, type WorkerSizing } from './worker-sizing.js';
 
@@ -38,8 +40,8 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_SERVER_CA_CERT_DATA: text,
   TEMPORAL_TLS_SERVER_NAME: text,
   TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: bool.refine((v) => v !== true, 'is not supported by the TypeScript SDK; use TEMPORAL_TLS_SERVER_NAME to name the host the certificate was issued for'),
-  /** Worker: `host:port` where the SDK's Prometheus exporter serves the worker's runtime metrics at /metrics. */
-  LOCKBOX_WORKER_METRICS_ADDRESS: z.preprocess(unsetIfEmpty, z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464').optional()),
+  /** Worker: where its metrics are served (the SDK's, Lockbox's own): src/config/metrics-addresses.ts. */
+  ...MetricsAddressEnv,
   /** Worker: a workflow bundle built ahead of time (`npm run build:workflows`); default dist/workflow-bundle.js if present. */
   LOCKBOX_WORKFLOW_BUNDLE: text,
   LOCKBOX_TASK_QUEUE: z.string().min(1).default('lockbox'),
@@ -146,6 +148,8 @@ export interface Config {
   taskQueue: string;
   /** Worker: where the SDK serves Prometheus runtime metrics (`host:port`), when set. */
   workerMetricsAddress: string | undefined;
+  /** Worker-only process: where Lockbox's own metrics (the process registry) are served (`host:port`), when set. */
+  appMetricsAddress: string | undefined;
   /** Worker: an explicitly configured prebuilt workflow bundle. */
   workflowBundle: string | undefined;
   /** Lifetime given to tenants that opt in without choosing one (and to the demo tenants). */
@@ -276,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   ];
   const bearer = oidcConfigOf(e);
   needs.push(...bearer.problems);
+  needs.push(...metricsAddressProblems(e));
   const declared = loadTargets({ file: e.LOCKBOX_TARGETS_FILE, inline: e.LOCKBOX_TARGETS });
   if (declared && !declared.ok) needs.push(...declared.problems);
   if (needs.length > 0) throw new ConfigError(`invalid configuration:\n${needs.map((n) => `  ${n}`).join('\n')}`);
@@ -301,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     taskQueue: e.LOCKBOX_TASK_QUEUE,
     workerMetricsAddress: e.LOCKBOX_WORKER_METRICS_ADDRESS,
+    appMetricsAddress: e.LOCKBOX_APP_METRICS_ADDRESS,
     workflowBundle: e.LOCKBOX_WORKFLOW_BUNDLE,
     requestTtlMs: e.LOCKBOX_REQUEST_TTL,
     maxAccessMs: e.LOCKBOX_MAX_ACCESS,

@@ -5,11 +5,15 @@ import { onShutdown, openAdapters } from './stack.js';
 import { provideTemporal } from './temporal.js';
 import { createWorker } from './worker.js';
 import { ensureReconcileScheduleAtStart } from './reconcile-schedule.js';
+import { serveAppMetrics } from './app-metrics-server.js';
+import { registry } from './metrics.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.temporalAddress) throw new ConfigError('invalid configuration:\n  TEMPORAL_ADDRESS: required for a worker-only process (npm start runs the embedded server)');
   const log = createLogger('lockbox-worker');
+  // Served from the start, so a scrape sees the process up while the worker is still connecting.
+  const appMetrics = config.appMetricsAddress ? await serveAppMetrics(registry, config.appMetricsAddress, log) : undefined;
   const temporal = await provideTemporal(config, log);
   const adapters = await openAdapters(config, log, 'worker');
   const { worker, connection } = await createWorker(config, temporal.address, adapters.activityDeps);
@@ -19,6 +23,8 @@ async function main(): Promise<void> {
     await running;
     await connection.close();
     await adapters.close();
+    // Last: the backlog and reconciler metrics stay scrapable while activities in flight finish.
+    await appMetrics?.close();
   };
   // Drain on SIGTERM: activities in flight finish (or are handed back) before the process exits.
   onShutdown(log, async () => {
@@ -27,6 +33,8 @@ async function main(): Promise<void> {
     await drain();
   });
   await running;
+  // The worker ended without a signal: the listener must not keep the process alive.
+  await appMetrics?.close();
 }
 
 main().catch((err) => {
