@@ -134,6 +134,33 @@ describe('records outlive the workflow', () => {
 });
 
 describe('record retention', () => {
+  it('is a tenant setting: shown with its default, set as a duration, refused out of bounds naming the field, reset with null', async () => {
+    const alice = api().as('alice');
+    const put = async (recordRetention: unknown) => {
+      const current = (await alice.get('/v1/tenants/contoso/settings')).body;
+      const { tenant: _t, version: _v, updatedAt: _u, updatedBy: _b, recordRetention: _r, ...body } = current;
+      return api().call('PUT', '/v1/tenants/contoso/settings', { token: 'alice-dev-token', body: { ...body, recordRetention }, headers: { 'if-match': `"${current.version}"` } });
+    };
+    // Other test files save contoso's settings too: retry on a lost race (412).
+    const putSettled = async (v: unknown) => {
+      for (let i = 0; i < 5; i++) {
+        const r = await put(v);
+        if (r.status !== 412) return r;
+      }
+      throw new Error('settings kept changing');
+    };
+    try {
+      expect((await putSettled('730d')).body.recordRetention).toBe('730d');
+      expect((await alice.get('/v1/tenants/contoso/settings')).body.recordRetention).toBe('730d');
+      const bad = await putSettled('12h');
+      expect(bad.status).toBe(400);
+      expect(JSON.stringify(bad.body)).toContain('recordRetention');
+      expect((await alice.get('/v1/tenants/contoso/settings')).body.recordRetention).toBe('730d');
+    } finally {
+      expect((await putSettled(null)).body.recordRetention).toBe('400d');
+    }
+  });
+
   const DAY = 86_400_000;
   let dir = '';
   let store: Store;

@@ -306,6 +306,7 @@ describe('the web portal', () => {
     await expect.poll(() => alice.page.locator('#settings-version').textContent()).toMatch(/^Version \d+, last changed by /);
     expect(await form.getByLabel('Approvers', { exact: true }).inputValue()).toContain('alice@contoso.com');
     expect(await form.getByLabel('Request lifetime').inputValue()).toBe('12h');
+    expect(await alice.page.locator('#st-escalation').textContent()).toMatch(/Request records kept \d+d after a request closes/);
 
     // A bad value is refused by the API (nothing is written) and named next to its field.
     const quorum = form.getByLabel('Approvals needed (quorum)');

@@ -54,6 +54,7 @@ export function setupSettings(tenants, ctx) {
     $('st-escalation').replaceChildren(
       h('li', { text: s.escalation ? `Escalation after ${s.escalation.after} without a decision, to ${s.escalation.to.join(', ')}` : 'Escalation: none.' }),
       h('li', { text: s.reminders ? `Reminders: ${s.reminders.count}, every ${s.reminders.every} from the start of each stage` : 'Reminders: one, an hour before the request expires.' }),
+      h('li', { text: `Request records kept ${s.recordRetention ?? '400d'} after a request closes, then pruned (audited).` }),
     );
     version.textContent = `Version ${s.version}, last changed by ${s.updatedBy} at ${new Date(s.updatedAt).toLocaleString()}.`;
   }
