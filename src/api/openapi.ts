@@ -36,7 +36,7 @@ export interface RouteDoc {
   /** The JSON body's schema (named after its export in schemas.ts). */
   body?: z.ZodType;
   /** The success answer: status, what it is, headers worth knowing. */
-  response: { status: number; description: string; headers?: Record<string, string>; html?: boolean; text?: boolean; schema?: z.ZodType };
+  response: { status: number; description: string; headers?: Record<string, string>; html?: boolean; text?: boolean; css?: boolean; schema?: z.ZodType };
   /** Non-problem answers besides the success one, e.g. readiness's 503. */
   otherResponses?: Record<number, string>;
   /** Problem statuses specific to the route; 401 (auth), 400/413/415 (body), 400 (query) and 500 are added. */
@@ -217,6 +217,7 @@ export const ROUTES: RouteDoc[] = [
     problems: [403],
   },
   { method: 'get', path: '/', operationId: 'getPortal', summary: 'The web portal', description: 'Sign in with a bearer token; see docs/portal.md. Assets under `/portal/`.', tag: 'portal', auth: false, response: { status: 200, description: 'an HTML page', html: true } },
+  { method: 'get', path: '/portal/evidence.css', operationId: 'getPortalEvidenceCss', summary: "The evidence page's stylesheet", description: 'For an evidence page the portal opens from a blob: URL, where the page\'s inline style is refused by the portal\'s CSP (docs/portal.md, History).', tag: 'portal', auth: false, response: { status: 200, description: 'a stylesheet', css: true } },
   { method: 'get', path: '/requests/{id}', operationId: 'getPortalRequest', summary: 'The web portal, opened on one request', description: 'Where links in notifications point.', tag: 'portal', auth: false, params: { id: z.string() }, response: { status: 200, description: 'an HTML page', html: true } },
   {
     method: 'get',
@@ -338,6 +339,8 @@ function operation(r: RouteDoc, components: Record<string, JsonSchema>): Record<
         ? { 'text/html': { schema: { type: 'string' } } }
         : r.response.text
           ? { 'text/plain': { schema: { type: 'string' } } }
+          : r.response.css
+            ? { 'text/css': { schema: { type: 'string' } } }
           : { 'application/json': { schema: r.response.schema ? { $ref: `#/components/schemas/${nameOf(r.response.schema, `${operationId(r)}Response`)}` } : { type: 'object' } } },
     },
   };
