@@ -69,32 +69,32 @@ export function createAuditBacklog(registry: Registry, opts: AuditBacklogOptions
     labelNames: ['sink'] as const,
     registers: [registry],
   });
-  new Gauge({
-    name: 'lockbox_audit_export_backlog_events',
-    help: 'Audit events whose export to the sink failed and is waiting for a retry (0 once every retry got through)',
-    labelNames: ['sink'] as const,
-    registers: [registry],
-    collect() {
-      const at = now();
-      for (const [name, s] of sinks) {
-        prune(s, at);
-        this.set({ sink: name }, s.pending.size);
-      }
-    },
-  });
-  new Gauge({
-    name: 'lockbox_audit_export_oldest_pending_seconds',
-    help: 'How long the oldest audit event waiting for a retry to the sink has been failing (0: none waiting)',
-    labelNames: ['sink'] as const,
-    registers: [registry],
-    collect() {
-      const at = now();
-      for (const [name, s] of sinks) {
-        prune(s, at);
-        this.set({ sink: name }, oldestSeconds(s, at));
-      }
-    },
-  });
+  /** A gauge per sink, read when scraped (events no attempt has touched for a while are pruned first). */
+  const perSinkGauge = (name: string, help: string, value: (s: SinkState, at: number) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['sink'] as const,
+      registers: [registry],
+      collect() {
+        const at = now();
+        for (const [sink, s] of sinks) {
+          prune(s, at);
+          this.set({ sink }, value(s, at));
+        }
+      },
+    });
+  };
+  perSinkGauge(
+    'lockbox_audit_export_backlog_events',
+    'Audit events whose export to the sink failed and is waiting for a retry (0 once every retry got through)',
+    (s) => s.pending.size,
+  );
+  perSinkGauge(
+    'lockbox_audit_export_oldest_pending_seconds',
+    'How long the oldest audit event waiting for a retry to the sink has been failing (0: none waiting)',
+    oldestSeconds,
+  );
 
   function stateOf(name: string): SinkState {
     let s = sinks.get(name);
