@@ -1,7 +1,13 @@
 /**
- * The Lockbox portal: sign-in with a bearer token, then the views the person's roles allow (docs/portal.md).
- * Lists are polled every 2 s and updated in place, so a status change shows without a reload and a half-typed
- * comment or the keyboard focus survives the update.
+ * The Lockbox portal: sign-in (identity provider session or a bearer token), then the views the person's roles allow
+ * (docs/portal.md). Lists are polled every 2 s and updated in place, so a status change shows without a reload and a
+ * half-typed comment or the keyboard focus survives the update.
+ *
+ * Over ~300 lines for one reason: this module owns the page's mutable state (who is signed in, the sign-out epoch
+ * that drops late answers, the poll timer, the open request, the last status seen per request), and every function
+ * that changes it lives here, so no other module can change it behind the poller's back. What only draws or asks
+ * (cards, detail, actions, forms, settings, history, evidence) is in modules of its own and gets what it needs
+ * through `ctx`.
  */
 import { ApiError, call, get, session, whenStepUpRequired, whenUnauthorized } from './api.js';
 import { historyCard, mineCard, pendingCard, searchText } from './cards.js';
