@@ -7,7 +7,6 @@
  * a provider that is down, an API without CLI sign-in, a refresh that fails) end non-zero with a message that says
  * what to fix, never a stack trace.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -20,32 +19,17 @@ import { findFreePort } from '../src/dev/dev-server.js';
 import { DEMO_PASSWORD } from '../src/dev/demo-sign-in.js';
 import { DEV_CLI_CLIENT_ID } from '../src/dev/oidc-provider.js';
 import { launchBrowser } from './support/browser.js';
+import { runLockbox, said } from './support/cli.js';
 
 const stack = inject('stack');
-const ROOT = join(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin', 'lockbox.js');
 const STACK_TRACE = /\n\s+at .+:\d+:\d+/;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-const said = (r: Run) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
 /** `lockbox <args>` with its own config directory and no token in the environment; `onStderr` sees progress. */
 function start(args: string[], configHome: string, opts: { url?: string; env?: NodeJS.ProcessEnv; onStderr?: (all: string) => void } = {}) {
   const env: NodeJS.ProcessEnv = { ...process.env, LOCKBOX_URL: opts.url ?? stack.apiUrl, XDG_CONFIG_HOME: configHome, ...opts.env };
   delete env.LOCKBOX_TOKEN;
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    opts.onStderr?.(stderr);
-  });
-  return new Promise<Run>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return runLockbox(args, env, opts.onStderr);
 }
 
 /** Starts `lockbox login` and resolves with the URL and code it printed, and its end. */

@@ -2,7 +2,6 @@
  * The `lockbox` CLI as people and scripts run it: the real binary (`node bin/lockbox.js`) against the real stack,
  * checking output and the exit codes docs/cli.md promises.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,37 +11,19 @@ import { describe, expect, inject, it } from 'vitest';
 import { findFreePort } from '../src/dev/dev-server.js';
 import { buildProgram } from '../src/cli/program.js';
 import { api, eventually, requestBody } from './support/api.js';
+import { runLockbox, said, type CliRun as Run } from './support/cli.js';
 
-const ROOT = join(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin', 'lockbox.js');
 const TOKENS = { eve: 'eve-dev-token', alice: 'alice-dev-token', bob: 'bob-dev-token', none: '' } as const;
 type Who = keyof typeof TOKENS;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Starts `lockbox <args>` as `who`; `onStderr` sees progress as it comes. */
 function start(args: string[], opts: { as?: Who; url?: string; onStderr?: (all: string) => void } = {}) {
   const env: NodeJS.ProcessEnv = { ...process.env, LOCKBOX_URL: opts.url ?? inject('stack').apiUrl, LOCKBOX_TOKEN: TOKENS[opts.as ?? 'eve'] };
   if (!env.LOCKBOX_TOKEN) delete env.LOCKBOX_TOKEN;
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    opts.onStderr?.(stderr);
-  });
-  const done = new Promise<Run>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-  return { done };
+  return { done: runLockbox(args, env, opts.onStderr) };
 }
 const lockbox = (args: string[], opts: { as?: Who; url?: string } = {}) => start(args, opts).done;
 
-/** Text for an assertion message: what the CLI said. */
-const said = (r: Run) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 const STACK_TRACE = /\n\s+at .+:\d+:\d+/;
 
 const run = ulid().slice(-8).toLowerCase();

@@ -22,18 +22,17 @@ import { openJsonlAuditSink } from '../src/adapters/jsonl-audit-sink.js';
 import { openSqliteStore } from '../src/adapters/sqlite-store.js';
 import { createStoreNotifier } from '../src/adapters/store-notifier.js';
 import { createActivities } from '../src/activities/index.js';
-import { createLockboxClient } from '../src/client/lockbox-client.js';
 import type { Logger } from '../src/config/logger.js';
-import { normalizePolicy } from '../src/domain/policy.js';
 import type { ReconcileReport } from '../src/domain/reconcile.js';
 import { catalogOf } from '../src/domain/resources.js';
-import { publicKeyOf, signDecision, signRequest } from '../src/domain/signing.js';
+import { publicKeyOf } from '../src/domain/signing.js';
 import { reconcileMetrics, registry } from '../src/main/metrics.js';
 import type { AuditSink } from '../src/ports/audit-sink.js';
 import type { CredentialVault } from '../src/ports/credential-vault.js';
 import type { GrantProvider } from '../src/ports/grant-provider.js';
 import type { Store } from '../src/ports/store.js';
 import { startWebhookReceiver, type WebhookReceiver } from './grants/webhook-receiver.js';
+import { activeOwnRequest as activeOwnRequestOn, metricSum } from './support/own-worker.js';
 import { receiverHttp } from './support/outbound.js';
 
 const stack = inject('stack');
@@ -127,39 +126,14 @@ beforeEach(() => {
 
 const reconcile = () =>
   temporal.workflow.execute('reconcileWorkflow', { workflowId: `test-reconcile-webhook-${ulid()}`, taskQueue: TASK_QUEUE, args: [{ drift: 'fail' }] }) as Promise<ReconcileReport>;
-const metric = async (name: string, labels: Record<string, string> = {}) => {
-  const values = (await registry.getSingleMetric(name)!.get()).values;
-  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
-};
+const metric = (name: string, labels: Record<string, string> = {}) => metricSum(registry, name, labels);
 const hooksIn = (report: ReconcileReport) => report.targets.find((t) => t.target === 'contoso-hooks')!;
 /** A grant the receiver holds, as if Lockbox had granted it there. */
 const heldAtReceiver = (requestId: string) =>
   receiver.grants.set(requestId, { grantedAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString(), principal: 'eve@lockbox.dev' });
 
 /** An active request on this worker's queue (granted through its built-in target), signed as the API would. */
-async function activeOwnRequest(): Promise<string> {
-  const base = {
-    id: `req-contoso-${ulid()}`,
-    tenant: 'contoso',
-    resource: 'app:tickets',
-    requester: 'eve@lockbox.dev',
-    reason: 'webhook reconcile drill',
-    ticket: null,
-    durationMs: 3_600_000,
-    requestTtlMs: 3_600_000,
-    createdAt: new Date().toISOString(),
-    policy: normalizePolicy({ tenant: 'contoso', customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 }),
-  };
-  const input = { ...base, proof: signRequest(base, key) };
-  const lockbox = createLockboxClient(temporal, TASK_QUEUE);
-  const { runId } = await lockbox.start(input, true);
-  const decision = signDecision(
-    { requestId: input.id, runId: runId!, action: 'approve', actor: 'alice@contoso.com', note: null, policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() },
-    key,
-  );
-  expect((await lockbox.decide(input.id, 'approve', decision)).status).toBe('active');
-  return input.id;
-}
+const activeOwnRequest = () => activeOwnRequestOn(temporal, TASK_QUEUE, key, { resource: 'app:tickets', reason: 'webhook reconcile drill' });
 
 describe('a webhook target with a list call', () => {
   it('revokes a grant the receiver lists that no running request owns, audited; leaves owned and foreign ones alone', async () => {

@@ -27,10 +27,9 @@ import { createLockboxClient } from '../src/client/lockbox-client.js';
 import { reconcileScheduleId } from '../src/client/reconcile.js';
 import type { Logger } from '../src/config/logger.js';
 import type { AuditEvent } from '../src/domain/audit.js';
-import { normalizePolicy } from '../src/domain/policy.js';
 import { SETTLE_MS, type ReconcileReport } from '../src/domain/reconcile.js';
 import { catalogOf } from '../src/domain/resources.js';
-import { publicKeyOf, signDecision, signRequest } from '../src/domain/signing.js';
+import { publicKeyOf } from '../src/domain/signing.js';
 import { ensureReconcileSchedule } from '../src/main/reconcile-schedule.js';
 import { reconcileMetrics, registry } from '../src/main/metrics.js';
 import type { GrantProvider } from '../src/ports/grant-provider.js';
@@ -38,6 +37,7 @@ import type { AuditSink } from '../src/ports/audit-sink.js';
 import type { Store } from '../src/ports/store.js';
 import { eventually, requestBody } from './support/api.js';
 import { personas } from './support/personas.js';
+import { activeOwnRequest as activeOwnRequestOn, metricSum } from './support/own-worker.js';
 
 const stack = inject('stack');
 const who = personas();
@@ -413,59 +413,39 @@ describe('with a worker of its own and an in-memory grant target', () => {
 
   const reconcile = (drift: 'fail' | 'restore' = 'fail') =>
     temporal.workflow.execute('reconcileWorkflow', { workflowId: `test-reconcile-own-${ulid()}`, taskQueue: TASK_QUEUE, args: [{ drift }] }) as Promise<ReconcileReport>;
-  const metric = async (name: string, labels: Record<string, string> = {}) => {
-    const values = (await registry.getSingleMetric(name)!.get()).values;
-    return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
-  };
+  const metric = (name: string, labels: Record<string, string> = {}) => metricSum(registry, name, labels);
 
   /** An active request on this worker's queue, signed with the key it trusts, as the API would file it. */
-  async function activeOwnRequest(): Promise<string> {
-    const base = {
-      id: `req-contoso-${ulid()}`,
-      tenant: 'contoso',
-      resource: 'mailbox:drift@contoso.com',
-      requester: 'eve@lockbox.dev',
-      reason: 'drift drill',
-      ticket: null,
-      durationMs: 3_600_000,
-      requestTtlMs: 3_600_000,
-      createdAt: new Date().toISOString(),
-      policy: normalizePolicy({ tenant: 'contoso', customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 }),
-    };
-    const input = { ...base, proof: signRequest(base, key) };
-    const lockbox = createLockboxClient(temporal, TASK_QUEUE);
-    const { runId } = await lockbox.start(input, true);
-    const decision = signDecision(
-      { requestId: input.id, runId: runId!, action: 'approve', actor: 'alice@contoso.com', note: null, policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() },
-      key,
-    );
-    expect((await lockbox.decide(input.id, 'approve', decision)).status).toBe('active');
-    return input.id;
-  }
+  const activeOwnRequest = () => activeOwnRequestOn(temporal, TASK_QUEUE, key, { resource: 'mailbox:drift@contoso.com', reason: 'drift drill' });
 
-  it('reports drift once in fail mode, restores it in restore mode, and never ends the request', async () => {
+  // Four reconcile runs and a settle wait: on a loaded 2-core machine this took over the default 60 s, and a test
+  // stopped half-way left its active request behind for the tests after it. Longer, and it always cleans up.
+  it('reports drift once in fail mode, restores it in restore mode, and never ends the request', { timeout: 180_000 }, async () => {
     const id = await activeOwnRequest();
-    // The window's first moments are left alone (the workflow may be granting); then the grant goes missing.
-    await new Promise((r) => setTimeout(r, SETTLE_MS + 1_000));
-    const reportedBefore = await metric('lockbox_drift_detected_total', { action: 'reported' });
-    target.delete(id);
+    try {
+      // The window's first moments are left alone (the workflow may be granting); then the grant goes missing.
+      await new Promise((r) => setTimeout(r, SETTLE_MS + 1_000));
+      const reportedBefore = await metric('lockbox_drift_detected_total', { action: 'reported' });
+      target.delete(id);
 
-    const first = await reconcile('fail');
-    expect(first.targets[0]!.drift).toEqual([expect.objectContaining({ requestId: id, action: 'reported' })]);
-    expect(target.has(id)).toBe(false);
-    const second = await reconcile('fail');
-    expect(second.targets[0]!.drift).toEqual([expect.objectContaining({ requestId: id, action: 'reported' })]);
-    // Audited and counted once, however many runs see it.
-    expect((await audit.listByRequest(id)).filter((e) => e.type === 'access.drift_detected').map((e) => e.id)).toEqual([`reconcile:${id}:drift`]);
-    expect(await metric('lockbox_drift_detected_total', { action: 'reported' })).toBe(reportedBefore + 1);
+      const first = await reconcile('fail');
+      expect(first.targets[0]!.drift).toEqual([expect.objectContaining({ requestId: id, action: 'reported' })]);
+      expect(target.has(id)).toBe(false);
+      const second = await reconcile('fail');
+      expect(second.targets[0]!.drift).toEqual([expect.objectContaining({ requestId: id, action: 'reported' })]);
+      // Audited and counted once, however many runs see it.
+      expect((await audit.listByRequest(id)).filter((e) => e.type === 'access.drift_detected').map((e) => e.id)).toEqual([`reconcile:${id}:drift`]);
+      expect(await metric('lockbox_drift_detected_total', { action: 'reported' })).toBe(reportedBefore + 1);
 
-    const restored = await reconcile('restore');
-    expect(restored.targets[0]!.drift).toEqual([expect.objectContaining({ requestId: id, action: 'restored' })]);
-    expect(target.has(id)).toBe(true);
-    expect((await reconcile('restore')).targets[0]!.drift).toEqual([]);
-    expect((await createLockboxClient(temporal, TASK_QUEUE).get(id)).status).toBe('active');
-    await temporal.workflow.getHandle(id).terminate('test cleanup');
-    target.delete(id);
+      const restored = await reconcile('restore');
+      expect(restored.targets[0]!.drift).toEqual([expect.objectContaining({ requestId: id, action: 'restored' })]);
+      expect(target.has(id)).toBe(true);
+      expect((await reconcile('restore')).targets[0]!.drift).toEqual([]);
+      expect((await createLockboxClient(temporal, TASK_QUEUE).get(id)).status).toBe('active');
+    } finally {
+      await temporal.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined);
+      target.delete(id);
+    }
   });
 
   it('catches a revoke that reports success but leaves the access: a failure that shows, retried next run', async () => {

@@ -3,7 +3,6 @@
  * still answers, with its whole audit trail, after its workflow is deleted from Temporal (or aged out by the
  * namespace's retention); and records past their tenant's retention are pruned, the pruning audited first.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { normalizePolicy } from '../src/domain/policy.js';
 import type { AccessRequest } from '../src/domain/request.js';
 import type { Store, TenantSettings } from '../src/ports/store.js';
 import { api, eventually, requestBody } from './support/api.js';
+import { runLockbox } from './support/cli.js';
 import { useStackTemporal } from './support/temporal.js';
 
 const stack = inject('stack');
@@ -26,18 +26,8 @@ const run = ulid().slice(-8).toLowerCase();
 const resource = (name: string) => `mailbox:records-${run}-${name}@contoso.com`;
 
 /** `lockbox <args>` (the real binary) against `url` as eve. */
-function cli(args: string[], url: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const root = join(import.meta.dirname, '..');
-  const child = spawn(process.execPath, [join(root, 'bin', 'lockbox.js'), ...args], {
-    cwd: root,
-    env: { ...process.env, LOCKBOX_URL: url, LOCKBOX_TOKEN: 'eve-dev-token' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+function cli(args: string[], url: string) {
+  return runLockbox(args, { ...process.env, LOCKBOX_URL: url, LOCKBOX_TOKEN: 'eve-dev-token' });
 }
 
 /** Waits until the request's trail has closed (its record is final), then answers its view and trail. */

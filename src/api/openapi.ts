@@ -159,8 +159,8 @@ export const ROUTES: RouteDoc[] = [
     query: s.ListRequestsQuery,
     response: { status: 200, description: '`{requests: [summary], next: id | null}`' },
   },
-  { method: 'get', path: '/v1/requests/{id}', summary: 'One request', tag: 'requests', params: id, response: { status: 200, description: 'the request: status, decisions, access window' }, problems: [404] },
-  { method: 'get', path: '/v1/requests/{id}/audit', summary: "A request's audit events, in order", tag: 'audit', params: id, response: { status: 200, description: '`{events: [...]}`' }, problems: [404] },
+  { method: 'get', path: '/v1/requests/{id}', summary: 'One request', tag: 'requests', params: id, response: { status: 200, description: 'the request: status, decisions, access window' }, problems: [404, 503] },
+  { method: 'get', path: '/v1/requests/{id}/audit', summary: "A request's audit events, in order", tag: 'audit', params: id, response: { status: 200, description: '`{events: [...]}`' }, problems: [404, 503] },
   {
     method: 'get',
     path: '/v1/requests/{id}/credentials',

@@ -4,6 +4,7 @@ import type { AuditEvent } from '../domain/audit.js';
 import type { AccessRequest } from '../domain/request.js';
 import type { RecordListQuery, RequestRecord } from '../ports/store.js';
 import type { ApiDeps } from './deps.js';
+import { problems } from './problem.js';
 
 
 /**
@@ -20,6 +21,9 @@ export function createRequestReader(deps: Pick<ApiDeps, 'store' | 'lockbox'>) {
       return await read();
     } catch (err) {
       if (err instanceof RequestNotFoundError && record) return fromRecord(record);
+      // A workflow whose worker is too busy to answer a query in time (an expiry burst): say so, not a 500. The
+      // record of an open request may lag its workflow, so it is not offered instead.
+      if (temporalDidNotAnswer(err)) throw problems.unavailable(`the workflow of request ${id} did not answer in time; try again shortly`);
       throw err;
     }
   }
@@ -46,6 +50,16 @@ export function createRequestReader(deps: Pick<ApiDeps, 'store' | 'lockbox'>) {
 }
 
 export type RequestReader = ReturnType<typeof createRequestReader>;
+
+/** gRPC DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED or UNAVAILABLE from Temporal, on the error or its cause. */
+const BUSY_CODES = new Set([4, 8, 14]);
+export function temporalDidNotAnswer(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'number' && BUSY_CODES.has(code)) return true;
+  }
+  return false;
+}
 
 function toSummary({ request: r, closedAt }: RequestRecord): RequestSummary {
   return {
