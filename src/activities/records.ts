@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { AuditEventType, type AuditEvent } from '../domain/audit.js';
 import { formatDuration } from '../domain/duration.js';
+import { tenantOfRequestId } from '../domain/reconcile.js';
 import { checkStoredSettings } from '../domain/settings-schema.js';
 import { RECORD_RETENTION } from '../domain/settings.js';
 import type { AccessRequest } from '../domain/request.js';
@@ -37,22 +38,22 @@ export async function keepRecord(
   caller: string | null,
 ): Promise<void> {
   const { request } = copy;
-  const owner = await deps.store.getRequestRun(request.id);
-  const why =
-    caller !== null && caller !== request.id
-      ? 'exported by another workflow'
-      : owner === null || owner !== request.runId
-        ? 'not the run that owns the request id'
-        : events.some((e) => e.requestId !== request.id || e.tenant !== request.tenant)
-          ? 'events of another request'
-          : !Number.isInteger(copy.version) || copy.version < 0
-            ? 'bad version'
-            : null;
+  const why = whyNotKept(request, events, copy.version, caller, await deps.store.getRequestRun(request.id));
   if (why) {
     deps.log.warn('request record not kept', { requestId: request.id, reason: why });
     return;
   }
   await deps.store.putRequestRecord({ request, version: copy.version, events });
+}
+
+/** Why a copy is not the request's own record to keep, or null when it is. Pure. */
+function whyNotKept(request: AccessRequest, events: readonly AuditEvent[], version: number, caller: string | null, owner: string | null): string | null {
+  if (caller !== null && caller !== request.id) return 'exported by another workflow';
+  if (owner === null || owner !== request.runId) return 'not the run that owns the request id';
+  if (tenantOfRequestId(request.id) !== request.tenant) return 'request id of another tenant';
+  if (events.some((e) => e.requestId !== request.id || e.tenant !== request.tenant)) return 'events of another request';
+  if (!Number.isInteger(version) || version < 0) return 'bad version';
+  return null;
 }
 
 /** At most this many records per tenant and run; the next run takes the rest. */
