@@ -46,7 +46,7 @@ describe('the end of a trail', () => {
     const store = await openStore({ dataDir: stack.dataDir });
     try {
       const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
-      const sweep = createSweepActivities({ audit: sink, store, log }, { temporal });
+      const sweep = createSweepActivities({ audit: sink, store, log }, { temporal, taskQueue: () => stack.taskQueue });
       const swept = await eventually(() => sweep.sweepEndedRequests(), (r) => r.swept.includes(id), 30_000);
       await sink.append(swept.events);
       // A second sweep finds the trail closed and adds nothing.

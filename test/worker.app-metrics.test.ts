@@ -68,7 +68,8 @@ afterAll(async () => {
 });
 
 describe('a worker-only process with LOCKBOX_APP_METRICS_ADDRESS', () => {
-  it('serves the audit export backlog and the reconciler metrics of its own reconciles at GET /metrics', async () => {
+  // Waits for a whole reconcile run in a fresh process (up to 90 s on a loaded machine), hence its own timeout.
+  it('serves the audit export backlog and the reconciler metrics of its own reconciles at GET /metrics', { timeout: 120_000 }, async () => {
     let text = '';
     await expect
       .poll(

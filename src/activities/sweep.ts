@@ -28,13 +28,18 @@ const MAX_PER_RUN = 200;
  * replays the closed workflow's history), so the sweep exports whatever the sink lacks, with the same ids, and then
  * `request.closed` (how: terminated / timed_out). A request whose trail already ends is skipped.
  */
-export function createSweepActivities(deps: Pick<ActivityDeps, 'audit' | 'log' | 'store'>, opts: { temporal?: () => Client } = {}) {
+export function createSweepActivities(deps: Pick<ActivityDeps, 'audit' | 'log' | 'store'>, opts: { temporal?: () => Client; taskQueue?: () => string } = {}) {
   const temporal = opts.temporal ?? (() => Context.current().client);
+  // Only this deployment's requests (its task queue), as the reconciler's own listing: another deployment's
+  // workflows in the namespace are not ours to close, export or record, and nobody here can replay them.
+  const taskQueue = opts.taskQueue ?? (() => Context.current().info.taskQueue);
   return {
     async sweepEndedRequests(): Promise<{ events: AuditEvent[]; swept: string[] }> {
       const client = temporal();
       const since = new Date(Date.now() - LOOK_BACK_MS).toISOString();
-      const query = `WorkflowType = 'accessRequestWorkflow' AND ExecutionStatus IN ('Terminated', 'TimedOut') AND CloseTime > '${since}'`;
+      const queue = taskQueue();
+      if (!/^[\w.:/@+-]+$/.test(queue)) throw new Error('unsafe task queue name in visibility query');
+      const query = `WorkflowType = 'accessRequestWorkflow' AND TaskQueue = '${queue}' AND ExecutionStatus IN ('Terminated', 'TimedOut') AND CloseTime > '${since}'`;
       const events: AuditEvent[] = [];
       const swept: string[] = [];
       for await (const info of client.workflow.list({ query, pageSize: 100 })) {
