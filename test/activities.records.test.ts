@@ -3,47 +3,21 @@
  * workflow in the Temporal namespace can make one export a "copy" of any request they like; only the run that owns
  * the request id, exporting its own request and events from its own workflow, gets its copy kept.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../src/adapters/sqlite-store.js';
+import { describe, expect, it } from 'vitest';
 import { keepRecord } from '../src/activities/records.js';
 import { buildAuditEvent } from '../src/domain/audit.js';
-import { createRequest } from '../src/domain/decide.js';
-import { normalizePolicy } from '../src/domain/policy.js';
 import type { AccessRequest } from '../src/domain/request.js';
-import type { Store } from '../src/ports/store.js';
+import { filedRequest, useTempSqliteStore } from './support/records-fixtures.js';
 
-let dir = '';
-let store: Store;
+const store = useTempSqliteStore('lockbox-keep-');
 const warnings: Array<Record<string, unknown> | undefined> = [];
 const log = { info: () => undefined, warn: (_m: string, f?: Record<string, unknown>) => void warnings.push(f), error: () => undefined };
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lockbox-keep-'));
-  store = openSqliteStore(join(dir, 'lockbox.db'));
-});
-afterAll(async () => {
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
-});
 
 /** A contoso request whose id is claimed by run `owner`; the copy says it is of run `runId`. */
 async function claimed(owner: string, runId = owner): Promise<AccessRequest> {
-  const state = createRequest({
-    id: `req-contoso-${ulid()}`,
-    tenant: 'contoso',
-    resource: 'mailbox:bob@contoso.com',
-    requester: 'eve@lockbox.dev',
-    reason: 'support case',
-    ticket: null,
-    durationMs: 3_600_000,
-    requestTtlMs: 12 * 3_600_000,
-    createdAt: new Date().toISOString(),
-    policy: normalizePolicy({ tenant: 'contoso', customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 }),
-  }).state;
-  await store.claimRequestRun(state.id, owner);
+  const state = filedRequest();
+  await store().claimRequestRun(state.id, owner);
   return { ...state, runId };
 }
 const created = (r: { id: string; tenant: string }) => [buildAuditEvent({ requestId: r.id, tenant: r.tenant, seq: 1, time: new Date(), type: 'request.created', actor: 'system' })];
@@ -51,9 +25,9 @@ const created = (r: { id: string; tenant: string }) => [buildAuditEvent({ reques
 describe('keeping a request record', () => {
   it('keeps the copy of the run that owns the id, exported from its own workflow', async () => {
     const r = await claimed('run-a');
-    await keepRecord({ store, log }, created(r), { request: r, version: 1 }, r.id);
-    expect(await store.getRequestRecord(r.id)).toMatchObject({ request: { id: r.id, status: 'pending' }, version: 1 });
-    expect(await store.listRequestEvents(r.id)).toHaveLength(1);
+    await keepRecord({ store: store(), log }, created(r), { request: r, version: 1 }, r.id);
+    expect(await store().getRequestRecord(r.id)).toMatchObject({ request: { id: r.id, status: 'pending' }, version: 1 });
+    expect(await store().listRequestEvents(r.id)).toHaveLength(1);
   });
 
   it('keeps nothing from a run that does not own the id, another workflow, or with another request’s events', async () => {
@@ -69,12 +43,12 @@ describe('keeping a request record', () => {
     ];
     for (const [request, events, caller, reason] of cases) {
       warnings.length = 0;
-      await keepRecord({ store, log }, events, { request, version: 5 }, caller);
-      expect(await store.getRequestRecord(request.id), request.id).toBeNull();
-      expect(await store.listRequestEvents(request.id)).toEqual([]);
+      await keepRecord({ store: store(), log }, events, { request, version: 5 }, caller);
+      expect(await store().getRequestRecord(request.id), request.id).toBeNull();
+      expect(await store().listRequestEvents(request.id)).toEqual([]);
       expect(warnings).toEqual([{ requestId: request.id, reason }]);
     }
     // The other request's events did not land under its id either.
-    expect(await store.listRequestEvents(other.id)).toEqual([]);
+    expect(await store().listRequestEvents(other.id)).toEqual([]);
   });
 });

@@ -3,52 +3,22 @@
  * The store is real SQLite; the Temporal side is a stand-in, because a query that times out under an expiry burst
  * (what the bench saw answered 500) cannot be made to happen on demand against the dev server.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../src/adapters/sqlite-store.js';
+import { describe, expect, it } from 'vitest';
 import { createRequestReader } from '../src/api/records.js';
 import { Problem } from '../src/api/problem.js';
 import { RequestNotFoundError } from '../src/client/errors.js';
 import type { LockboxClient } from '../src/client/lockbox-client.js';
 import { buildAuditEvent } from '../src/domain/audit.js';
-import { createRequest } from '../src/domain/decide.js';
-import { normalizePolicy } from '../src/domain/policy.js';
 import type { AccessRequest } from '../src/domain/request.js';
-import type { Store } from '../src/ports/store.js';
+import { filedRequest, useTempSqliteStore } from './support/records-fixtures.js';
 
-let dir = '';
-let store: Store;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lockbox-reader-'));
-  store = openSqliteStore(join(dir, 'lockbox.db'));
-});
-afterAll(async () => {
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-function request(): AccessRequest {
-  return createRequest({
-    id: `req-contoso-${ulid()}`,
-    tenant: 'contoso',
-    resource: 'mailbox:bob@contoso.com',
-    requester: 'eve@lockbox.dev',
-    reason: 'support case',
-    ticket: null,
-    durationMs: 3_600_000,
-    requestTtlMs: 12 * 3_600_000,
-    createdAt: new Date().toISOString(),
-    policy: normalizePolicy({ tenant: 'contoso', customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 }),
-  }).state;
-}
+const store = useTempSqliteStore('lockbox-reader-');
+const request = () => filedRequest();
 
 async function stored(r: AccessRequest, closed: boolean) {
   const ev = (seq: number, type: 'request.created' | 'request.closed') => buildAuditEvent({ requestId: r.id, tenant: r.tenant, seq, time: new Date(), type, actor: 'system' });
   const events = closed ? [ev(1, 'request.created'), ev(2, 'request.closed')] : [ev(1, 'request.created')];
-  await store.putRequestRecord({ request: r, version: events.length, events });
+  await store().putRequestRecord({ request: r, version: events.length, events });
   return events;
 }
 
@@ -72,7 +42,7 @@ describe('the request reader', () => {
     const r = { ...request(), status: 'rejected' as const };
     const events = await stored(r, true);
     const t = temporal({ error: new Error('must not be called') });
-    const reader = createRequestReader({ store, lockbox: t.lockbox });
+    const reader = createRequestReader({ store: store(), lockbox: t.lockbox });
     expect(await reader.get(r.id)).toEqual(r);
     expect(await reader.audit(r.id)).toEqual(events);
     expect(t.calls).toEqual([]);
@@ -83,7 +53,7 @@ describe('the request reader', () => {
     await stored(r, false);
     const live = { ...r, status: 'active' as const };
     const t = temporal({ live });
-    expect(await createRequestReader({ store, lockbox: t.lockbox }).get(r.id)).toEqual(live);
+    expect(await createRequestReader({ store: store(), lockbox: t.lockbox }).get(r.id)).toEqual(live);
     expect(t.calls).toEqual(['get']);
   });
 
@@ -91,22 +61,22 @@ describe('the request reader', () => {
     const r = request();
     await stored(r, false);
     const gone = temporal({ error: new RequestNotFoundError(r.id) });
-    expect(await createRequestReader({ store, lockbox: gone.lockbox }).get(r.id)).toEqual(r);
+    expect(await createRequestReader({ store: store(), lockbox: gone.lockbox }).get(r.id)).toEqual(r);
     const nobody = request();
-    await expect(createRequestReader({ store, lockbox: temporal({ error: new RequestNotFoundError(nobody.id) }).lockbox }).get(nobody.id)).rejects.toBeInstanceOf(RequestNotFoundError);
+    await expect(createRequestReader({ store: store(), lockbox: temporal({ error: new RequestNotFoundError(nobody.id) }).lockbox }).get(nobody.id)).rejects.toBeInstanceOf(RequestNotFoundError);
   });
 
   it('says 503 "did not answer in time" when the workflow is too busy to answer, instead of a 500', async () => {
     const r = request();
     await stored(r, false);
-    const reader = createRequestReader({ store, lockbox: temporal({ error: deadline }).lockbox });
+    const reader = createRequestReader({ store: store(), lockbox: temporal({ error: deadline }).lockbox });
     for (const read of [() => reader.get(r.id), () => reader.audit(r.id)]) {
       const err = await read().then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(Problem);
       expect(err).toMatchObject({ status: 503, detail: `the workflow of request ${r.id} did not answer in time; try again shortly` });
     }
     // Anything else is still an error of ours, not hidden as "busy".
-    const other = createRequestReader({ store, lockbox: temporal({ error: new TypeError('bug') }).lockbox });
+    const other = createRequestReader({ store: store(), lockbox: temporal({ error: new TypeError('bug') }).lockbox });
     await expect(other.get(r.id)).rejects.toBeInstanceOf(TypeError);
   });
 });
