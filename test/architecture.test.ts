@@ -89,4 +89,23 @@ describe('architecture', () => {
     }
     expect(bad).toEqual([]);
   });
+
+  it('keeps Ed25519 out of the workflow sandbox: nothing the workflow bundle loads reaches node:crypto signing or @noble/curves', () => {
+    // Value imports only: a type import is erased and never bundled.
+    const loaded = new Set<string>();
+    const visit = (module: string) => {
+      if (loaded.has(module)) return;
+      loaded.add(module);
+      const text = readFileSync(join(SRC, module), 'utf8');
+      for (const m of text.matchAll(/^\s*(?:import|export)\s+(type\s)?[^;]*?from\s+'([^']+)'/gms)) {
+        const [, typeOnly, spec] = m;
+        if (typeOnly) continue;
+        if (spec!.startsWith('.')) visit(relative(SRC, resolve(dirname(join(SRC, module)), spec!.replace(/\.js$/, '.ts'))));
+        else if (spec!.startsWith('@noble/curves')) loaded.add(`${module} -> ${spec}`);
+      }
+    };
+    visit('workflows/index.ts');
+    expect(loaded.size).toBeGreaterThan(10);
+    expect([...loaded].filter((m) => m === 'domain/ed25519.ts' || m.includes('@noble/curves'))).toEqual([]);
+  });
 });

@@ -10,7 +10,7 @@ import { createRequest, granted, RejectionCode, revoked } from '../src/domain/de
 import { RequestStatus, type AccessRequest } from '../src/domain/request.js';
 import { validateSettings, type TenantSettings } from '../src/domain/settings.js';
 import { checkStoredSettings } from '../src/domain/settings-schema.js';
-import { publicKeyOf, signRequest, verifyRequest } from '../src/domain/signing.js';
+import { publicKeyOf, signRequest, verifyRequest } from '../src/domain/ed25519.js';
 
 const EVE = 'eve@lockbox.dev';
 const ALICE = 'alice@contoso.com';

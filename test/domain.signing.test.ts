@@ -13,20 +13,9 @@ import { AuditEventType } from '../src/domain/audit.js';
 import { createRequest, decide } from '../src/domain/decide.js';
 import { normalizePolicy, type ApprovalPolicy } from '../src/domain/policy.js';
 import type { NewRequestInput } from '../src/domain/request.js';
-import {
-  canonicalJson,
-  decisionMessage,
-  publicKeyOf,
-  requestMessage,
-  signDecision,
-  signRequest,
-  verifyMessage,
-  verifyRequest,
-  type DecisionClaims,
-  type SigningKey,
-  type TrustedKeys,
-} from '../src/domain/signing.js';
-import { authenticateDecision } from '../src/workflows/decision-auth.js';
+import { canonicalJson, decisionMessage, requestMessage, type DecisionClaims, type SigningKey, type TrustedKeys } from '../src/domain/signing.js';
+import { publicKeyOf, signDecision, signRequest, verifyMessage, verifyRequest } from '../src/domain/ed25519.js';
+import { authenticateDecision, type SignatureVerdict } from '../src/workflows/decision-auth.js';
 
 const EVE = 'eve@lockbox.dev';
 const ALICE = 'alice@contoso.com';
@@ -99,6 +88,9 @@ function throughJson<T>(value: T, reverseKeys = true): T {
   return JSON.parse(JSON.stringify(reorder(value))) as T;
 }
 
+/** What the worker's `verifySignature` local activity answers (node:crypto against the trusted keys). */
+const VERIFIED_BY_WORKER: SignatureVerdict = (c) => verifyMessage(c.message, c.keyId, c.signature, TRUSTED);
+
 const verifiesAsDecision = (claims: DecisionClaims, keyId: unknown, signature: unknown, keys: TrustedKeys = TRUSTED) =>
   verifyMessage(decisionMessage(claims), keyId, signature, keys);
 
@@ -146,6 +138,25 @@ describe('signed decisions', () => {
     const received = throughJson(signed);
     expect(verifiesAsDecision(received.claims, received.keyId, received.signature)).toBe(true);
     expect(publicKeyOf(API.key.secretKey)).toBe(API.publicKey);
+  });
+
+  it('are plain RFC 8032 Ed25519: node:crypto and @noble/curves accept each other\'s signatures and reject each other\'s forgeries', () => {
+    const message = decisionMessage(CLAIMS);
+    // Signed by the API (node:crypto), checked by an independent implementation.
+    expect(ed25519.verify(hexToBytes(signed.signature), new TextEncoder().encode(message), hexToBytes(API.publicKey))).toBe(true);
+    // Signed by the independent implementation with the API's key, checked by the worker's code.
+    const nobleSignature = bytesToHex(ed25519.sign(new TextEncoder().encode(message), hexToBytes(API.key.secretKey)));
+    expect(nobleSignature).toBe(signed.signature); // Ed25519 is deterministic: same key and message, same bytes
+    expect(verifiesAsDecision(CLAIMS, API.key.keyId, nobleSignature)).toBe(true);
+    // Mallory's key under the API's key id verifies nowhere.
+    const forged = bytesToHex(ed25519.sign(new TextEncoder().encode(message), hexToBytes(MALLORY.key.secretKey)));
+    expect(verifiesAsDecision(CLAIMS, API.key.keyId, forged)).toBe(false);
+    expect(ed25519.verify(hexToBytes(forged), new TextEncoder().encode(message), hexToBytes(API.publicKey))).toBe(false);
+  });
+
+  it('refuse a trusted public key that is not a curve point, and never throw on one', () => {
+    expect(verifiesAsDecision(CLAIMS, 'odd', signed.signature, { odd: 'ff'.repeat(32) })).toBe(false);
+    expect(verifiesAsDecision(CLAIMS, 'short', signed.signature, { short: 'abcd' })).toBe(false);
   });
 
   const TAMPERED: Array<[string, DecisionClaims]> = [
@@ -296,7 +307,7 @@ describe('authenticateDecision', () => {
   const { state } = createRequest({ ...INPUT, proof: signRequest(INPUT, API.key) });
   const signedAs = (change: Partial<DecisionClaims> = {}, key: SigningKey = API.key) => signDecision({ ...CLAIMS, ...change }, key);
   const check = (args: unknown, opts: { action?: DecisionClaims['action']; used?: string[]; now?: number; runId?: string } = {}) =>
-    authenticateDecision(state, opts.action ?? 'approve', args, TRUSTED, new Set(opts.used ?? []), opts.now ?? NOW, opts.runId ?? RUN_ID);
+    authenticateDecision(state, opts.action ?? 'approve', args, VERIFIED_BY_WORKER, new Set(opts.used ?? []), opts.now ?? NOW, opts.runId ?? RUN_ID);
 
   it('accepts a decision the API signed for this request and action: the command carries the proof, the policy is normalised', () => {
     // A policy as an API of an earlier version might have sent it: stage fields missing.
@@ -344,10 +355,10 @@ describe('authenticateDecision', () => {
   it('accepts the same signed decision only until its nonce is used', () => {
     const signed = signedAs();
     const used = new Set<string>();
-    const first = authenticateDecision(state, 'approve', signed, TRUSTED, used, NOW, RUN_ID);
+    const first = authenticateDecision(state, 'approve', signed, VERIFIED_BY_WORKER, used, NOW, RUN_ID);
     expect(first.ok).toBe(true);
     if (first.ok && first.cmd.proof) used.add(first.cmd.proof.nonce);
-    expect(authenticateDecision(state, 'approve', throughJson(signed), TRUSTED, used, NOW + 1, RUN_ID)).toMatchObject({ ok: false, reason: 'replayed' });
+    expect(authenticateDecision(state, 'approve', throughJson(signed), VERIFIED_BY_WORKER, used, NOW + 1, RUN_ID)).toMatchObject({ ok: false, reason: 'replayed' });
   });
 
   const HOSTILE: Array<[string, unknown]> = [

@@ -15,7 +15,8 @@ import { ulid } from 'ulid';
 import { eventually, type ApiResponse } from './support/api.js';
 import { launchBrowser, openPortal, screenshot, signIn } from './support/browser.js';
 import type { NewRequestInput } from '../src/domain/request.js';
-import { signRequest, type SigningKey } from '../src/domain/signing.js';
+import { type SigningKey } from '../src/domain/signing.js';
+import { signRequest } from '../src/domain/ed25519.js';
 import { SearchAttributes } from '../src/workflows/definitions.js';
 import { personas, problemCode, settingsBody } from './support/personas.js';
 

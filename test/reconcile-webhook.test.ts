@@ -25,7 +25,7 @@ import { createActivities } from '../src/activities/index.js';
 import type { Logger } from '../src/config/logger.js';
 import type { ReconcileReport } from '../src/domain/reconcile.js';
 import { catalogOf } from '../src/domain/resources.js';
-import { publicKeyOf } from '../src/domain/signing.js';
+import { publicKeyOf } from '../src/domain/ed25519.js';
 import { reconcileMetrics, registry } from '../src/main/metrics.js';
 import type { AuditSink } from '../src/ports/audit-sink.js';
 import type { CredentialVault } from '../src/ports/credential-vault.js';

@@ -29,7 +29,7 @@ import type { Logger } from '../src/config/logger.js';
 import type { AuditEvent } from '../src/domain/audit.js';
 import { SETTLE_MS, type ReconcileReport } from '../src/domain/reconcile.js';
 import { catalogOf } from '../src/domain/resources.js';
-import { publicKeyOf } from '../src/domain/signing.js';
+import { publicKeyOf } from '../src/domain/ed25519.js';
 import { ensureReconcileSchedule } from '../src/main/reconcile-schedule.js';
 import { reconcileMetrics, registry } from '../src/main/metrics.js';
 import type { GrantProvider } from '../src/ports/grant-provider.js';

@@ -19,7 +19,7 @@ import type { Store } from '../src/ports/store.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { normalizePolicy } from '../src/domain/policy.js';
-import { publicKeyOf, signDecision, signRequest } from '../src/domain/signing.js';
+import { publicKeyOf, signDecision, signRequest } from '../src/domain/ed25519.js';
 import { Registry } from 'prom-client';
 import { createGrantMetrics } from '../src/main/metrics.js';
 import { eventually } from './support/api.js';

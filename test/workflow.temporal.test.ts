@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { ulid } from 'ulid';
-import { signDecision, type SigningKey } from '../src/domain/signing.js';
+import { type SigningKey } from '../src/domain/signing.js';
+import { signDecision } from '../src/domain/ed25519.js';
 import type { DecisionAction } from '../src/domain/request.js';
 import { SearchAttributes } from '../src/workflows/definitions.js';
 import { api, eventually, requestBody } from './support/api.js';
@@ -124,6 +125,37 @@ describe('the request as a Temporal workflow', () => {
     const after = await eve.get(`/v1/requests/${id}`);
     expect(after.body.status).toBe('pending');
     expect(after.body.decisions).toEqual([]);
+  });
+
+  it('has the worker check signatures: each verdict is a local activity marker in history; a forgery the rules refuse anyway leaves none', async () => {
+    const id = await create('mailbox:verdict@contoso.com');
+    const h = client.workflow.getHandle(id);
+    const policy = (await eve.get(`/v1/requests/${id}`)).body;
+    /** The marker's payloads as text: core records the activity type among them. */
+    const localActivities = async () =>
+      (await h.fetchHistory()).events!
+        .filter((e) => e.markerRecordedEventAttributes)
+        .map((e) =>
+          Object.values(e.markerRecordedEventAttributes!.details ?? {})
+            .flatMap((p) => p.payloads ?? [])
+            .map((p) => Buffer.from(p.data ?? []).toString('utf8'))
+            .join(' '),
+        );
+    expect((await localActivities()).map((d) => d.includes('beginRequest'))).toEqual([true]);
+    // Forged in eve's own name: the validator refuses it on the rules (no self-approval) before any signature check.
+    const forger = { keyId: (await signingKey()).keyId, secretKey: bytesToHex(ed25519.utils.randomSecretKey()) };
+    await expect(h.executeUpdate('approve', { args: [signDecision(claims(id, 'approve', 'eve@lockbox.dev', policy), forger)] })).rejects.toBeInstanceOf(
+      WorkflowUpdateFailedError,
+    );
+    expect(await localActivities()).toHaveLength(1);
+    // The API's signature: verified by the worker's local activity, applied.
+    expect(((await h.executeUpdate('approve', { args: [signDecision(claims(id, 'approve', 'alice@contoso.com', policy), await signingKey())] })) as any).status).toBe('active');
+    const after = await localActivities();
+    expect(after).toHaveLength(2);
+    expect(after[1]).toContain('verifySignature');
+    const audit = await eve.get(`/v1/requests/${id}/audit`);
+    expect(audit.body.events.filter((e: any) => e.type === 'decision.rejected_unauthenticated')).toEqual([]);
+    await alice.post(`/v1/requests/${id}/revoke`, {});
   });
 
   it('refuses a signed decision replayed or sent to another request', async () => {

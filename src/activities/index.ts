@@ -6,7 +6,9 @@ import { checkTargetUse, EMPTY_CATALOG, kindOf, type ResourceTarget, type Target
 import type { GrantInput, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
-import type { TrustedKeys } from '../domain/signing.js';
+import { verifyMessage, verifyRequest } from '../domain/ed25519.js';
+import type { NewRequestInput } from '../domain/request.js';
+import { DECISION_MESSAGE_PREFIX, type SignatureCheck } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
 import { createReconcileActivities } from './reconcile.js';
 import type { ActivityDeps } from './deps.js';
@@ -37,12 +39,21 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     /**
-     * What a request's workflow needs before it trusts anything: the API's public keys (from this worker's
-     * configuration, never from the caller) and which run owns the request id (the first run to claim it, forever).
+     * What a request's workflow needs before it trusts anything: which run owns the request id (the first run to
+     * claim it, forever), and whether the API signed the input (checked against this worker's trusted keys, never
+     * the caller's). Local: its answer is recorded in history, so a replay never verifies again.
      */
-    async beginRequest(input: { requestId: string; runId: string }): Promise<{ keys: TrustedKeys; owner: string }> {
+    async beginRequest(input: { requestId: string; runId: string; input: NewRequestInput }): Promise<{ owner: string; signed: boolean }> {
       const owner = await deps.store.claimRequestRun(input.requestId, input.runId);
-      return { keys: deps.trustedKeys, owner };
+      return { owner, signed: input.input?.id === input.requestId && verifyRequest(input.input, deps.trustedKeys) };
+    },
+
+    /**
+     * A decision's signature, checked for its workflow (local, node:crypto): only a decision message
+     * (`lockbox-decision-v1`) signed by a trusted key verifies; anything else is false, never an error.
+     */
+    async verifySignature(check: SignatureCheck): Promise<boolean> {
+      return typeof check?.message === 'string' && check.message.startsWith(DECISION_MESSAGE_PREFIX) && verifyMessage(check.message, check.keyId, check.signature, deps.trustedKeys);
     },
 
     async sendNotifications(messages: Notification[]): Promise<void> {

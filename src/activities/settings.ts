@@ -1,7 +1,7 @@
 import { checkResourcePicks, EMPTY_CATALOG } from '../domain/resources.js';
 import { checkStoredSettings } from '../domain/settings-schema.js';
 import { canBeApprover, validateSettings, type SettingsChange, type SettingsChangeResult } from '../domain/settings.js';
-import { verifySettingsChange } from '../domain/signing.js';
+import { verifySettingsChange } from '../domain/ed25519.js';
 import type { ActivityDeps } from './deps.js';
 
 /** The widest access window any settings may hold; the API holds each tenant to the provider's own, lower limit. */

@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { publicKeyOf } from '../domain/signing.js';
+import { publicKeyOf } from '../domain/ed25519.js';
 import { isOperator } from '../domain/directory.js';
 import { principalOf, requireAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { publicKeyOf, type SigningKey, type TrustedKeys } from '../domain/signing.js';
+import { type SigningKey, type TrustedKeys } from '../domain/signing.js';
+import { publicKeyOf } from '../domain/ed25519.js';
 import { ConfigError, type Config } from './index.js';
 
 /**

@@ -1,14 +1,15 @@
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { ApprovalPolicy } from './policy.js';
 import type { DecisionAction, NewRequestInput } from './request.js';
 import type { SettingsChange } from './settings.js';
 
 /**
  * Decisions nobody can forge. Anyone with access to the Temporal namespace can send an update or a signal naming any
- * actor, or start a request workflow of their own. So the API signs what it has authorised (Ed25519, audited pure-JS
- * `@noble/curves`, which runs inside the workflow sandbox), the worker trusts only the API's public keys, and the
- * workflow accepts only what verifies. Pure: no I/O, deterministic.
+ * actor, or start a request workflow of their own. So the API signs what it has authorised (Ed25519), the worker
+ * trusts only the API's public keys, and the workflow accepts only what verifies.
+ *
+ * This file is what the workflow sandbox may see: the signed messages' shapes and bytes. Signing and verifying live in
+ * `ed25519.ts` (node:crypto, outside the sandbox): the workflow asks a local activity to verify, whose answer is
+ * recorded in history (docs/capacity.md says why). Pure: no I/O, deterministic.
  */
 
 /** What the API vouches for when it passes a decision on. */
@@ -53,6 +54,13 @@ export interface RequestProof {
   signature: string;
 }
 
+/** What a signature check is asked: the message a decision's claims make, and the key id and signature sent with them. */
+export interface SignatureCheck {
+  message: string;
+  keyId: unknown;
+  signature: unknown;
+}
+
 /** Public keys the worker trusts, by key id, hex. */
 export type TrustedKeys = Readonly<Record<string, string>>;
 
@@ -73,61 +81,13 @@ export function canonicalJson(value: unknown): string {
 }
 
 // Distinct prefixes: a signature over one kind of message can never pass as another kind.
-export const decisionMessage = (c: DecisionClaims) => `lockbox-decision-v1\n${canonicalJson(c)}`;
+export const DECISION_MESSAGE_PREFIX = 'lockbox-decision-v1\n';
+export const decisionMessage = (c: DecisionClaims) => `${DECISION_MESSAGE_PREFIX}${canonicalJson(c)}`;
 export const requestMessage = (input: Omit<NewRequestInput, 'proof'>) => `lockbox-request-v1\n${canonicalJson(input)}`;
 export const settingsMessage = (change: Omit<SettingsChange, 'proof'>) => `lockbox-settings-v1\n${canonicalJson(change)}`;
 
-export function signMessage(message: string, key: SigningKey): string {
-  return bytesToHex(ed25519.sign(utf8ToBytes(message), hexToBytes(key.secretKey)));
-}
-
-/** True only for a well-formed signature by a trusted key; never throws. */
-export function verifyMessage(message: string, keyId: unknown, signature: unknown, keys: TrustedKeys): boolean {
-  if (typeof keyId !== 'string' || typeof signature !== 'string' || !/^[0-9a-f]{128}$/.test(signature)) return false;
-  const publicKey = Object.hasOwn(keys, keyId) ? keys[keyId] : undefined;
-  if (!publicKey) return false;
-  try {
-    return ed25519.verify(hexToBytes(signature), utf8ToBytes(message), hexToBytes(publicKey));
-  } catch {
-    return false;
-  }
-}
-
-export function signDecision(claims: DecisionClaims, key: SigningKey): SignedDecision {
-  return { claims, keyId: key.keyId, signature: signMessage(decisionMessage(claims), key) };
-}
-
-export function signRequest(input: Omit<NewRequestInput, 'proof'>, key: SigningKey): RequestProof {
-  return { keyId: key.keyId, signature: signMessage(requestMessage(input), key) };
-}
-
-export function verifyRequest(input: NewRequestInput, keys: TrustedKeys): boolean {
-  const { proof, ...rest } = input;
-  return verifyMessage(requestMessage(rest), proof?.keyId, proof?.signature, keys);
-}
-
-/** The public key of a secret key, hex. */
-export function publicKeyOf(secretKeyHex: string): string {
-  return bytesToHex(ed25519.getPublicKey(hexToBytes(secretKeyHex)));
-}
-
-/** A fresh key pair (the embedded default makes one; production configures one). */
-export function generateSigningKey(keyId: string, randomSecret: Uint8Array): SigningKey {
-  return { keyId, secretKey: bytesToHex(randomSecret) };
-}
-
-/** The API's signature over a tenant settings change it authorised (the other half of the policy). */
-export function signSettingsChange(change: Omit<SettingsChange, 'proof'>, key: SigningKey): RequestProof {
-  return { keyId: key.keyId, signature: signMessage(settingsMessage(change), key) };
-}
-
-/** True only for a settings change signed by a trusted key, exactly as signed; never throws. */
-export function verifySettingsChange(change: SettingsChange, keys: TrustedKeys): boolean {
-  if (typeof change !== 'object' || change === null) return false;
-  try {
-    const { proof, ...rest } = change;
-    return verifyMessage(settingsMessage(rest), proof?.keyId, proof?.signature, keys);
-  } catch {
-    return false;
-  }
+/** The message a signed request proof covers (its proof left out). */
+export function requestMessageOf(input: NewRequestInput): string {
+  const { proof: _proof, ...rest } = input;
+  return requestMessage(rest);
 }

@@ -3,7 +3,6 @@ import { AuditEventType } from '../domain/audit.js';
 import { cancelByOperator, refuseUnauthenticated } from '../domain/decide.js';
 import { outcome, outcomeFor } from '../domain/messages.js';
 import { DecisionAction, RequestStatus, type AccessRequest, type NewRequestInput } from '../domain/request.js';
-import { verifyRequest } from '../domain/signing.js';
 import { closedDetails } from '../domain/closing.js';
 import { grantAndHold } from './request/access-window.js';
 import { awaitDecisions } from './request/approval-stages.js';
@@ -27,12 +26,13 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
 
   let cancelledInTemporal = false;
   try {
-    const begun = await local.beginRequest({ requestId: input.id, runId });
+    // The worker claims the id and verifies the API's signature over the input (node:crypto, outside the sandbox).
+    const begun = await local.beginRequest({ requestId: input.id, runId, input });
     const ownsId = begun.owner === runId;
     run.open(ownsId);
-    run.keys = begun.keys;
+    run.begun = true;
     if (!ownsId) run.commit(refuseUnauthenticated(run.state, 'request id already used by another run', new Date()));
-    else if (!verifyRequest(input, begun.keys)) {
+    else if (!begun.signed) {
       run.commit(refuseUnauthenticated(run.state, 'request was not filed through the Lockbox API', new Date()));
     }
     // Break-glass: only once the API's signature (which covers `emergency`) has verified.

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openSqliteStore } from '../../src/adapters/sqlite-store.js';
 import type { NewRequestInput } from '../../src/domain/request.js';
 import type { SettingsChange, SettingsChangeResult } from '../../src/domain/settings.js';
-import { signDecision, signSettingsChange, type SigningKey } from '../../src/domain/signing.js';
+import { type SigningKey } from '../../src/domain/signing.js';
+import { signDecision, signSettingsChange } from '../../src/domain/ed25519.js';
 import type { Store } from '../../src/ports/store.js';
 import { api, eventually, requestBody } from '../support/api.js';
 

@@ -4,7 +4,8 @@ import { ulid } from 'ulid';
 import { expect } from 'vitest';
 import { createLockboxClient } from '../../src/client/lockbox-client.js';
 import { normalizePolicy } from '../../src/domain/policy.js';
-import { signDecision, signRequest, type SigningKey } from '../../src/domain/signing.js';
+import { type SigningKey } from '../../src/domain/signing.js';
+import { signDecision, signRequest } from '../../src/domain/ed25519.js';
 
 /**
  * For tests that run a worker of their own (its own task queue and trusted key): an active contoso request filed

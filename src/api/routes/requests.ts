@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { DecisionRefusedError, RequestIdUsedError, RequestNotFoundError } from '../../client/errors.js';
 import { canAttemptDecision, canCreateRequest, canSeeRequest, listScope, type Principal } from '../../domain/directory.js';
 import { tenantOfRequestId } from '../../domain/reconcile.js';
-import { signDecision, signRequest } from '../../domain/signing.js';
+import { signDecision, signRequest } from '../../domain/ed25519.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
 import type { AccessRequest, DecisionAction, NewRequestInput } from '../../domain/request.js';
 import { principalOf } from '../auth.js';

@@ -4,7 +4,8 @@ import { emergencyAlert, emergencyGranted, reviewDue, reviewEmergency, reviewOve
 import type { Message } from '../../domain/messages.js';
 import { ReviewStatus } from '../../domain/request.js';
 import { REVIEW } from '../../domain/signing.js';
-import { authenticateDecision } from '../decision-auth.js';
+import { ASSUME_SIGNED, authenticateDecision, type Authenticated } from '../decision-auth.js';
+import { authenticate } from './authenticate.js';
 import * as defs from '../definitions.js';
 import { toFailure } from './decision-handlers.js';
 import { notifications } from './proxies.js';
@@ -60,8 +61,8 @@ export async function awaitReview(run: RequestRun): Promise<void> {
 /** `review` update: signed by the API like a decision, checked by `reviewEmergency`, recorded as `request.reviewed`. */
 export function registerReviewHandler(run: RequestRun): void {
   let forgeries = 0;
-  const check = (args: unknown) => {
-    const auth = authenticateDecision(run.state, REVIEW, args, run.keys ?? {}, run.usedNonces, Date.now(), run.runId);
+  /** The rules' refusal of a review, once it is authenticated (or assumed so, in the validator). */
+  const rules = (auth: Authenticated, args: unknown) => {
     if (!auth.ok) return { auth, out: null };
     const verdict = verdictOf(args);
     if (!verdict) return { auth: { ok: false as const, reason: 'malformed', claimedActor: auth.cmd.actor }, out: null };
@@ -72,8 +73,8 @@ export function registerReviewHandler(run: RequestRun): void {
   setHandler(
     defs.reviewUpdate,
     async (args) => {
-      await condition(() => run.keys !== null);
-      const { auth, out } = check(args);
+      await condition(() => run.begun);
+      const { auth, out } = rules(await authenticate(run, REVIEW, args), args);
       if (!auth.ok || !out) {
         forgeries += 1;
         const reason = auth.ok ? 'unknown' : auth.reason;
@@ -90,8 +91,9 @@ export function registerReviewHandler(run: RequestRun): void {
       return run.state;
     },
     {
+      // As for decisions (decision-handlers.ts): only what the rules refuse even if it were signed is refused here.
       validator: (args) => {
-        if (run.keys !== null) check(args);
+        if (run.begun) rules(authenticateDecision(run.state, REVIEW, args, ASSUME_SIGNED, run.usedNonces, Date.now(), run.runId), args);
       },
     },
   );

@@ -3,7 +3,8 @@ import { AuditEventType } from '../../domain/audit.js';
 import { applyPolicyChange, decide, isConflict, type Rejection } from '../../domain/decide.js';
 import { POLICY_CHANGED } from '../../domain/signing.js';
 import { DecisionAction, RequestStatus } from '../../domain/request.js';
-import { authenticateDecision } from '../decision-auth.js';
+import { ASSUME_SIGNED, authenticateDecision } from '../decision-auth.js';
+import { authenticate } from './authenticate.js';
 import * as defs from '../definitions.js';
 import type { RequestRun } from './request-run.js';
 
@@ -28,20 +29,30 @@ const MAX_AUDITED_FORGERIES = 50;
 export function registerDecisionHandlers(run: RequestRun): void {
   let forgeries = 0;
 
-  const check = (action: DecisionAction, args: unknown) => {
-    const auth = authenticateDecision(run.state, action, args, run.keys ?? {}, run.usedNonces, Date.now(), run.runId);
-    if (!auth.ok) return { auth, out: null };
+  /**
+   * The validator's early refusal, without the signature (validators cannot wait for the worker's check): what the
+   * rules refuse even if it were signed leaves no trace in history. Anything that fails a check of the signed fields
+   * goes on to the handler, which verifies the signature and audits a forgery. So every forged decision that could
+   * have changed something is audited; a forged one the rules would refuse anyway is only logged (docs/capacity.md).
+   */
+  const refuseEarly = (action: DecisionAction, args: unknown) => {
+    const auth = authenticateDecision(run.state, action, args, ASSUME_SIGNED, run.usedNonces, Date.now(), run.runId);
+    if (!auth.ok) return;
     const out = decide(run.state, auth.cmd, new Date(), auth.policy);
-    if (!out.ok) throw toFailure(out.rejection);
-    return { auth, out };
+    if (out.ok) return;
+    log.info('decision refused by the rules before its signature was checked', { action, code: out.rejection.code, claimedActor: auth.cmd.actor });
+    throw toFailure(out.rejection);
   };
 
-  const apply = (action: DecisionAction, args: unknown, via: 'update' | 'signal'): boolean => {
-    const { auth, out } = check(action, args);
-    if (!auth.ok || !out) {
-      auditForgery(action, auth.ok ? 'unknown' : auth.reason, auth.ok ? '' : auth.claimedActor, via);
+  /** True when applied; false when not authentic (audited); throws what the rules refuse. */
+  const apply = async (action: DecisionAction, args: unknown, via: 'update' | 'signal'): Promise<boolean> => {
+    const auth = await authenticate(run, action, args);
+    if (!auth.ok) {
+      auditForgery(action, auth.reason, auth.claimedActor, via);
       return false;
     }
+    const out = decide(run.state, auth.cmd, new Date(), auth.policy);
+    if (!out.ok) throw toFailure(out.rejection);
     if (auth.cmd.proof) run.usedNonces.add(auth.cmd.proof.nonce);
     run.latestPolicy = auth.policy;
     run.commit(out);
@@ -78,8 +89,8 @@ export function registerDecisionHandlers(run: RequestRun): void {
     setHandler(
       update,
       async (args) => {
-        await condition(() => run.keys !== null);
-        if (!apply(action, args, 'update')) {
+        await condition(() => run.begun);
+        if (!(await apply(action, args, 'update'))) {
           throw ApplicationFailure.create({
             type: defs.FailureType.forbidden,
             message: 'decision refused: not signed by the Lockbox API for this request',
@@ -91,17 +102,16 @@ export function registerDecisionHandlers(run: RequestRun): void {
         return run.state;
       },
       {
-        // Refuse early what the rules refuse; unauthenticated attempts are let through to the handler to be audited.
         validator: (args) => {
-          if (run.keys !== null) check(action, args);
+          if (run.begun) refuseEarly(action, args);
         },
       },
     );
     // Signals take the same rules; a refused signal changes nothing (there is no caller to answer).
     setHandler(signal, async (args) => {
-      await condition(() => run.keys !== null);
+      await condition(() => run.begun);
       try {
-        apply(action, args, 'signal');
+        await apply(action, args, 'signal');
       } catch (err) {
         log.warn('decision signal refused', { action, error: err instanceof Error ? err.message : String(err) });
       }
@@ -110,8 +120,8 @@ export function registerDecisionHandlers(run: RequestRun): void {
   // A settings change applied at once: a lowered quorum the approvals already reach completes the stage; a stage
   // that can no longer be completed ends the request (applyPolicyChange says the rule).
   setHandler(defs.policyChangedSignal, async (args) => {
-    await condition(() => run.keys !== null);
-    const auth = authenticateDecision(run.state, POLICY_CHANGED, args, run.keys ?? {}, run.usedNonces, Date.now(), run.runId);
+    await condition(() => run.begun);
+    const auth = await authenticate(run, POLICY_CHANGED, args);
     if (!auth.ok) return auditForgery(POLICY_CHANGED, auth.reason, auth.claimedActor, 'signal');
     if (auth.cmd.proof) run.usedNonces.add(auth.cmd.proof.nonce);
     run.latestPolicy = auth.policy;

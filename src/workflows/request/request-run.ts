@@ -4,7 +4,6 @@ import { createRequest, type AuditDraft } from '../../domain/decide.js';
 import type { Message } from '../../domain/messages.js';
 import type { ApprovalPolicy } from '../../domain/policy.js';
 import { RequestStatus, type AccessRequest, type NewRequestInput } from '../../domain/request.js';
-import type { TrustedKeys } from '../../domain/signing.js';
 import { AuditJournal } from '../audit-journal.js';
 import * as defs from '../definitions.js';
 import { mustSucceed, notifications } from './proxies.js';
@@ -18,8 +17,8 @@ export class RequestRun {
   state: AccessRequest;
   /** The policy as last signed by the API (decision time), for notifying the current approvers. */
   latestPolicy: ApprovalPolicy;
-  /** The API's public keys (from the worker's configuration, never from the caller); null until loaded. */
-  keys: TrustedKeys | null = null;
+  /** The worker has claimed the request id and checked the request's signature: decisions may be checked now. */
+  begun = false;
   readonly usedNonces = new Set<string>();
   journal: AuditJournal;
   /** Approver messages sent in the background; they finish before the workflow does. */
