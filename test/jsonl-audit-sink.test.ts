@@ -94,6 +94,33 @@ describe('JSON Lines audit sink', () => {
     await expectWholeUniqueLines(file, 50);
   });
 
+  it('commits concurrent appends in groups after a torn line: each id once, the chain whole, the pull feed in file order', async () => {
+    await sink().append([event('req-a', 1)]);
+    await appendFile(file, JSON.stringify(event('req-a', 2)).slice(0, 25)); // a crash mid-line
+    const s = sink();
+    // Overlapping batches from 12 "workflows" at once, some ids in several batches; then another writer's event.
+    const batches = Array.from({ length: 60 }, (_, i) => events(`req-${i % 12}`, (i % 3) + 1, (i % 3) + 4));
+    await Promise.all(batches.map((b) => s.append(b)));
+    await sink().append([event('req-z', 1)]);
+    await Promise.all([s.append(events('req-z', 1, 2)), s.append(events('req-0', 5, 6))]);
+    const lines = await rawLines(file);
+    expect(lines[1]).toBe(JSON.stringify(event('req-a', 2)).slice(0, 25));
+    const stored = lines.filter((_, i) => i !== 1).map((l) => (JSON.parse(l) as AuditEvent).id);
+    expect(new Set(stored).size).toBe(stored.length);
+    // req-a:1 from before, 4 ids per request from the batches (repeats skipped), req-z:1 and :2, req-0:5 and :6.
+    expect(stored).toHaveLength(1 + 12 * 4 + 2 + 2);
+    expect(await s.verify()).toMatchObject({ ok: true, count: stored.length });
+    // The feed reads through the offsets the sink recorded for its own lines instead of reading them back.
+    const feed: string[] = [];
+    for (let after: string | undefined, more = true; more; ) {
+      const page = await s.list({ limit: 7, ...(after ? { after } : {}) });
+      feed.push(...page.events.map((e) => e.id));
+      after = page.next ?? undefined;
+      more = page.more;
+    }
+    expect(feed).toEqual(stored);
+  });
+
   it('skips a torn last line and starts the next append on a fresh line', async () => {
     await writeFile(file, `${JSON.stringify(event('req-a', 1))}\n${JSON.stringify(event('req-a', 2)).slice(0, 25)}`);
     const s = sink();

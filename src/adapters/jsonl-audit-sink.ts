@@ -13,6 +13,10 @@ import { openForRead, withFileLock } from './file-lock.js';
  * O_APPEND write followed by fdatasync, so an acknowledged event survives a crash; a torn last line left by a crash
  * is ignored and the next append starts on a fresh line.
  *
+ * Group commit: appends that arrive while one is being written wait and go out together, as one lock, one catch-up,
+ * one write and one fdatasync, and each caller is answered when that group is durable (or all of them fail, and each
+ * retries). Under many concurrent exports (an expiry burst) the file's cost is per group, not per export.
+ *
  * Tamper evidence: each stored line carries its tenant's chain link. The link is computed under the cross-process
  * file lock, right after catching up with every line already in the file, so workers in several processes extend
  * one chain per tenant in arrival order instead of forking it.
@@ -26,6 +30,8 @@ export function openJsonlAuditSink(file: string): AuditSink {
   let readUpTo = 0;
   let appendHandle: FileHandle | null = null;
   let queue: Promise<unknown> = Promise.resolve();
+  /** Appends waiting for the next group commit. */
+  let waiting: Array<{ events: AuditEvent[]; done: (err?: unknown) => void }> = [];
   let closed = false;
   let dirReady = false;
 
@@ -49,14 +55,14 @@ export function openJsonlAuditSink(file: string): AuditSink {
     if (hasChainLink(e)) heads.set(e.tenant, { hash: e.chain.hash, index: e.chain.index });
   }
 
-  /** Reads what was appended since the last call (by anyone); tells whether the file ends on a line break. */
-  async function catchUp(): Promise<{ endsWithNewline: boolean }> {
+  /** Reads what was appended since the last call (by anyone); tells the file's size and whether it ends on a line break. */
+  async function catchUp(): Promise<{ endsWithNewline: boolean; size: number }> {
     const fh = await openForRead(file);
     if (!fh) {
       ids.clear();
       heads.clear();
       readUpTo = 0;
-      return { endsWithNewline: true };
+      return { endsWithNewline: true, size: 0 };
     }
     try {
       const { size } = await fh.stat();
@@ -70,7 +76,7 @@ export function openJsonlAuditSink(file: string): AuditSink {
       readUpTo = end;
       // A whole event that lost only its newline to a crash still counts; the next append terminates it.
       learn(parseEvent(tail.toString('utf8')), end);
-      return { endsWithNewline: tail.length === 0 };
+      return { endsWithNewline: tail.length === 0, size };
     } finally {
       await fh.close();
     }
@@ -90,40 +96,67 @@ export function openJsonlAuditSink(file: string): AuditSink {
     return fh;
   }
 
+  /** Writes one group: under the cross-process lock, after catching up, each id not yet in the file, once. */
+  async function writeGroup(events: AuditEvent[]): Promise<void> {
+    if (!dirReady) {
+      await mkdir(dirname(file), { recursive: true });
+      dirReady = true;
+    }
+    await withFileLock(lockFile, async () => {
+      const { endsWithNewline, size } = await catchUp();
+      const fresh: AuditEvent[] = [];
+      const batchIds = new Set<string>();
+      for (const e of events) {
+        if (ids.has(e.id) || batchIds.has(e.id)) continue;
+        batchIds.add(e.id);
+        fresh.push(e);
+      }
+      if (fresh.length === 0) return;
+      // Link on a copy: if the write fails, the heads must still describe the file, not this batch.
+      const nextHeads = new Map(heads);
+      const lines = linkEvents(nextHeads, fresh).map((e) => `${JSON.stringify(e)}\n`);
+      const lead = endsWithNewline ? '' : '\n';
+      const fh = await handleForAppend();
+      // One write call for the whole batch: with O_APPEND it lands contiguously at the end of the file. The loop
+      // only matters for a short write (disk full), which leaves a torn line the next append steps over.
+      const buf = Buffer.from(lead + lines.join(''), 'utf8');
+      let off = 0;
+      while (off < buf.length) off += (await fh.write(buf, off)).bytesWritten;
+      await fh.datasync();
+      // Nobody else appends while we hold the lock, so the lines start where the file ended: record their offsets
+      // and move past them instead of reading back what we just wrote.
+      let at = size + Buffer.byteLength(lead);
+      fresh.forEach((e, i) => {
+        ids.set(e.id, at);
+        at += Buffer.byteLength(lines[i]!);
+      });
+      readUpTo = at;
+      heads = nextHeads;
+    });
+  }
+
+  /** Takes every append waiting now and commits them as one group; each is answered with the group's outcome. */
+  async function commitWaiting(): Promise<void> {
+    const group = waiting;
+    waiting = [];
+    if (group.length === 0) return;
+    try {
+      if (closed) throw new Error('audit sink is closed');
+      await writeGroup(group.flatMap((g) => g.events));
+      for (const g of group) g.done();
+    } catch (err) {
+      for (const g of group) g.done(err);
+    }
+  }
+
   return {
     append(events) {
-      return serialise(async () => {
-        if (events.length === 0) return;
-        if (!dirReady) {
-          await mkdir(dirname(file), { recursive: true });
-          dirReady = true;
-        }
-        await withFileLock(lockFile, async () => {
-          const { endsWithNewline } = await catchUp();
-          const fresh: AuditEvent[] = [];
-          const batchIds = new Set<string>();
-          for (const e of events) {
-            if (ids.has(e.id) || batchIds.has(e.id)) continue;
-            batchIds.add(e.id);
-            fresh.push(e);
-          }
-          if (fresh.length === 0) return;
-          // Link on a copy: if the write fails, the heads must still describe the file, not this batch.
-          const nextHeads = new Map(heads);
-          const stored = linkEvents(nextHeads, fresh);
-          const text = (endsWithNewline ? '' : '\n') + stored.map((e) => `${JSON.stringify(e)}\n`).join('');
-          const fh = await handleForAppend();
-          // One write call for the whole batch: with O_APPEND it lands contiguously at the end of the file. The loop
-          // only matters for a short write (disk full), which leaves a torn line the next append steps over.
-          const buf = Buffer.from(text, 'utf8');
-          let off = 0;
-          while (off < buf.length) off += (await fh.write(buf, off)).bytesWritten;
-          await fh.datasync();
-          // readUpTo stays put: the next catch-up re-reads these lines (recording their offsets), which is cheaper
-          // than trusting the size. Until then the ids map to -1, which no line starts at.
-          for (const e of fresh) ids.set(e.id, -1);
-          heads = nextHeads;
-        });
+      if (closed) return Promise.reject(new Error('audit sink is closed'));
+      if (events.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        // The first append to wait queues a commit; later ones join the group until that commit starts.
+        if (waiting.length === 0) void serialise(commitWaiting, 'run');
+        waiting.push({ events: [...events], done: (err) => (err === undefined ? resolve() : reject(err)) });
       });
     },
 
