@@ -50,8 +50,9 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     run.open(true); // cancelled before the id was claimed: nothing was decided or granted
     if (cancelledInTemporal) run.commit(cancelByOperator(run.state, new Date()));
     await Promise.all(run.inFlight);
-    await run.notify([outcome(run.state, new Date())], null);
-    await tellOthersTheOutcome(run);
+    // The requester, the approvers of a failed grant and the tenant's admins hear the outcome at once (one workflow
+    // task schedules all three; each channel's failure is audited on its own).
+    await Promise.all([run.notify([outcome(run.state, new Date())], null), tellOthersTheOutcome(run)]);
     // An emergency request stays open for its review (or until the review is overdue); not one cancelled in Temporal.
     if (!cancelledInTemporal) await awaitReview(run);
     await condition(allHandlersFinished);
@@ -65,11 +66,16 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
 /** Approvers hear when a grant they approved failed; the tenant's admins hear every outcome. */
 async function tellOthersTheOutcome(run: RequestRun): Promise<void> {
   const { state } = run;
-  if (state.status === RequestStatus.failed && state.approvedAt !== null) {
+  const toApprovers = async () => {
+    if (state.status !== RequestStatus.failed || state.approvedAt === null) return;
     const approvers = [...new Set(state.decisions.filter((d) => d.action === DecisionAction.approve).map((d) => d.actor))];
     await run.notify(outcomeFor(state, approvers, new Date()), null);
-  }
-  const [message] = outcomeFor(state, ['tenant admins'], new Date());
+  };
+  await Promise.all([toApprovers(), tellTenantAdmins(run)]);
+}
+
+async function tellTenantAdmins(run: RequestRun): Promise<void> {
+  const [message] = outcomeFor(run.state, ['tenant admins'], new Date());
   if (!message) return;
   try {
     await notifications.notifyTenantAdmins(message);
