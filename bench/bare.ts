@@ -21,7 +21,9 @@ export interface Bare {
   /** One bare lifecycle: start -> approve update (answers after the grant) -> window -> revoke -> "revoked" exported. */
   lifecycle(windowMs: number, ttlMs: number, timeoutMs: number): Promise<{ ms: number; approveMs: number }>;
   /** Starts a bare lifecycle and leaves it pending (waiting for an approval that never comes); returns its id. */
-  startPending(ttlMs: number): Promise<string>;
+  startPending(ttlMs: number, expiresAt?: number): Promise<string>;
+  /** Workflow time of a bare lifecycle's expiry (its "expired" export), once that export has run. */
+  expiredAt(id: string): number | undefined;
   /** How many bare workflows have run their first workflow task and the activities before the wait. */
   pendingReady(): number;
   terminate(ids: string[], concurrency: number, deadline: number): Promise<number>;
@@ -40,13 +42,15 @@ export async function startBare(address: string, namespace: string): Promise<Bar
   /** Resolved when the export carrying "revoked" runs for a workflow id: the bare equivalent of "audit exported". */
   const revokedExported = new Map<string, () => void>();
   let notified = 0;
+  const expired = new Map<string, number>();
   const activities: BareActivities = {
     async bareKeys() {},
     async bareNotify(_id, kind) {
       if (kind === 'approval_needed') notified += 1;
     },
-    async bareExport(requestId, stage) {
+    async bareExport(requestId, stage, at) {
       if (stage === 'revoked') revokedExported.get(requestId)?.();
+      if (stage === 'expired' && at !== undefined) expired.set(requestId, at);
     },
     async bareGrant(_id, windowMs) {
       return { endsAt: Date.now() + windowMs };
@@ -106,13 +110,14 @@ export async function startBare(address: string, namespace: string): Promise<Bar
         revokedExported.delete(id);
       }
     },
-    async startPending(ttlMs) {
+    async startPending(ttlMs, expiresAt) {
       const id = `bench-bare-pending-${ulid()}`;
-      const input: BareLifecycleInput = { id, windowMs: 1000, ttlMs };
+      const input: BareLifecycleInput = { id, windowMs: 1000, ttlMs, ...(expiresAt !== undefined ? { expiresAt } : {}) };
       await client.workflow.start('bareLifecycleWorkflow', { workflowId: id, taskQueue, args: [input] });
       return id;
     },
     pendingReady: () => notified,
+    expiredAt: (id) => expired.get(id),
     async terminate(ids, concurrency, deadline) {
       let done = 0;
       let next = 0;

@@ -33,7 +33,7 @@ export interface Plan {
   stackLog: string | null;
 }
 
-export const ALL_PHASES = ['create', 'decision', 'throughput', 'read', 'scale'];
+export const ALL_PHASES = ['create', 'decision', 'throughput', 'read', 'scale', 'drain'];
 
 export function parseArgs(argv: string[]): Plan {
   const has = (flag: string) => argv.includes(flag);

@@ -1,3 +1,4 @@
+import type { DrainResult } from './phases/drain.js';
 /** The benchmark's results: their shape (bench-results.json), the issue's targets, and the markdown table. */
 import type { Percentiles } from './stats.js';
 
@@ -104,6 +105,8 @@ export interface Results {
   throughputExportedPerSec: number;
   throughput: { windowMs: number; levels: ThroughputLevel[]; definition: string };
   read: ReadPath;
+  /** The expiry burst against bare workflows falling due at the same times (phases/drain.ts); null when not run. */
+  drain: DrainResult | null;
   pending: {
     count: number;
     requested: number;
@@ -135,6 +138,8 @@ export interface Results {
     stillPendingAfterExpiry: number | null;
     /** Peak RSS of the Lockbox process and the Temporal server per step of the scale phase. */
     rssPeaksMiB: Record<string, { lockbox: number; temporal: number }>;
+    /** Expired per second from the first expiresAt to the last expiry (phases/drain.ts). */
+    drainPerSec?: number | null;
     createErrors: number;
     /** RSS growth of the Lockbox process per pending request while creating them. */
     rssPerPendingKiB: number | null;
@@ -204,6 +209,12 @@ export function targets(r: Results): TargetRow[] {
       value: `${fmt(r.pending.workerRssMiB, ' MiB', 0)}${rssTargetNote}`,
       target: '< 1024 MiB',
       met: rssForTarget === null || !Number.isFinite(rssForTarget) ? null : rssForTarget < 1024,
+    },
+    {
+      metric: 'expiry drain rate / bare (same due times)',
+      value: r.drain?.ratio != null ? fmt(r.drain.ratio, '', 2) : 'n/a',
+      target: '>= 0.8',
+      met: r.drain?.ratio != null ? r.drain.ratio >= 0.8 : null,
     },
     {
       metric: 'pending requests expired late (> 2 s)',
@@ -321,6 +332,16 @@ export function markdown(r: Results): string {
     '',
     tv('pending requests expired late (> 2 s)'),
   );
+  const d = r.drain;
+  if (d && d.n) {
+    row(
+      `expiry drain (${d.n} falling due over ${fmt(d.dueSpreadSec, ' s', 0)}; expired per second from the first due to the last expiry)`,
+      `${fmt(d.lockboxPerSec, '/s')}`,
+      `bare lifecycles due at the same times (reminder, expiry exports and notifications, no-ops): ${fmt(d.barePerSec, '/s')}; late > 2 s: ${d.bareLate} of ${d.n}${d.bareNotExpired ? ` (${d.bareNotExpired} not expired in time)` : ''}; lateness p50 / p99 / max ${fmt(d.bareLatenessMs.p50, ' ms', 0)} / ${fmt(d.bareLatenessMs.p99, ' ms', 0)} / ${fmt(d.bareLatenessMs.max, ' ms', 0)}`,
+      fmt(d.ratio, '', 2),
+      tv('expiry drain rate / bare (same due times)'),
+    );
+  }
   lines.push('');
   const b = p.expiryBreakdownMs;
   if (b.engineFiredLate.n) {

@@ -26,6 +26,7 @@ import { EMPTY, emptyPending, emptyRead, errText, log } from './log.js';
 import { barePendingPhase } from './phases/bare-pending.js';
 import { cancelAll, createPhase } from './phases/create.js';
 import { decisionPhase } from './phases/decision.js';
+import { bareDrainPhase, type DrainResult } from './phases/drain.js';
 import { readPhase } from './phases/read.js';
 import { scalePhase } from './phases/scale.js';
 import { throughputPhase } from './phases/throughput.js';
@@ -120,11 +121,20 @@ async function main(): Promise<void> {
       ctx.hardDeadline += Date.now() - readStarted;
     }
 
-    let scale: Results['pending'] | null = null;
+    let scale: (Results['pending'] & { dueTimes?: number[] }) | null = null;
     if (plan.phases.has('scale')) {
       log(`scale: ${plan.scaleN} pending requests, ${plan.scaleConcurrency} at a time`);
       scale = await scalePhase(ctx, client, cpu, bareFloor);
     }
+    let drain: DrainResult | null = null;
+    if (plan.phases.has('drain') && scale?.dueTimes?.length) {
+      // Its own time budget, like the read phase's: the bare burst needs one lifetime plus the drain.
+      const drainStarted = Date.now();
+      ctx.hardDeadline = Math.max(ctx.hardDeadline, Date.now() + ctx.ttlMs + 60_000);
+      drain = await bareDrainPhase(ctx, cpu, scale.dueTimes, scale.drainPerSec ?? null);
+      ctx.hardDeadline += Date.now() - drainStarted;
+    }
+    if (scale) delete scale.dueTimes; // the schedule was for the drain phase, not the results file
 
     const createMs = percentiles(createRes.ours);
     const bareStartMs = percentiles(createRes.bare);
@@ -150,6 +160,7 @@ async function main(): Promise<void> {
       },
       histories: { ours, bare: bareShape },
       read: read ?? emptyRead(),
+      drain,
       pending:
         scale ??
 emptyPending(),
@@ -200,6 +211,7 @@ emptyPending(),
     throughputExportedPerSec: Number.NaN,
     throughput: { windowMs: plan.lifecycleWindowMs, levels: [], definition: '' },
     read: emptyRead(),
+    drain: null,
     pending: undefined as unknown as Results['pending'],
     histories: { ours: null, bare: null },
     cpu: cpu.samples,

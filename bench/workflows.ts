@@ -6,7 +6,10 @@
  * - `bareLifecycleWorkflow`: the shape of Lockbox's request workflow for a one-approver tenant, with the same number
  *   of local activities (1), activities (8: 4 audit exports, 2 notifications, grant, revoke), timers (2: the request
  *   lifetime, cancelled by the approval, and the access window) and updates (1: approve, answered once the grant is
- *   done), all no-ops. Measured histories of both are compared in the benchmark output.
+ *   done), all no-ops. Measured histories of both are compared in the benchmark output. Left unapproved it does what
+ *   a Lockbox request that nobody answers does: one reminder half-way (a notification and an export), then at
+ *   `expiresAt` the expiry (the "expired" export, the outcome to the requester and to the tenant's admins) and the
+ *   closing export. The drain phase measures how fast the engine gets through a burst of those.
  */
 import { condition, defineUpdate, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
 
@@ -14,7 +17,8 @@ export interface BareActivities {
   /** Stands in for `trustedDecisionKeys` (a local activity in Lockbox). */
   bareKeys(): Promise<void>;
   bareNotify(requestId: string, kind: string): Promise<void>;
-  bareExport(requestId: string, stage: string): Promise<void>;
+  /** `at`: workflow time when the event happened (the "expired" one is what the drain phase times). */
+  bareExport(requestId: string, stage: string, at?: number): Promise<void>;
   bareGrant(requestId: string, windowMs: number): Promise<{ endsAt: number }>;
   bareRevoke(requestId: string): Promise<void>;
 }
@@ -35,6 +39,8 @@ export interface BareLifecycleInput {
   id: string;
   windowMs: number;
   ttlMs: number;
+  /** Epoch ms the request expires at; default: start + ttlMs. */
+  expiresAt?: number;
 }
 
 /** update -> activity -> timer -> activity, with the activity and timer counts of Lockbox's lifecycle. */
@@ -49,9 +55,18 @@ export async function bareLifecycleWorkflow(input: BareLifecycleInput): Promise<
 
   // Start: the keys (local), the "request.created" export and the approvers' notification.
   await Promise.all([local.bareKeys(), acts.bareExport(input.id, 'created'), acts.bareNotify(input.id, 'approval_needed')]);
-  // Timer 1: the request lifetime, cut short by the approval.
-  const answered = await condition(() => approved, input.ttlMs);
-  if (!answered) return;
+  // Timer 1: the request lifetime, cut short by the approval; one reminder half-way, as Lockbox's default policy.
+  const expiresAt = input.expiresAt ?? Date.now() + input.ttlMs;
+  let answered = await condition(() => approved, Math.max(1, (expiresAt - Date.now()) / 2));
+  if (!answered) {
+    await Promise.all([acts.bareNotify(input.id, 'reminder'), acts.bareExport(input.id, 'reminded')]);
+    answered = await condition(() => approved, Math.max(1, expiresAt - Date.now()));
+  }
+  if (!answered) {
+    await Promise.all([acts.bareExport(input.id, 'expired', Date.now()), acts.bareNotify(input.id, 'outcome'), acts.bareNotify(input.id, 'admins')]);
+    await acts.bareExport(input.id, 'closed');
+    return;
+  }
   grant = await acts.bareGrant(input.id, input.windowMs);
   await acts.bareExport(input.id, 'approved');
   await acts.bareExport(input.id, 'granted');

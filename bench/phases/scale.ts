@@ -3,6 +3,7 @@ import { TOKENS, type ApiResponse } from '../http.js';
 import { create, resource, until, type Ctx } from '../context.js';
 import type { CpuMeter } from '../cpu-meter.js';
 import { errText, log } from '../log.js';
+import { drainRate } from './drain.js';
 import { expiryBreakdown } from './expiry-breakdown.js';
 import { rssMiB } from '../stack.js';
 import { nowMs, percentiles, pool, round, sleep } from '../stats.js';
@@ -173,6 +174,12 @@ export async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFl
     const spread = sample.filter((_, k) => k % Math.max(1, Math.floor(sample.length / histories)) === 0).slice(0, histories);
     const breakdown = await expiryBreakdown(client, spread, until(ctx, 4_000, 60_000));
     const sampled = lateness.length + notExpired;
+    // How fast the burst was worked through, for the drain phase's comparison with bare workflows due at the same times.
+    const expiredAt = due.map((c) => {
+      const t = ctx.tail.timeOf(c.id, 'request.expired');
+      return t ? Date.parse(t) : undefined;
+    });
+    const lockboxDrainPerSec = drainRate(due.map((c) => c.expiresAt), expiredAt, lastExpiry + checkedAfterLastExpiryMs);
     const lateExpiries = lateness.filter((x) => x > 2_000).length + notExpired;
     const idleBeforeCreate = idleAtCreate;
     const perRequest = lockboxRss !== null && idleBeforeCreate !== null && created.length ? (lockboxRss - idleBeforeCreate) / created.length : null;
@@ -207,6 +214,8 @@ export async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFl
       closedCheckedByCloseTime: closedChecked,
       stillPendingAfterExpiry: stillPending,
       rssPeaksMiB: peaks,
+      drainPerSec: lockboxDrainPerSec === null ? null : round(lockboxDrainPerSec, 1),
+      dueTimes: due.map((c) => c.expiresAt),
       createErrors: createErrors.length,
       expiryBreakdownMs: {
         timerDueAfterExpiresAt: percentiles(breakdown.timerDueAfterExpiresAtMs),
