@@ -49,8 +49,8 @@ export async function bareDrainPhase(ctx: Ctx, cpu: CpuMeter, lockboxDue: number
       ids[i] = await ctx.bare.startPending(ctx.ttlMs, due[i]!);
     });
     const lastDue = due[due.length - 1]!;
-    // The same patience as the scale phase: up to 2 minutes (quick: 8 s) after the last one fell due.
-    const waitUntil = lastDue + (ctx.plan.mode === 'quick' ? 8_000 : 120_000);
+    // Up to 2 minutes (quick: 30 s) after the last one fell due; one still pending then counts as expiring then.
+    const waitUntil = lastDue + (ctx.plan.mode === 'quick' ? 30_000 : 120_000);
     await sleep(lastDue - Date.now());
     while (Date.now() < waitUntil && ids.some((id) => id !== undefined && ctx.bare.expiredAt(id) === undefined)) await sleep(250);
     endedAt = Date.now();
