@@ -160,6 +160,21 @@ describe('the request as a Temporal workflow', () => {
     await alice.post(`/v1/requests/${id}/revoke`, {});
   });
 
+  it('applies one of three copies of a signed decision sent at once; the others are audited as replayed', async () => {
+    const id = await create('mailbox:twice@contoso.com');
+    const h = client.workflow.getHandle(id);
+    const policy = (await eve.get(`/v1/requests/${id}`)).body;
+    const signed = signDecision(claims(id, 'approve', 'alice@contoso.com', policy), await signingKey());
+    await Promise.all([h.signal('approve', signed), h.signal('approve', signed), h.signal('approve', signed)]);
+    const audit = await eventually(
+      () => eve.get(`/v1/requests/${id}/audit`),
+      (r) => r.body.events.filter((e: any) => e.type === 'decision.rejected_unauthenticated').length >= 2,
+    );
+    expect(audit.body.events.filter((e: any) => e.type === 'decision.rejected_unauthenticated').map((e: any) => e.details.reason)).toEqual(['replayed', 'replayed']);
+    expect(audit.body.events.filter((e: any) => e.type === 'request.approved')).toHaveLength(1);
+    await alice.post(`/v1/requests/${id}/revoke`, {});
+  });
+
   it('refuses a signed decision replayed or sent to another request', async () => {
     const resource = 'mailbox:replayed@contoso.com';
     const [first, second] = [await create(resource), await create(resource)];

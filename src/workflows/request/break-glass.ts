@@ -5,7 +5,7 @@ import type { Message } from '../../domain/messages.js';
 import { ReviewStatus } from '../../domain/request.js';
 import { REVIEW } from '../../domain/signing.js';
 import { ASSUME_SIGNED, authenticateDecision, type Authenticated } from '../decision-auth.js';
-import { authenticate } from './authenticate.js';
+import { signatureVerdict } from './authenticate.js';
 import * as defs from '../definitions.js';
 import { toFailure } from './decision-handlers.js';
 import { notifications } from './proxies.js';
@@ -74,7 +74,9 @@ export function registerReviewHandler(run: RequestRun): void {
     defs.reviewUpdate,
     async (args) => {
       await condition(() => run.begun);
-      const { auth, out } = rules(await authenticate(run, REVIEW, args), args);
+      const signature = await signatureVerdict(args);
+      // No await from here to the commit (see signatureVerdict).
+      const { auth, out } = rules(authenticateDecision(run.state, REVIEW, args, signature, run.usedNonces, Date.now(), run.runId), args);
       if (!auth.ok || !out) {
         forgeries += 1;
         const reason = auth.ok ? 'unknown' : auth.reason;

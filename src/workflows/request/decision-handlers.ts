@@ -4,7 +4,7 @@ import { applyPolicyChange, decide, isConflict, type Rejection } from '../../dom
 import { POLICY_CHANGED } from '../../domain/signing.js';
 import { DecisionAction, RequestStatus } from '../../domain/request.js';
 import { ASSUME_SIGNED, authenticateDecision } from '../decision-auth.js';
-import { authenticate } from './authenticate.js';
+import { signatureVerdict } from './authenticate.js';
 import * as defs from '../definitions.js';
 import type { RequestRun } from './request-run.js';
 
@@ -33,7 +33,7 @@ export function registerDecisionHandlers(run: RequestRun): void {
    * The validator's early refusal, without the signature (validators cannot wait for the worker's check): what the
    * rules refuse even if it were signed leaves no trace in history. Anything that fails a check of the signed fields
    * goes on to the handler, which verifies the signature and audits a forgery. So every forged decision that could
-   * have changed something is audited; a forged one the rules would refuse anyway is only logged (docs/capacity.md).
+   * have changed something is audited; a forged one the rules would refuse anyway is only logged (docs/design.md).
    */
   const refuseEarly = (action: DecisionAction, args: unknown) => {
     const auth = authenticateDecision(run.state, action, args, ASSUME_SIGNED, run.usedNonces, Date.now(), run.runId);
@@ -46,7 +46,9 @@ export function registerDecisionHandlers(run: RequestRun): void {
 
   /** True when applied; false when not authentic (audited); throws what the rules refuse. */
   const apply = async (action: DecisionAction, args: unknown, via: 'update' | 'signal'): Promise<boolean> => {
-    const auth = await authenticate(run, action, args);
+    const verdict = await signatureVerdict(args);
+    // From here to the commit there is no await: nonce, freshness and rules see the state the decision changes.
+    const auth = authenticateDecision(run.state, action, args, verdict, run.usedNonces, Date.now(), run.runId);
     if (!auth.ok) {
       auditForgery(action, auth.reason, auth.claimedActor, via);
       return false;
@@ -121,7 +123,8 @@ export function registerDecisionHandlers(run: RequestRun): void {
   // that can no longer be completed ends the request (applyPolicyChange says the rule).
   setHandler(defs.policyChangedSignal, async (args) => {
     await condition(() => run.begun);
-    const auth = await authenticate(run, POLICY_CHANGED, args);
+    const verdict = await signatureVerdict(args);
+    const auth = authenticateDecision(run.state, POLICY_CHANGED, args, verdict, run.usedNonces, Date.now(), run.runId);
     if (!auth.ok) return auditForgery(POLICY_CHANGED, auth.reason, auth.claimedActor, 'signal');
     if (auth.cmd.proof) run.usedNonces.add(auth.cmd.proof.nonce);
     run.latestPolicy = auth.policy;
