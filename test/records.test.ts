@@ -12,10 +12,9 @@ import { openJsonlAuditSink } from '../src/adapters/jsonl-audit-sink.js';
 import { openSqliteStore } from '../src/adapters/sqlite-store.js';
 import { createRecordActivities } from '../src/activities/records.js';
 import { buildAuditEvent, type AuditEvent } from '../src/domain/audit.js';
-import { createRequest } from '../src/domain/decide.js';
-import { normalizePolicy } from '../src/domain/policy.js';
 import type { AccessRequest } from '../src/domain/request.js';
 import type { Store, TenantSettings } from '../src/ports/store.js';
+import { filedRequest } from './support/records-fixtures.js';
 import { api, eventually, requestBody } from './support/api.js';
 import { runLockbox } from './support/cli.js';
 import { useStackTemporal } from './support/temporal.js';
@@ -177,18 +176,7 @@ describe('record retention', () => {
   /** A request of `tenant` whose trail closed `daysAgo` days ago (or still open). */
   async function record(tenant: string, daysAgo: number | null): Promise<string> {
     const createdAt = new Date(Date.now() - ((daysAgo ?? 0) + 1) * DAY);
-    const state = createRequest({
-      id: `req-${tenant}-${ulid(createdAt.getTime())}`,
-      tenant,
-      resource: 'mailbox:bob@contoso.com',
-      requester: 'eve@lockbox.dev',
-      reason: 'support case',
-      ticket: null,
-      durationMs: 3_600_000,
-      requestTtlMs: 12 * 3_600_000,
-      createdAt: createdAt.toISOString(),
-      policy: normalizePolicy({ tenant, customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 }),
-    }).state;
+    const state = filedRequest({ tenant, createdAt });
     const ev = (seq: number, type: 'request.created' | 'request.closed', at: Date) => buildAuditEvent({ requestId: state.id, tenant, seq, time: at, type, actor: 'system' });
     const events = [ev(1, 'request.created', createdAt), ...(daysAgo === null ? [] : [ev(2, 'request.closed', new Date(Date.now() - daysAgo * DAY))])];
     await store.putRequestRecord({ request: state, version: events.length, events });
