@@ -130,8 +130,12 @@ async function main(): Promise<void> {
     if (plan.phases.has('drain') && scale?.dueTimes?.length) {
       // Its own time budget, like the read phase's: the bare burst needs one lifetime plus the drain.
       const drainStarted = Date.now();
+      // The bare burst must not share the machine with Lockbox's own backlog: wait (bounded) until none is open.
+      const open = await waitUntilClosed(client, stack.taskQueue, plan.mode === 'quick' ? 30_000 : 15 * 60_000);
+      if (open !== 0) notes.push(`drain: ${open ?? 'an unknown number of'} Lockbox requests were still open when the bare burst started, so the two sides shared the machine; the drain ratio is not comparable`);
       ctx.hardDeadline = Math.max(ctx.hardDeadline, Date.now() + ctx.ttlMs + 60_000);
       drain = await bareDrainPhase(ctx, cpu, scale.dueTimes, scale.drainPerSec ?? null);
+      if (open !== 0) drain.ratio = null;
       ctx.hardDeadline += Date.now() - drainStarted;
     }
     if (scale) delete scale.dueTimes; // the schedule was for the drain phase, not the results file
@@ -233,6 +237,23 @@ emptyPending(),
   await writeFile(plan.out, `${JSON.stringify(full, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   process.stdout.write(`${markdown(full)}\n\nResults written to ${plan.out}\n`);
   process.exit(complete ? 0 : 1);
+}
+
+/** Polls visibility until no request workflow of `taskQueue` is running, or `boundMs` passes; the count left. */
+async function waitUntilClosed(client: Client, taskQueue: string, boundMs: number): Promise<number | null> {
+  const query = `WorkflowType = 'accessRequestWorkflow' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`;
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    let open: number | null = null;
+    try {
+      open = Number((await client.workflow.count(query)).count);
+    } catch {
+      // visibility unavailable: say so by returning null at the deadline
+    }
+    if (open === 0 || Date.now() > deadline) return open;
+    log(`drain: waiting for ${open ?? '?'} Lockbox requests to close before the bare burst`);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+  }
 }
 
 main().catch(async (err) => {
