@@ -18,7 +18,7 @@ import type { SettingsChange } from './settings.js';
  * `signing.ts`. Node only: workflow code never imports this file (test/architecture.test.ts checks the bundle's
  * import graph); a workflow asks the `verifySignature` or `beginRequest` local activity instead. Native verification
  * costs about 0.1 ms and no memory per workflow, where pure-JS Ed25519 in the sandbox cost each cached workflow its
- * own module instance and precompute table (docs/capacity.md).
+ * own module instance and precompute table (docs/bench.md, "Issue 17").
  *
  * Keys are hex: a 32-byte secret (seed) and a 32-byte public key, the same bytes as RFC 8032 and `@noble/curves`.
  */
