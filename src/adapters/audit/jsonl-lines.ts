@@ -34,7 +34,9 @@ export async function scanLines(
   size: number,
   onLine: LineVisitor,
 ): Promise<{ end: number; tail: Buffer }> {
-  const chunk = Buffer.alloc(READ_CHUNK);
+  // Sized to what there is to read (a catch-up before each append usually has nothing), and not zero-filled: only
+  // the bytes each read fills are ever looked at.
+  const chunk = Buffer.allocUnsafe(Math.max(0, Math.min(READ_CHUNK, size - from)));
   let carry = Buffer.alloc(0);
   let pos = from;
   while (pos < size) {
