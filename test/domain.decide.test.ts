@@ -10,8 +10,10 @@
 import { describe, expect, it } from 'vitest';
 import { AuditEventType } from '../src/domain/audit.js';
 import { normalizePolicy } from '../src/domain/policy.js';
+import { cappedGrant } from '../src/activities/index.js';
 import {
   RejectionCode,
+  approvedUntil,
   cancelByOperator,
   createRequest,
   decide,
@@ -467,6 +469,7 @@ describe('rejection codes map to HTTP classes', () => {
     not_emergency: 409,
     already_reviewed: 409,
     self_review: 403,
+    invalid_until: 409,
   };
 
   it('the table names every code', () => {
@@ -546,5 +549,55 @@ describe('decision proofs', () => {
     if (!out.ok) throw new Error(out.rejection.message);
     expect(out.state.decisions.at(-1)).not.toHaveProperty('proof');
     expect(out.audit[0]?.details).not.toHaveProperty('proof');
+  });
+});
+
+describe("an approver's until", () => {
+  const approve = (s: AccessRequest, by: string, until: unknown, at: number) =>
+    decide(s, { action: DecisionAction.approve, actor: by, note: null, until: until as string }, minutes(at));
+
+  it('is kept on the decision in UTC, and the earliest of the approvals caps the window', () => {
+    const s0 = file({ quorum: 2 }).state;
+    expect(approvedUntil(s0)).toBeNull();
+    const a = approve(s0, ALICE, iso(120), 1);
+    if (!a.ok) throw new Error(a.rejection.message);
+    expect(a.state.decisions[0]).toMatchObject({ actor: ALICE, until: iso(120) });
+    expect(a.audit[0]!.details).toMatchObject({ until: iso(120) });
+    const b = approve(a.state, BOB, iso(60), 2);
+    if (!b.ok) throw new Error(b.rejection.message);
+    expect(b.state.status).toBe(RequestStatus.granting);
+    expect(approvedUntil(b.state)).toBe(iso(60));
+    // An approval without one leaves the other's cap in force.
+    const c = decide(a.state, { action: DecisionAction.approve, actor: BOB, note: null }, minutes(2));
+    if (!c.ok) throw new Error(c.rejection.message);
+    expect(approvedUntil(c.state)).toBe(iso(120));
+  });
+
+  it('is refused when it has passed or is not a UTC time, and on a rejection', () => {
+    const s0 = file().state;
+    for (const [until, at] of [[iso(5), 5], [iso(4), 5], ['2025-03-03T12:00:00+01:00', 1], ['soon', 1], [{ toString: 1 }, 1], [1741000000000, 1]] as const) {
+      const out = approve(s0, ALICE, until, at);
+      expect(out.ok, JSON.stringify(until)).toBe(false);
+      if (!out.ok) expect(out.rejection.code).toBe(RejectionCode.invalidUntil);
+    }
+    const rejected = decide(s0, { action: DecisionAction.reject, actor: ALICE, note: 'no', until: iso(60) }, minutes(1));
+    expect(rejected.ok).toBe(false);
+    // A closed request says it is closed, not that the until is wrong.
+    const late = approve(s0, ALICE, iso(TTL_MIN + 60), TTL_MIN + 1);
+    expect(late.ok === false && late.rejection.code).toBe(RejectionCode.expired);
+  });
+});
+
+describe('a grant under a cap', () => {
+  const asked = { requestId: 'r', tenant: 'contoso', resource: 'mailbox:x@contoso.com', principal: EVE, durationMs: ACCESS_MS };
+
+  it('ends by the cap, keeps a shorter window as asked, and refuses when less than a second is left or the cap is no time', () => {
+    expect(cappedGrant(asked, undefined, T0)).toEqual(asked);
+    expect(cappedGrant(asked, iso(30), T0)).toEqual({ ...asked, durationMs: 30 * MINUTE });
+    expect(cappedGrant(asked, iso(10 * 60), T0)).toEqual(asked);
+    expect(cappedGrant(asked, new Date(T0 + 999).toISOString(), T0)).toMatchObject({ refused: expect.stringContaining('approved_window_ended') });
+    expect(cappedGrant(asked, iso(-1), T0)).toMatchObject({ refused: expect.stringContaining('approved_window_ended') });
+    expect(cappedGrant(asked, 'never', T0)).toMatchObject({ refused: expect.stringContaining('approved_window_invalid') });
+    expect(cappedGrant(asked, 5, T0)).toMatchObject({ refused: expect.stringContaining('approved_window_invalid') });
   });
 });

@@ -67,12 +67,17 @@ export function createActivities(deps: ActivityDeps) {
       return admins;
     },
 
-    async grantAccess(input: GrantInput & { target?: ResourceTarget }): Promise<GrantResult> {
-      const { target: _recorded, ...grant } = input;
+    async grantAccess(input: GrantInput & { target?: ResourceTarget; notAfter?: string }): Promise<GrantResult> {
+      const { target: _recorded, notAfter, ...asked } = input;
       const checked = checkedTarget(input, 'grant');
       if ('refused' in checked) {
         deps.metrics?.grants.inc({ provider: 'none', outcome: 'refused' });
         throw ApplicationFailure.nonRetryable(checked.refused, 'TargetNotAllowed');
+      }
+      const grant = cappedGrant(asked, notAfter, Date.now());
+      if ('refused' in grant) {
+        deps.metrics?.grants.inc({ provider: checked.provider, outcome: 'refused' });
+        throw ApplicationFailure.nonRetryable(grant.refused, 'ApprovedWindowEnded');
       }
       const kind = checked.provider;
       try {
@@ -209,4 +214,23 @@ function refusedByRules(err: unknown): boolean {
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A grant shorter than this is not worth making: an approver's cap that leaves less refuses the grant instead. */
+export const MIN_CAPPED_GRANT_MS = 1_000;
+
+/**
+ * The grant as the provider gets it: the window asked for, shortened to end by the approvers' cap (`notAfter`, the
+ * earliest `until` of the approvals) when there is one. Computed at the moment of the call (a retried grant gets what
+ * is left). A cap that is not a time, or that leaves less than a second, refuses the grant: access never outlives it.
+ */
+export function cappedGrant(asked: GrantInput, notAfter: unknown, now: number): GrantInput | { refused: string } {
+  if (notAfter === undefined) return asked;
+  const cap = typeof notAfter === 'string' ? Date.parse(notAfter) : Number.NaN;
+  if (!Number.isFinite(cap)) return { refused: 'approved_window_invalid: the approvers\' until is not a time' };
+  const left = Math.floor(cap - now);
+  if (left < MIN_CAPPED_GRANT_MS) {
+    return { refused: `approved_window_ended: the approvers' until (${new Date(cap).toISOString()}) passed before access was granted` };
+  }
+  return { ...asked, durationMs: Math.min(asked.durationMs, left) };
 }

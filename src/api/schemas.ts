@@ -36,7 +36,13 @@ export const CreateRequestBody = z.strictObject({
 });
 export type CreateRequestBody = z.infer<typeof CreateRequestBody>;
 
-export const ApproveBody = z.strictObject({ comment: text(2000).optional() });
+export const ApproveBody = z.strictObject({
+  comment: text(2000).optional(),
+  until: z.iso
+    .datetime({ offset: true, message: 'must be an ISO-8601 time like 2026-12-04T17:00:00Z' })
+    .optional()
+    .describe('the latest the access may last: the window ends by then, whatever the duration asked for (at least 10s from now)'),
+});
 export const RejectBody = z.strictObject({ reason: text(2000) });
 export const RevokeBody = z.strictObject({ reason: text(2000).optional() });
 export const CancelBody = z.strictObject({ reason: text(2000).optional() });

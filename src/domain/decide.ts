@@ -75,6 +75,7 @@ export function createRequest(input: NewRequestInput): { state: AccessRequest; a
  * tenant settings); it defaults to the policy recorded when the request was filed.
  */
 export function decide(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: ApprovalPolicy = state.policy): Outcome {
+  if (cmd.until !== undefined && cmd.action !== DecisionAction.approve) return refuse(RejectionCode.invalidUntil, 'until applies to an approval only');
   switch (cmd.action) {
     case DecisionAction.approve:
     case DecisionAction.reject:
@@ -110,12 +111,15 @@ function checkOpen(state: AccessRequest, now: Date): Outcome | null {
 
 function review(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: ApprovalPolicy): Outcome {
   if (state.status === RequestStatus.active && state.extensions?.some((e) => e.status === 'pending')) {
+    // An extension's approval moves the end by what was asked; it does not cap it.
+    if (cmd.until !== undefined) return refuse(RejectionCode.invalidUntil, "until applies to a request's approval, not to an extension's");
     return reviewExtension(state, cmd, now, policy);
   }
-  const closed = checkOpen(state, now);
+  const closed = checkOpen(state, now) ?? (cmd.until !== undefined ? checkUntil(cmd, now) : null);
   if (closed) return closed;
   const at = now.toISOString();
-  const v = castVote(state, { action: cmd.action === DecisionAction.reject ? 'reject' : 'approve', actor: cmd.actor, note: cmd.note, proof: cmd.proof }, at, policy);
+  const until = cmd.until !== undefined ? new Date(Date.parse(cmd.until)).toISOString() : undefined;
+  const v = castVote(state, { action: cmd.action === DecisionAction.reject ? 'reject' : 'approve', actor: cmd.actor, note: cmd.note, proof: cmd.proof, until }, at, policy);
   if (!v.ok) return refuse(v.code, v.message);
   if (cmd.action === DecisionAction.reject) {
     return {
@@ -132,10 +136,32 @@ function review(state: AccessRequest, cmd: DecisionCommand, now: Date, policy: A
       {
         type: AuditEventType.requestApproved,
         actor: cmd.actor,
-        details: { comment: cmd.note, stage: v.votedIn, approvals: v.approvals, quorum: v.quorum, final: v.approved, policyVersion: policy.version, ...proofOf(cmd) },
+        details: { comment: cmd.note, stage: v.votedIn, approvals: v.approvals, quorum: v.quorum, final: v.approved, policyVersion: policy.version, ...(until ? { until } : {}), ...proofOf(cmd) },
       },
     ],
   };
+}
+
+/**
+ * An approval's `until` (the approver's cap on the window): a UTC time after the decision, on an approval. The API
+ * checks it too; the workflow checks again because the signed claims are all it trusts.
+ */
+function checkUntil(cmd: DecisionCommand, now: Date): Outcome | null {
+  const t = typeof cmd.until === 'string' && ISO_UTC.test(cmd.until) ? Date.parse(cmd.until) : Number.NaN;
+  if (!Number.isFinite(t)) return refuse(RejectionCode.invalidUntil, 'until must be an ISO-8601 UTC time');
+  if (t <= now.getTime()) return refuse(RejectionCode.invalidUntil, `until (${cmd.until}) has passed`);
+  return null;
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
+/** The earliest `until` of the request's approvals (ISO-8601 UTC): no access past it. Null when nobody capped the window. */
+export function approvedUntil(state: AccessRequest): string | null {
+  const caps = state.decisions
+    .filter((d) => d.action === DecisionAction.approve && typeof d.until === 'string')
+    .map((d) => Date.parse(d.until!))
+    .filter((t) => Number.isFinite(t));
+  return caps.length ? new Date(Math.min(...caps)).toISOString() : null;
 }
 
 function proofOf(cmd: DecisionCommand): Record<string, unknown> {

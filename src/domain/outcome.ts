@@ -25,6 +25,8 @@ export const RejectionCode = {
   alreadyReviewed: 'already_reviewed',
   /** The responder reviewing their own emergency access. */
   selfReview: 'self_review',
+  /** An approval's `until` that is not a time after the decision, or one given where it does not apply. */
+  invalidUntil: 'invalid_until',
 } as const;
 export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
 
@@ -48,4 +50,6 @@ export interface DecisionCommand {
   proof?: DecisionProof | null;
   /** For `extend`: how much more time. */
   durationMs?: number;
+  /** For `approve`: the approver's cap on the window (ISO-8601 UTC); signed with the rest. */
+  until?: string;
 }

@@ -55,6 +55,8 @@ export interface Decision {
   policyVersion?: number;
   /** How the decision was authenticated: the API's signature, kept so a customer can verify it later. */
   proof?: DecisionProof | null;
+  /** An approval's cap on the window (ISO-8601 UTC): access ends by then, whatever the duration asked for. */
+  until?: string;
 }
 
 /** The API's Ed25519 signature over a decision's claims (see signing.ts). */

@@ -33,6 +33,8 @@ export interface DecisionClaims {
   nonce: string;
   /** For `extend`: the extra time asked for. */
   durationMs?: number;
+  /** For `approve`: the latest the access may last (ISO-8601 UTC), when the approver shortened the window. */
+  until?: string;
   /** For `review`: the reviewer's verdict. */
   verdict?: 'justified' | 'unjustified';
   /** ISO-8601 UTC: when the deciding person last logged in at the identity provider (`auth_time`), when known. */

@@ -19,6 +19,7 @@ export interface Vote {
   actor: string;
   note: string | null;
   proof?: DecisionProof | null;
+  until?: string;
 }
 
 export type VoteOutcome =
@@ -59,6 +60,7 @@ export function castVote(b: Ballot, v: Vote, at: string, policy: ApprovalPolicy)
     stage,
     policyVersion: policy.version,
     ...(v.proof ? { proof: v.proof } : {}),
+    ...(v.until ? { until: v.until } : {}),
   };
   const decisions = [...b.decisions, decision];
   if (v.action === DecisionAction.reject) {

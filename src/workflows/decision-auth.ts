@@ -70,6 +70,7 @@ export function authenticateDecision(
       actor: claims.actor,
       note: typeof claims.note === 'string' ? claims.note : null,
       ...(typeof claims.durationMs === 'number' ? { durationMs: claims.durationMs } : {}),
+      ...(claims.until !== undefined ? { until: claims.until } : {}),
       proof: { keyId: String(a.keyId), signature: String(a.signature), nonce: claims.nonce, issuedAt: String(claims.issuedAt), runId, ...loginEvidence(claims) },
     },
     policy: normalizePolicy(claims.policy),

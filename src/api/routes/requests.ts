@@ -22,6 +22,8 @@ import { authContextOf } from '../session/auth-facts.js';
 import { AuditEventType, type AuditEvent } from '../../domain/audit.js';
 
 const MIN_ACCESS_MS = 1_000;
+/** An approval's `until` this close leaves no window worth granting (the grant itself takes time). */
+const MIN_UNTIL_AHEAD_MS = 10_000;
 /** Decisions that need a fresh login at the identity provider. */
 const STEP_UP: ReadonlySet<DecisionAction> = new Set(['approve', 'reject', 'revoke']);
 const NO_STEP_UP = { maxAgeMs: 0, requireMfa: false };
@@ -188,7 +190,7 @@ export function requestRoutes(deps: ApiDeps): Router {
     action: DecisionAction,
     schema: z.ZodType<Record<string, string | undefined>>,
     noteField: string,
-    extra?: (body: Record<string, string | undefined>, maxAccessMs: number) => { durationMs: number },
+    extra?: (body: Record<string, string | undefined>, maxAccessMs: number) => { durationMs: number } | { until?: string },
   ) =>
     r.post(`/:id/${action}`, async (req, res: Response) => {
       const p = principalOf(res);
@@ -238,7 +240,15 @@ export function requestRoutes(deps: ApiDeps): Router {
         throw err;
       }
     });
-  decision('approve', s.ApproveBody, 'comment');
+  // An approver may shorten the window: access ends by `until`, whatever the duration asked for.
+  decision('approve', s.ApproveBody, 'comment', (body) => {
+    if (body.until === undefined) return {};
+    const until = Date.parse(body.until);
+    if (until < now().getTime() + MIN_UNTIL_AHEAD_MS) {
+      throw problems.validation([{ field: 'until', pointer: '#/until', message: `must be at least ${formatDuration(MIN_UNTIL_AHEAD_MS)} from now` }]);
+    }
+    return { until: new Date(until).toISOString() };
+  });
   decision('reject', s.RejectBody, 'reason');
   decision('revoke', s.RevokeBody, 'reason');
   decision('cancel', s.CancelBody, 'reason');

@@ -107,7 +107,7 @@ export function requestCommand(): Command {
     .addCommand(listCommand())
     .addCommand(showCommand())
     .addCommand(waitCommand())
-    .addCommand(decisionCommand('approve', 'approve a pending request (as an approver of its tenant)', schemas.ApproveBody, {}))
+    .addCommand(decisionCommand('approve', 'approve a pending request (as an approver of its tenant)', schemas.ApproveBody, { until: 'the latest the access may last (ISO-8601), e.g. 2026-12-04T17:00:00Z' }))
     .addCommand(decisionCommand('reject', 'reject a pending request', schemas.RejectBody, { reason: 'why (shown to the requester)' }))
     .addCommand(decisionCommand('revoke', 'end active access now', schemas.RevokeBody, { reason: 'why access ends early' }))
     .addCommand(decisionCommand('cancel', 'withdraw your own pending request', schemas.CancelBody, { reason: 'why it is no longer needed' }))

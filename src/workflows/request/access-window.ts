@@ -1,7 +1,7 @@
 import { ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { AuditEventType } from '../../domain/audit.js';
-import { grantFailed, granted, revokeRequested, revoked, revokedWhileGranting } from '../../domain/decide.js';
+import { approvedUntil, grantFailed, granted, revokeRequested, revoked, revokedWhileGranting } from '../../domain/decide.js';
 import { extensionApplied, extensionEnded, pendingExtension } from '../../domain/extension.js';
 import { extensionNeeded } from '../../domain/messages.js';
 import { stageRule } from '../../domain/policy.js';
@@ -59,6 +59,7 @@ async function grantOrEnd(run: RequestRun): Promise<{ grantedAt: string; endsAt:
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
   });
+  const notAfter = approvedUntil(run.state);
   const scope = new CancellationScope();
   let stoppedByRevoke = false;
   // The watcher outlives the grant; a Temporal cancellation of the workflow rejects it, which is nothing to handle.
@@ -77,6 +78,8 @@ async function grantOrEnd(run: RequestRun): Promise<{ grantedAt: string; endsAt:
         principal: run.state.requester,
         durationMs: run.state.durationMs,
         target: run.state.target,
+        // An approver's cap on the window: the activity shortens the grant to end by it.
+        ...(notAfter ? { notAfter } : {}),
       }),
     );
   } catch (err) {
