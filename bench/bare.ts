@@ -24,6 +24,10 @@ export interface Bare {
   startPending(ttlMs: number, expiresAt?: number): Promise<string>;
   /** Workflow time of a bare lifecycle's expiry (its "expired" export), once that export has run. */
   expiredAt(id: string): number | undefined;
+  /** Starts a bare lifecycle and approves it with its window ending at `windowEndsAt` (epoch ms); returns its id. */
+  startApproved(windowEndsAt: number): Promise<string>;
+  /** When a bare lifecycle's revoke activity ran, and when the export carrying "revoked" ran (epoch ms). */
+  revokeTimes(id: string): { revokeAt?: number; revokedExportedAt?: number };
   /** How many bare workflows have run their first workflow task and the activities before the wait. */
   pendingReady(): number;
   terminate(ids: string[], concurrency: number, deadline: number): Promise<number>;
@@ -43,19 +47,27 @@ export async function startBare(address: string, namespace: string): Promise<Bar
   const revokedExported = new Map<string, () => void>();
   let notified = 0;
   const expired = new Map<string, number>();
+  const revokes = new Map<string, { revokeAt?: number; revokedExportedAt?: number }>();
   const activities: BareActivities = {
     async bareKeys() {},
     async bareNotify(_id, kind) {
       if (kind === 'approval_needed') notified += 1;
     },
     async bareExport(requestId, stage, at) {
-      if (stage === 'revoked') revokedExported.get(requestId)?.();
+      if (stage === 'revoked') {
+        revokedExported.get(requestId)?.();
+        const r = revokes.get(requestId);
+        if (r) r.revokedExportedAt = Date.now();
+      }
       if (stage === 'expired' && at !== undefined) expired.set(requestId, at);
     },
-    async bareGrant(_id, windowMs) {
-      return { endsAt: Date.now() + windowMs };
+    async bareGrant(_id, windowMs, windowEndsAt) {
+      return { endsAt: windowEndsAt ?? Date.now() + windowMs };
     },
-    async bareRevoke() {},
+    async bareRevoke(requestId) {
+      const r = revokes.get(requestId);
+      if (r) r.revokeAt = Date.now();
+    },
   };
   const nativeConnection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
@@ -116,6 +128,15 @@ export async function startBare(address: string, namespace: string): Promise<Bar
       await client.workflow.start('bareLifecycleWorkflow', { workflowId: id, taskQueue, args: [input] });
       return id;
     },
+    async startApproved(windowEndsAt) {
+      const id = `bench-bare-burst-${ulid()}`;
+      revokes.set(id, {});
+      const input: BareLifecycleInput = { id, windowMs: 1000, ttlMs: 3_600_000, windowEndsAt };
+      const handle = await client.workflow.start('bareLifecycleWorkflow', { workflowId: id, taskQueue, args: [input] });
+      await handle.executeUpdate(bareApprove);
+      return id;
+    },
+    revokeTimes: (id) => ({ ...revokes.get(id) }),
     pendingReady: () => notified,
     expiredAt: (id) => expired.get(id),
     async terminate(ids, concurrency, deadline) {

@@ -25,6 +25,8 @@ export interface Plan {
   expirySample: number;
   /** Bare lifecycles left pending to measure the engine's memory floor per pending workflow. */
   barePending: number;
+  /** Burst phase: requests approved with one shared end, per target (built-in, PostgreSQL) and bare. */
+  burstN: number;
   phases: Set<string>;
   out: string;
   cpuProfDir: string | null;
@@ -33,7 +35,7 @@ export interface Plan {
   stackLog: string | null;
 }
 
-export const ALL_PHASES = ['create', 'decision', 'throughput', 'read', 'scale', 'drain'];
+export const ALL_PHASES = ['create', 'decision', 'throughput', 'read', 'scale', 'drain', 'burst'];
 
 export function parseArgs(argv: string[]): Plan {
   const has = (flag: string) => argv.includes(flag);
@@ -41,7 +43,7 @@ export function parseArgs(argv: string[]): Plan {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const known = new Set(['--quick', '--keep-data', '--n', '--ttl', '--phases', '--out', '--cpu-prof', '--stack-log']);
+  const known = new Set(['--quick', '--keep-data', '--n', '--ttl', '--phases', '--out', '--cpu-prof', '--stack-log', '--burst-n']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new Error(`unknown option ${a} (options: ${[...known].join(' ')})`);
@@ -52,6 +54,8 @@ export function parseArgs(argv: string[]): Plan {
   if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error('--n must be a whole number between 1 and 100000');
   // The request lifetime must leave room to create all N before the first one expires (creation stops at 60 % of
   // it): 30 s for the quick run's 500 (they are created at 35-100/s here), 12 minutes for 10,000.
+  const burstN = value('--burst-n') ? Number(value('--burst-n')) : quick ? 100 : 1000;
+  if (!Number.isInteger(burstN) || burstN < 1 || burstN > 10_000) throw new Error('--burst-n must be a whole number between 1 and 10000');
   const ttl = value('--ttl') ?? (quick ? `${Math.max(30, Math.ceil(n / 24))}s` : `${Math.max(2, Math.ceil(n / 15 / 60))}m`);
   if (parseDuration(ttl) === null) throw new Error(`--ttl ${ttl} is not a duration`);
   const phases = new Set((value('--phases') ?? ALL_PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
@@ -76,6 +80,7 @@ export function parseArgs(argv: string[]): Plan {
     readLists: quick ? 30 : 200,
     expirySample: quick ? 20 : 200,
     barePending: quick ? 100 : 2000,
+    burstN,
     phases,
     out: resolve(value('--out') ?? join(ROOT, 'bench-results.json')),
     cpuProfDir: value('--cpu-prof') ? resolve(value('--cpu-prof')!) : null,

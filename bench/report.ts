@@ -1,3 +1,4 @@
+import type { BurstResult, BurstSide } from './phases/burst.js';
 import type { DrainResult } from './phases/drain.js';
 /** The benchmark's results: their shape (bench-results.json), the issue's targets, and the markdown table. */
 import type { Percentiles } from './stats.js';
@@ -107,6 +108,8 @@ export interface Results {
   read: ReadPath;
   /** The expiry burst against bare workflows falling due at the same times (phases/drain.ts); null when not run. */
   drain: DrainResult | null;
+  /** Windows ending in the same second (phases/burst.ts); null when not run. */
+  burst: BurstResult | null;
   pending: {
     count: number;
     requested: number;
@@ -215,6 +218,12 @@ export function targets(r: Results): TargetRow[] {
       value: r.drain?.ratio != null ? fmt(r.drain.ratio, '', 2) : 'n/a',
       target: '>= 0.8',
       met: r.drain?.ratio != null ? r.drain.ratio >= 0.8 : null,
+    },
+    {
+      metric: 'revocation lag p99, windows ending in the same second (built-in / PostgreSQL)',
+      value: burstSides(r).length ? `${burstSides(r).map((s) => fmt(s.revokedLagMs.p99, ' ms', 0)).join(' / ')} (${r.burst!.n} each)` : 'n/a',
+      target: '< 1000 ms, every one revoked',
+      met: burstSides(r).length === 2 ? burstSides(r).every((s) => finite(s.revokedLagMs.p99) && s.revokedLagMs.p99 < 1000 && s.notRevoked === 0 && s.approved > 0) : null,
     },
     {
       metric: 'pending requests expired late (> 2 s)',
@@ -342,6 +351,17 @@ export function markdown(r: Results): string {
       tv('expiry drain rate / bare (same due times)'),
     );
   }
+  const bareBurst = r.burst?.sides.find((s) => s.target === 'bare');
+  for (const s of burstSides(r)) {
+    const q = (x: Percentiles) => `${fmt(x.p50, ' ms', 0)} / ${fmt(x.p95, ' ms', 0)} / ${fmt(x.p99, ' ms', 0)} / ${fmt(x.max, ' ms', 0)}`;
+    row(
+      `burst, ${s.target}: ${s.approved} of ${s.n} windows ending at ${s.windowEndsAt?.slice(11, 19) ?? '?'} (approved with one \`until\`); access.revoked recorded - window end p50 / p95 / p99 / max`,
+      `${q(s.revokedLagMs)}; revoke activity started p99 ${fmt(s.revokeStartLagMs.p99, ' ms', 0)} after the end; ends spread over ${fmt(s.endsAtSpreadMs, ' ms', 0)}; late > 1 s: ${s.late}${s.notRevoked ? ` (${s.notRevoked} not revoked while the phase waited)` : ''}${s.failed ? `; ${s.failed} failed` : ''}`,
+      bareBurst ? `${bareBurst.approved} bare windows ending at one instant (no-op revoke, then the "revoked" export): ${q(bareBurst.revokedLagMs)}; revoke ran p99 ${fmt(bareBurst.revokeStartLagMs.p99, ' ms', 0)} after the end; late > 1 s: ${bareBurst.late}` : '',
+      bareBurst && Number.isFinite(bareBurst.revokedLagMs.p99) && Number.isFinite(s.revokedLagMs.p99) && bareBurst.revokedLagMs.p99 > 0 ? `p99 ${fmt(s.revokedLagMs.p99 / bareBurst.revokedLagMs.p99, '', 1)}` : '',
+      tv('revocation lag p99, windows ending in the same second (built-in / PostgreSQL)'),
+    );
+  }
   lines.push('');
   const b = p.expiryBreakdownMs;
   if (b.engineFiredLate.n) {
@@ -373,4 +393,9 @@ export function markdown(r: Results): string {
   }
   for (const n of r.notes) lines.push(`- ${n}`);
   return lines.join('\n');
+}
+
+/** The burst phase's Lockbox sides (built-in, PostgreSQL), when it ran. */
+function burstSides(r: Results): BurstSide[] {
+  return r.burst?.sides.filter((s) => s.target !== 'bare') ?? [];
 }

@@ -27,6 +27,7 @@ import { barePendingPhase } from './phases/bare-pending.js';
 import { cancelAll, createPhase } from './phases/create.js';
 import { decisionPhase } from './phases/decision.js';
 import { bareDrainPhase, type DrainResult } from './phases/drain.js';
+import { burstPhase, type BurstResult } from './phases/burst.js';
 import { readPhase } from './phases/read.js';
 import { scalePhase } from './phases/scale.js';
 import { throughputPhase } from './phases/throughput.js';
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
       // Its own time budget, like the read phase's: the bare burst needs one lifetime plus the drain.
       const drainStarted = Date.now();
       // The bare burst must not share the machine with Lockbox's own backlog: wait (bounded) until none is open.
-      const open = await waitUntilClosed(client, stack.taskQueue, plan.mode === 'quick' ? 30_000 : 15 * 60_000);
+      const open = await waitUntilClosed(client, stack.taskQueue, plan.mode === 'quick' ? 30_000 : 15 * 60_000, 'drain');
       if (open !== 0) notes.push(`drain: ${open ?? 'an unknown number of'} Lockbox requests were still open when the bare burst started, so the two sides shared the machine; the drain ratio is not comparable`);
       ctx.hardDeadline = Math.max(ctx.hardDeadline, Date.now() + ctx.ttlMs + 60_000);
       drain = await bareDrainPhase(ctx, cpu, scale.dueTimes, scale.drainPerSec ?? null);
@@ -139,6 +140,15 @@ async function main(): Promise<void> {
       ctx.hardDeadline += Date.now() - drainStarted;
     }
     if (scale) delete scale.dueTimes; // the schedule was for the drain phase, not the results file
+    let burst: BurstResult | null = null;
+    if (plan.phases.has('burst')) {
+      const burstStarted = Date.now();
+      const open = await waitUntilClosed(client, stack.taskQueue, plan.mode === 'quick' ? 30_000 : 5 * 60_000, 'burst');
+      if (open !== 0) notes.push(`burst: ${open ?? 'an unknown number of'} Lockbox requests were still open when it started; they shared the machine with it`);
+      log(`burst: ${plan.burstN} windows ending in the same second, built-in provider, then PostgreSQL roles, then bare`);
+      burst = await burstPhase(ctx, cpu);
+      ctx.hardDeadline += Date.now() - burstStarted;
+    }
 
     const createMs = percentiles(createRes.ours);
     const bareStartMs = percentiles(createRes.bare);
@@ -165,6 +175,7 @@ async function main(): Promise<void> {
       histories: { ours, bare: bareShape },
       read: read ?? emptyRead(),
       drain,
+      burst,
       pending:
         scale ??
 emptyPending(),
@@ -216,6 +227,7 @@ emptyPending(),
     throughput: { windowMs: plan.lifecycleWindowMs, levels: [], definition: '' },
     read: emptyRead(),
     drain: null,
+    burst: null,
     pending: undefined as unknown as Results['pending'],
     histories: { ours: null, bare: null },
     cpu: cpu.samples,
@@ -240,7 +252,7 @@ emptyPending(),
 }
 
 /** Polls visibility until no request workflow of `taskQueue` is running, or `boundMs` passes; the count left. */
-async function waitUntilClosed(client: Client, taskQueue: string, boundMs: number): Promise<number | null> {
+async function waitUntilClosed(client: Client, taskQueue: string, boundMs: number, phase: string): Promise<number | null> {
   const query = `WorkflowType = 'accessRequestWorkflow' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`;
   const deadline = Date.now() + boundMs;
   for (;;) {
@@ -251,7 +263,7 @@ async function waitUntilClosed(client: Client, taskQueue: string, boundMs: numbe
       // visibility unavailable: say so by returning null at the deadline
     }
     if (open === 0 || Date.now() > deadline) return open;
-    log(`drain: waiting for ${open ?? '?'} Lockbox requests to close before the bare burst`);
+    log(`${phase}: waiting for ${open ?? '?'} Lockbox requests to close first`);
     await new Promise((resolve) => setTimeout(resolve, 5_000));
   }
 }

@@ -19,7 +19,8 @@ export interface BareActivities {
   bareNotify(requestId: string, kind: string): Promise<void>;
   /** `at`: workflow time when the event happened (the "expired" one is what the drain phase times). */
   bareExport(requestId: string, stage: string, at?: number): Promise<void>;
-  bareGrant(requestId: string, windowMs: number): Promise<{ endsAt: number }>;
+  /** `windowEndsAt`: the window ends then (epoch ms) instead of `windowMs` after the grant (the burst phase's cap). */
+  bareGrant(requestId: string, windowMs: number, windowEndsAt?: number): Promise<{ endsAt: number }>;
   bareRevoke(requestId: string): Promise<void>;
 }
 
@@ -41,6 +42,8 @@ export interface BareLifecycleInput {
   ttlMs: number;
   /** Epoch ms the request expires at; default: start + ttlMs. */
   expiresAt?: number;
+  /** Epoch ms the access window ends at (an approver's `until`); default: windowMs after the grant. */
+  windowEndsAt?: number;
 }
 
 /** update -> activity -> timer -> activity, with the activity and timer counts of Lockbox's lifecycle. */
@@ -67,7 +70,7 @@ export async function bareLifecycleWorkflow(input: BareLifecycleInput): Promise<
     await acts.bareExport(input.id, 'closed');
     return;
   }
-  grant = await acts.bareGrant(input.id, input.windowMs);
+  grant = await acts.bareGrant(input.id, input.windowMs, input.windowEndsAt);
   await acts.bareExport(input.id, 'approved');
   await acts.bareExport(input.id, 'granted');
   // Timer 2: the access window.

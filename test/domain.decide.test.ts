@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { AuditEventType } from '../src/domain/audit.js';
 import { normalizePolicy } from '../src/domain/policy.js';
 import { cappedGrant } from '../src/activities/index.js';
+import { windowEnd } from '../src/ports/grant-provider.js';
 import {
   RejectionCode,
   approvedUntil,
@@ -593,8 +594,12 @@ describe('a grant under a cap', () => {
 
   it('ends by the cap, keeps a shorter window as asked, and refuses when less than a second is left or the cap is no time', () => {
     expect(cappedGrant(asked, undefined, T0)).toEqual(asked);
-    expect(cappedGrant(asked, iso(30), T0)).toEqual({ ...asked, durationMs: 30 * MINUTE });
-    expect(cappedGrant(asked, iso(10 * 60), T0)).toEqual(asked);
+    expect(cappedGrant(asked, iso(30), T0)).toEqual({ ...asked, durationMs: 30 * MINUTE, endsBy: iso(30) });
+    expect(cappedGrant(asked, iso(10 * 60), T0)).toEqual({ ...asked, endsBy: iso(10 * 60) });
+    // The provider ends the window by the cap whenever its own clock starts it (here 5 ms after the activity's).
+    const capped = cappedGrant(asked, iso(30), T0) as typeof asked & { endsBy: string };
+    expect(windowEnd(new Date(T0 + 5), capped).toISOString()).toBe(iso(30));
+    expect(windowEnd(new Date(T0), asked).toISOString()).toBe(new Date(T0 + ACCESS_MS).toISOString());
     expect(cappedGrant(asked, new Date(T0 + 999).toISOString(), T0)).toMatchObject({ refused: expect.stringContaining('approved_window_ended') });
     expect(cappedGrant(asked, iso(-1), T0)).toMatchObject({ refused: expect.stringContaining('approved_window_ended') });
     expect(cappedGrant(asked, 'never', T0)).toMatchObject({ refused: expect.stringContaining('approved_window_invalid') });

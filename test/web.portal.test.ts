@@ -130,6 +130,38 @@ describe('the web portal', () => {
     expectClean(alice);
   });
 
+  it('alice ends the access earlier than asked, in her own time; a time that has passed is refused beside the field', async () => {
+    const id = await fileAsEve({ duration: '8h' });
+    const alice = await portal('alice');
+    const pending = card(alice.page, 'pending', id);
+    await pending.waitFor({ timeout: 15_000 });
+    const field = pending.getByLabel('Access ends by (optional, your time)');
+    // What a person types into a datetime-local field: local wall time to the minute, no zone.
+    const at = (offsetMs: number) =>
+      alice.page.evaluate((ms) => {
+        const d = new Date(Date.now() + ms);
+        d.setSeconds(0, 0);
+        const pad = (n: number) => String(n).padStart(2, '0');
+        return { local: `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`, utc: d.toISOString() };
+      }, offsetMs);
+    await field.fill((await at(-3_600_000)).local);
+    await pending.getByRole('button', { name: 'Approve' }).click();
+    await expect.poll(() => pending.locator('[data-field="until"] .field-error').textContent()).toMatch(/at least 10s from now/);
+    expect(await field.getAttribute('aria-invalid')).toBe('true');
+    expect((await api().as('eve').get(`/v1/requests/${id}`)).body).toMatchObject({ status: 'pending', decisions: [] });
+
+    const twoHours = await at(2 * 3_600_000);
+    await field.fill(twoHours.local);
+    await pending.getByRole('button', { name: 'Approve' }).click();
+    await expect.poll(() => alice.page.locator('#announcer').textContent()).toContain('Access ends by');
+    const after = await eventually(() => api().as('eve').get(`/v1/requests/${id}`), (r) => r.body.status === 'active');
+    expect(after.body.decisions).toEqual([expect.objectContaining({ actor: 'alice@contoso.com', until: twoHours.utc })]);
+    // Eight hours were asked; the window ends by her time.
+    expect(after.body.access.endsAt).toBe(twoHours.utc);
+    expectClean(alice);
+    await api().as('alice').post(`/v1/requests/${id}/revoke`, { reason: 'test done' });
+  });
+
   it('bob rejects with a reason (required, said when missing); eve sees it rejected', async () => {
     const eve = await portal('eve');
     const id = await fileAsEve();

@@ -232,5 +232,5 @@ export function cappedGrant(asked: GrantInput, notAfter: unknown, now: number): 
   if (left < MIN_CAPPED_GRANT_MS) {
     return { refused: `approved_window_ended: the approvers' until (${new Date(cap).toISOString()}) passed before access was granted` };
   }
-  return { ...asked, durationMs: Math.min(asked.durationMs, left) };
+  return { ...asked, durationMs: Math.min(asked.durationMs, left), endsBy: new Date(cap).toISOString() };
 }

@@ -1,4 +1,4 @@
-import type { GrantInput, GrantProvider, GrantResult } from '../ports/grant-provider.js';
+import { windowEnd, type GrantInput, type GrantProvider, type GrantResult } from '../ports/grant-provider.js';
 import type { Store } from '../ports/store.js';
 import { NonRetryableGrantError } from './grants/errors.js';
 
@@ -16,7 +16,7 @@ export function createBuiltinGrantProvider(store: Store, clock: () => Date = () 
         resource: input.resource,
         principal: input.principal,
         grantedAt: grantedAt.toISOString(),
-        endsAt: new Date(grantedAt.getTime() + input.durationMs).toISOString(),
+        endsAt: windowEnd(grantedAt, input).toISOString(),
         revokedAt: null,
       });
       return { grantedAt: stored.grantedAt, endsAt: stored.endsAt };

@@ -6,6 +6,15 @@ export interface GrantInput {
   principal: string;
   /** The window length; the provider starts it when access really exists. */
   durationMs: number;
+  /** ISO-8601 UTC: the window ends by then at the latest (the approvers' `until`), whenever it started. */
+  endsBy?: string;
+}
+
+/** Where a window that starts at `grantedAt` ends: `durationMs` later, or at `endsBy` if that is sooner. */
+export function windowEnd(grantedAt: Date, input: Pick<GrantInput, 'durationMs' | 'endsBy'>): Date {
+  const end = grantedAt.getTime() + input.durationMs;
+  const by = input.endsBy === undefined ? Number.NaN : Date.parse(input.endsBy);
+  return new Date(Number.isFinite(by) ? Math.min(end, by) : end);
 }
 
 export interface GrantResult {

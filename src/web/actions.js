@@ -1,5 +1,6 @@
 /**
- * The things a person can do to a request, as small forms: approve (optional comment), reject (reason required),
+ * The things a person can do to a request, as small forms: approve (optional comment, optional end of access),
+ * reject (reason required),
  * cancel, end access now, ask for more time. Each calls the API, says the outcome in words and refreshes the page.
  * `ctx` is the page's context (app.js): `{ me, refresh(), announce(text), invalidate(id), decided }`.
  */
@@ -16,7 +17,14 @@ function actionForm(ctx, { cls, id, fields, button, buttonClass = '', describedB
     const errId = `${inputId}-error`;
     const input = h(f.multiline ? 'textarea' : 'input', {
       id: inputId,
-      attrs: { name: f.name, autocomplete: 'off', maxlength: String(f.max ?? 2000), 'aria-describedby': errId, ...(f.multiline ? { rows: '2' } : {}), ...(f.required ? { 'aria-required': 'true' } : {}) },
+      attrs: {
+        name: f.name,
+        autocomplete: 'off',
+        ...(f.type ? { type: f.type } : { maxlength: String(f.max ?? 2000) }),
+        'aria-describedby': errId,
+        ...(f.multiline ? { rows: '2' } : {}),
+        ...(f.required ? { 'aria-required': 'true' } : {}),
+      },
     });
     inputs[f.name] = input;
     return h('div', { data: { field: f.name } }, h('label', { attrs: { for: inputId }, text: f.label }), input, h('p', { class: 'field-error', id: errId }));
@@ -71,18 +79,32 @@ const required = (what) => (v) => (v ? [] : [{ field: what.field, message: what.
 /** Approve and reject forms for a pending request. `key` makes element ids unique where a request shows twice. */
 export function decisionForms(req, ctx, key, titleId) {
   const id = `${key}-${req.id}`;
+  // An approver may end the access earlier than asked: a time in their own time zone, sent in UTC. Not on an
+  // extension's approval (an extension moves the end by what was asked).
+  const until = {
+    name: 'until',
+    label: 'Access ends by (optional, your time)',
+    type: 'datetime-local',
+    check: (v) => (v && Number.isNaN(new Date(v).getTime()) ? [{ field: 'until', message: 'Give a date and time, or leave it empty' }] : []),
+  };
   const approve = actionForm(ctx, {
     cls: 'approve',
     id: `${id}-approve`,
-    fields: [{ name: 'comment', label: 'Comment (optional)' }],
+    fields: [{ name: 'comment', label: 'Comment (optional)' }, ...(req.status === 'pending' ? [until] : [])],
     button: 'Approve',
     describedBy: titleId,
     action: 'approve',
     requestId: req.id,
-    submit: async ({ comment }) => {
-      const after = await post(`/v1/requests/${encodeURIComponent(req.id)}/approve`, comment ? { comment } : {});
+    submit: async (values) => {
+      const body = {
+        ...(values.comment ? { comment: values.comment } : {}),
+        // datetime-local has no zone: the browser reads it as local time.
+        ...(values.until ? { until: new Date(values.until).toISOString() } : {}),
+      };
+      const after = await post(`/v1/requests/${encodeURIComponent(req.id)}/approve`, body);
       ctx.decided.add(req.id);
-      ctx.announce(`You approved ${req.requester}'s request for ${req.resource}. It is now ${after.status}.`);
+      const ends = body.until ? ` Access ends by ${new Date(body.until).toLocaleString()}.` : '';
+      ctx.announce(`You approved ${req.requester}'s request for ${req.resource}. It is now ${after.status}.${ends}`);
     },
   });
   const reject = actionForm(ctx, {

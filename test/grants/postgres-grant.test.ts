@@ -231,6 +231,18 @@ describe('PostgreSQL grant provider against a password-checking cluster', () => 
     }
   });
 
+  it('grants and revokes many at once from several workers without a catalog conflict (queued, not retried)', async () => {
+    // Three providers, as three worker replicas would have: twelve transactions at a time against one database.
+    const workers = [provider, other({ adminUrl: target.cluster.adminUrl, database: 'app' }), other({ adminUrl: target.cluster.adminUrl, database: 'app' })];
+    const ids = Array.from({ length: 36 }, () => newId());
+    const granted = await Promise.allSettled(ids.map((id, i) => workers[i % 3]!.grant(input(id))));
+    expect(granted.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    // Every window ends in the same instant: the revokes all go at once.
+    const revoked = await Promise.allSettled(ids.map((id, i) => revoke(workers[(i + 1) % 3]!, id)));
+    expect(revoked.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    for (const id of ids) expect(await provider.verify({ requestId: id })).toMatchObject({ present: false, sessions: 0 });
+  });
+
   it('leaves no role with the prefix behind', async () => {
     const { rows } = await target.admin(`SELECT rolname FROM pg_roles WHERE starts_with(rolname, 'lockbox_')`);
     expect(rows).toEqual([]);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CredentialVault } from '../../ports/credential-vault.js';
-import type { GrantInput, GrantProvider, GrantResult } from '../../ports/grant-provider.js';
+import { windowEnd, type GrantInput, type GrantProvider, type GrantResult } from '../../ports/grant-provider.js';
 import { checkDuration, GrantTargetError, NonRetryableGrantError } from './errors.js';
 import { openAdminConnection, type Step } from './postgres-admin.js';
 import { checkRolePrefix, ident, literal, parseRoleComment, postgresRoleName, readRole, roleComment, type RoleState } from './postgres-roles.js';
@@ -58,6 +58,9 @@ export type PostgresGrantProvider = GrantProvider & Required<Pick<GrantProvider,
  * runs) and only the configured privileges; the credential goes to the vault. Revoke removes the privileges, ends
  * the role's sessions and drops it. Every call is idempotent and serialised per request. Needs PostgreSQL 14+.
  */
+/** The first key of the catalog lock (two-key advisory locks): "lbac", so it is told apart in pg_locks. */
+const ACL_LOCK_CLASS = 0x6c626163;
+
 export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions): PostgresGrantProvider {
   const prefix = checkRolePrefix(opts.rolePrefix ?? 'lockbox_');
   const privileges = (opts.privileges ?? 'read') === 'write' ? 'SELECT, INSERT, UPDATE, DELETE' : 'SELECT';
@@ -76,6 +79,14 @@ export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions):
   const endpoint = { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || '5432', database };
   const admin = openAdminConnection(url.toString(), [url.password, decodeURIComponent(url.password)], opts.idleMs);
   const lockKey = (role: string) => `lockbox:role:${role}`;
+  /**
+   * The first step of every transaction that changes a shared catalog row (the database's and schemas' ACLs, each
+   * table's ACL, pg_shdepend): PostgreSQL does not queue two such updates of one row, it fails the second with
+   * "tuple concurrently updated". Many windows ending together (or many grants at once) would then be retried with
+   * backoff, seconds late. A transaction-scoped advisory lock per database queues them instead, across every worker;
+   * its two-key form never meets the per-role session locks (one-key). Taken after the role's lock, always.
+   */
+  const serializeAcl: Step = ['serialize catalog changes', `SELECT pg_advisory_xact_lock(${ACL_LOCK_CLASS}, hashtext(${literal(database)}))`];
 
   /** True if the role exists and is this request's Lockbox role; a foreign role at that name is never ours to touch. */
   function isOurs(state: RoleState | null, role: string, requestId: string): state is RoleState & { comment: { grantedAt: string } } {
@@ -116,8 +127,9 @@ export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions):
         return asResult(input.requestId, existing.comment.grantedAt, existing.validUntil);
       }
       const grantedAt = clock();
-      const endsAt = new Date(grantedAt.getTime() + input.durationMs);
+      const endsAt = windowEnd(grantedAt, input);
       const steps: Step[] = [
+        serializeAcl,
         [
           'create role',
           `CREATE ROLE ${r} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
@@ -157,6 +169,7 @@ export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions):
         // NOLOGIN first so no session starts while we end the others; privileges go before the sessions, so even one
         // that outlived the terminate could read nothing. DROP OWNED also covers schemas since dropped from the config.
         await admin.tx(c, [
+          serializeAcl,
           ['disable login', `ALTER ROLE ${r} NOLOGIN`],
           ['revoke connect', `REVOKE ALL ON DATABASE ${ident(database)} FROM ${r}`],
           ...rows.flatMap(({ nspname: s }): Step[] => [
@@ -173,7 +186,7 @@ export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions):
         const left = Number(ended.rows[0]?.left ?? 0);
         // Retryable: the role stays (no login, no privileges) until a retry sees every session gone.
         if (left > 0) throw new GrantTargetError(`postgres grant provider: ${left} session(s) of ${role} did not end`);
-        await admin.tx(c, [['drop role', `DROP ROLE IF EXISTS ${r}`]], []).catch((err: unknown) => {
+        await admin.tx(c, [serializeAcl, ['drop role', `DROP ROLE IF EXISTS ${r}`]], []).catch((err: unknown) => {
           throw dropRoleRefused(err, role);
         });
       }

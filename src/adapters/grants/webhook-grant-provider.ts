@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { createGuardedHttp, OutboundReason, OutboundRefusedError, type GuardedHttp, type OutboundResponse } from '../http/guarded-http.js';
-import type { GrantInput, GrantProvider, GrantResult } from '../../ports/grant-provider.js';
+import { windowEnd, type GrantInput, type GrantProvider, type GrantResult } from '../../ports/grant-provider.js';
 import { checkDuration, GrantTargetError, NonRetryableGrantError } from './errors.js';
 import { listedRequestIds, MAX_LIST_ANSWER_BYTES } from './webhook-list.js';
 
@@ -191,7 +191,7 @@ export function createWebhookGrantProvider(opts: WebhookGrantProviderOptions): G
       checkDuration('webhook', input.durationMs);
       const grantedAt = clock();
       // The approved window: whatever the receiver answers, access recorded here never ends later than this.
-      const endsAt = new Date(grantedAt.getTime() + input.durationMs).toISOString();
+      const endsAt = windowEnd(grantedAt, input).toISOString();
       const { requestId, tenant, resource, principal } = input;
       const res = await call(opts.grantUrl, `${requestId}:grant`, { action: 'grant', requestId, tenant, resource, principal, endsAt });
       const answer = answeredTimes('webhook grant', res);

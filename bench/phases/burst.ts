@@ -1,0 +1,164 @@
+import { TOKENS } from '../http.js';
+import { create, resource, type Ctx } from '../context.js';
+import type { CpuMeter } from '../cpu-meter.js';
+import { errText, log } from '../log.js';
+import { percentiles, pool, round, sleep, type Percentiles } from '../stats.js';
+
+/**
+ * Many windows ending in the same second: N requests approved with the same `until` (an approver's cap), so their
+ * grants all end at one instant and N revokes fall due together. Run against the built-in provider and against the
+ * demo's PostgreSQL target (one login role per request, dropped at revoke), and against bare lifecycles whose
+ * windows end at one instant too (no-op grant and revoke, the engine's floor).
+ */
+export interface BurstSide {
+  target: 'built-in' | 'postgres' | 'bare';
+  /** Asked for / approved with the shared end (or, bare: started and approved). */
+  n: number;
+  approved: number;
+  /** Creates and approvals that failed (the first error is in the notes). */
+  failed: number;
+  /** The shared end every approval named (ISO-8601). */
+  windowEndsAt: string | null;
+  /** How far apart the windows' real ends are (max - min of access.endsAt); the cap makes them one instant. */
+  endsAtSpreadMs: number | null;
+  /** Revoke activity start (access.revokedAt) - the window's end. */
+  revokeStartLagMs: Percentiles;
+  /** access.revoked recorded (its audit event's time: after the revoke activity returned) - the window's end. */
+  revokedLagMs: Percentiles;
+  /** Revoked more than 1 s after the window's end, or not at all while the phase waited. */
+  late: number;
+  notRevoked: number;
+}
+
+export interface BurstResult {
+  n: number;
+  sides: BurstSide[];
+}
+
+const empty = (target: BurstSide['target'], n: number): BurstSide => ({
+  target,
+  n,
+  approved: 0,
+  failed: 0,
+  windowEndsAt: null,
+  endsAtSpreadMs: null,
+  revokeStartLagMs: percentiles([]),
+  revokedLagMs: percentiles([]),
+  late: 0,
+  notRevoked: 0,
+});
+
+/** The shared end: 15 s after the approvals are expected to be done (at least 20 s ahead), on a whole second. */
+function sharedEnd(approvalsMs: number): number {
+  const ahead = Math.max(20_000, approvalsMs + 15_000);
+  return Math.ceil((Date.now() + ahead) / 1000) * 1000;
+}
+
+function summarize(side: BurstSide, ends: number[], revokeStart: number[], revoked: number[], waiting: number): BurstSide {
+  side.endsAtSpreadMs = ends.length ? Math.max(...ends) - Math.min(...ends) : null;
+  side.revokeStartLagMs = percentiles(revokeStart);
+  side.revokedLagMs = percentiles(revoked);
+  side.notRevoked = waiting;
+  side.late = revoked.filter((x) => x > 1_000).length + waiting;
+  return side;
+}
+
+async function lockboxBurst(ctx: Ctx, target: 'built-in' | 'postgres', n: number): Promise<BurstSide> {
+  const side = empty(target, n);
+  const errors: string[] = [];
+  const conc = ctx.plan.scaleConcurrency;
+  const ids: string[] = [];
+  const t0 = Date.now();
+  await pool(n, conc, Date.now() + 10 * 60_000, async (i) => {
+    try {
+      const res = target === 'postgres' ? 'db:crm' : resource(ctx, 'burst', i);
+      ids.push((await create(ctx, res, '1h')).body.id as string);
+    } catch (err) {
+      errors.push(errText(err));
+    }
+  });
+  // Approvals go about as fast as creates did; half as much again to spare.
+  const end = sharedEnd(1.5 * (Date.now() - t0));
+  side.windowEndsAt = new Date(end).toISOString();
+  log(`burst (${target}): ${ids.length} created; approving each with until ${side.windowEndsAt}`);
+  const approved: string[] = [];
+  await pool(ids.length, conc, end - 10_500, async (i) => {
+    const id = ids[i]!;
+    try {
+      const a = await ctx.api.call('POST', `/v1/requests/${id}/approve`, TOKENS.approver, { until: side.windowEndsAt });
+      if ((a.status !== 200 && a.status !== 202) || !['active', 'granting'].includes(a.body?.status)) throw new Error(`approve of ${id} answered ${a.status} ${JSON.stringify(a.body).slice(0, 200)}`);
+      approved.push(id);
+    } catch (err) {
+      errors.push(errText(err));
+    }
+  });
+  side.approved = approved.length;
+  if (approved.length < ids.length) errors.push(`${ids.length - approved.length} approvals did not go out 10 s before the shared end`);
+  // Wait for every access.revoked in audit.jsonl: up to 2 minutes (quick: 1) after the shared end.
+  const waitUntil = end + (ctx.plan.mode === 'quick' ? 60_000 : 120_000);
+  await sleep(end - Date.now());
+  while (Date.now() < waitUntil && approved.some((id) => ctx.tail.timeOf(id, 'access.revoked') === undefined)) await sleep(250);
+  const ends: number[] = [];
+  const revokeStart: number[] = [];
+  const revoked: number[] = [];
+  let waiting = 0;
+  await pool(approved.length, 8, Date.now() + 5 * 60_000, async (i) => {
+    const id = approved[i]!;
+    try {
+      const r = await ctx.api.expect(200, 'GET', `/v1/requests/${id}`, TOKENS.engineer);
+      const endsAt = Date.parse(r.body.access?.endsAt);
+      const done = ctx.tail.timeOf(id, 'access.revoked');
+      if (!Number.isFinite(endsAt)) throw new Error(`${id}: ${r.body.status} without access`);
+      ends.push(endsAt);
+      if (r.body.access.revokedAt) revokeStart.push(Date.parse(r.body.access.revokedAt) - endsAt);
+      if (done) revoked.push(Date.parse(done) - endsAt);
+      else waiting += 1;
+    } catch (err) {
+      errors.push(errText(err));
+    }
+  });
+  side.failed = errors.length;
+  if (errors.length) ctx.notes.push(`burst (${target}): ${errors.length} failures, e.g. ${errors[0]}`);
+  return summarize(side, ends, revokeStart, revoked, waiting);
+}
+
+async function bareBurst(ctx: Ctx, n: number): Promise<BurstSide> {
+  const side = empty('bare', n);
+  // A bare start + approve takes a few ms; 20 ms each is plenty on a busy machine.
+  const end = sharedEnd(n * 20);
+  side.windowEndsAt = new Date(end).toISOString();
+  log(`burst (bare): ${n} bare lifecycles approved with their windows ending at ${side.windowEndsAt}`);
+  const ids: string[] = [];
+  const errors: string[] = [];
+  await pool(n, ctx.plan.scaleConcurrency, end - 10_500, async () => {
+    try {
+      ids.push(await ctx.bare.startApproved(end));
+    } catch (err) {
+      errors.push(errText(err));
+    }
+  });
+  side.approved = ids.length;
+  const waitUntil = end + (ctx.plan.mode === 'quick' ? 60_000 : 120_000);
+  await sleep(end - Date.now());
+  while (Date.now() < waitUntil && ids.some((id) => ctx.bare.revokeTimes(id).revokedExportedAt === undefined)) await sleep(250);
+  const times = ids.map((id) => ctx.bare.revokeTimes(id));
+  const revokeStart = times.flatMap((t) => (t.revokeAt !== undefined ? [t.revokeAt - end] : []));
+  const revoked = times.flatMap((t) => (t.revokedExportedAt !== undefined ? [t.revokedExportedAt - end] : []));
+  side.failed = errors.length;
+  if (errors.length) ctx.notes.push(`burst (bare): ${errors.length} failures, e.g. ${errors[0]}`);
+  return summarize(side, ids.map(() => end), revokeStart, revoked, ids.length - revoked.length);
+}
+
+/** Each side alone on the machine, one after the other: built-in, PostgreSQL, then bare. */
+export async function burstPhase(ctx: Ctx, cpu: CpuMeter): Promise<BurstResult> {
+  const n = ctx.plan.burstN;
+  const sides: BurstSide[] = [];
+  for (const target of ['built-in', 'postgres'] as const) {
+    sides.push(await cpu.measure(`burst: ${n} windows ending together (${target})`, () => lockboxBurst(ctx, target, n)));
+  }
+  sides.push(await cpu.measure(`burst: ${n} bare windows ending together`, () => bareBurst(ctx, n)));
+  for (const s of sides) {
+    s.endsAtSpreadMs = s.endsAtSpreadMs === null ? null : round(s.endsAtSpreadMs, 0);
+  }
+  return { n, sides };
+}
