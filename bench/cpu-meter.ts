@@ -29,11 +29,15 @@ export class CpuMeter {
     const u = process.cpuUsage();
     const temporalPid = this.stack.temporalPid;
     // Lockbox: the tsx launcher, the node process running dev.ts and tsx's esbuild helper (not the dev server).
-    const lockbox = this.tree(this.stack.launcherPid, temporalPid);
+    const apiPid = this.stack.apiPid ?? null;
+    const worker = this.tree(this.stack.launcherPid, temporalPid);
+    const api = apiPid === null ? 0 : this.tree(apiPid, temporalPid);
+    const lockbox = worker === null || api === null ? null : worker + api;
     const temporal = cpuSeconds(temporalPid);
     const benchOwn = (u.user + u.system) / 1e6;
     // The bench's own helpers (tsx's esbuild), outside the stack's tree.
-    const stackPids = new Set([this.stack.launcherPid, ...descendants(this.stack.launcherPid).map((p) => p.pid)]);
+    const roots = [this.stack.launcherPid, ...(apiPid === null ? [] : [apiPid])];
+    const stackPids = new Set(roots.flatMap((r) => [r, ...descendants(r).map((p) => p.pid)]));
     const helpers = descendants(process.pid)
       .filter((p) => !stackPids.has(p.pid))
       .reduce((sum, p) => sum + (cpuSeconds(p.pid) ?? 0), 0);

@@ -27,6 +27,8 @@ export interface Plan {
   barePending: number;
   /** Burst phase: requests approved with one shared end, per target (built-in, PostgreSQL) and bare. */
   burstN: number;
+  /** The production shape instead of the embedded stack (bench/production-stack.ts). */
+  production: boolean;
   phases: Set<string>;
   out: string;
   cpuProfDir: string | null;
@@ -43,11 +45,11 @@ export function parseArgs(argv: string[]): Plan {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const known = new Set(['--quick', '--keep-data', '--n', '--ttl', '--phases', '--out', '--cpu-prof', '--stack-log', '--burst-n']);
+  const known = new Set(['--quick', '--keep-data', '--n', '--ttl', '--phases', '--out', '--cpu-prof', '--stack-log', '--burst-n', '--production']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new Error(`unknown option ${a} (options: ${[...known].join(' ')})`);
-    if (!['--quick', '--keep-data'].includes(a)) i += 1;
+    if (!['--quick', '--keep-data', '--production'].includes(a)) i += 1;
   }
   const quick = has('--quick');
   const n = value('--n') ? Number(value('--n')) : quick ? 500 : 10_000;
@@ -81,6 +83,7 @@ export function parseArgs(argv: string[]): Plan {
     expirySample: quick ? 20 : 200,
     barePending: quick ? 100 : 2000,
     burstN,
+    production: has('--production'),
     phases,
     out: resolve(value('--out') ?? join(ROOT, 'bench-results.json')),
     cpuProfDir: value('--cpu-prof') ? resolve(value('--cpu-prof')!) : null,

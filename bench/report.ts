@@ -84,6 +84,8 @@ export interface Results {
   durationSec: number;
   stack: {
     embeddedTemporal: boolean;
+    /** --production: full server on PostgreSQL, worker and API as separate processes. */
+    production?: boolean;
     temporalAddress: string;
     namespace: string;
     requestTtl: string;
@@ -249,7 +251,9 @@ export function markdown(r: Results): string {
       `Node ${r.versions.node}, Temporal TS SDK ${r.versions.temporalSdk}, ${r.versions.temporalCli ?? 'external Temporal'} (server ${r.versions.temporalServer ?? '?'}).`,
   );
   lines.push(`Lockbox ${r.versions.lockbox}, commit ${r.versions.commit ?? '?'}.`);
-  lines.push(`Stack: ${r.stack.embeddedTemporal ? 'embedded dev server (SQLite)' : `TEMPORAL_ADDRESS ${r.stack.temporalAddress}`}; ${r.stack.lockboxProcess}.`);
+  lines.push(
+    `Stack: ${r.stack.production ? `production shape (--production): the full Temporal server on PostgreSQL at ${r.stack.temporalAddress}, Lockbox's store on PostgreSQL` : r.stack.embeddedTemporal ? 'embedded dev server (SQLite)' : `TEMPORAL_ADDRESS ${r.stack.temporalAddress}`}; ${r.stack.lockboxProcess}.`,
+  );
   lines.push('');
   row('measurement', 'Lockbox', 'baseline (bare Temporal, same run)', 'ratio', 'target');
   row('---', '---', '---', '---', '---');

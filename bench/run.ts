@@ -35,6 +35,7 @@ import { warmUp } from './phases/warm-up.js';
 import { parseArgs } from './plan.js';
 import { markdown, targets, type HistoryShape, type Results, type ThroughputLevel } from './report.js';
 import { historyShape, lastBareLifecycleId, versions } from './run-info.js';
+import { startProductionStack } from './production-stack.js';
 import { cleanupAll, installSignalHandlers, rssMiB, startStack } from './stack.js';
 import { percentiles, round } from './stats.js';
 
@@ -57,8 +58,16 @@ async function main(): Promise<void> {
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${plan.cpuProfDir}`);
   }
 
-  log(temporalAddress ? `starting worker + API against TEMPORAL_ADDRESS=${temporalAddress}` : 'starting the stack (embedded Temporal dev server, worker, API)');
-  const stack = await startStack({ requestTtl: plan.requestTtl, temporalAddress, namespace, log, keepDataDir: plan.keepData, nodeFlags, logFile: plan.stackLog });
+  if (plan.production && temporalAddress) throw new Error('--production starts its own Temporal server: unset TEMPORAL_ADDRESS');
+  log(
+    plan.production
+      ? 'starting the production shape (full Temporal server on PostgreSQL, worker and API as separate processes)'
+      : temporalAddress
+        ? `starting worker + API against TEMPORAL_ADDRESS=${temporalAddress}`
+        : 'starting the stack (embedded Temporal dev server, worker, API)',
+  );
+  const stackOptions = { requestTtl: plan.requestTtl, temporalAddress, namespace, log, keepDataDir: plan.keepData, nodeFlags, logFile: plan.stackLog };
+  const stack = plan.production ? await startProductionStack(stackOptions) : await startStack(stackOptions);
   log(`stack ready at ${stack.apiUrl} (Lockbox pid ${stack.lockboxPid}, Temporal ${stack.temporalPid ? `pid ${stack.temporalPid}` : 'external'}); starting the bare worker`);
   const bare = await startBare(stack.temporalAddress, namespace);
   const connection = await Connection.connect({ address: stack.temporalAddress });
@@ -204,10 +213,13 @@ emptyPending(),
     durationSec: round((Date.now() - startedAt) / 1000, 1),
     stack: {
       embeddedTemporal: stack.embeddedTemporal,
+      production: stack.production ?? false,
       temporalAddress: stack.temporalAddress,
       namespace,
       requestTtl: plan.requestTtl,
-      lockboxProcess: 'worker and API run in one process (src/main/dev.ts), so workerRssMiB and apiRssMiB are the same number',
+      lockboxProcess: stack.production
+        ? 'worker (src/main/run-worker.ts) and API (src/main/run-api.ts) are separate processes: the RSS figures are the worker\'s (apiRssMiB is the API\'s), the CPU figures both together (the thread split is the worker\'s)'
+        : 'worker and API run in one process (src/main/dev.ts), so workerRssMiB and apiRssMiB are the same number',
       rssAtReadyMiB: {
         lockbox: rssAtReady.lockbox === null ? null : round(rssAtReady.lockbox, 0),
         temporal: rssAtReady.temporal === null ? null : round(rssAtReady.temporal, 0),

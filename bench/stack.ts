@@ -187,8 +187,12 @@ export interface Stack {
   lockboxPid: number;
   /** The tsx launcher in front of it (a thin node process that relays signals). */
   launcherPid: number;
-  /** The Temporal dev server, when embedded. */
+  /** The Temporal dev server, when embedded; the full server with --production. */
   temporalPid: number | null;
+  /** --production: the API is a process of its own (lockboxPid is then the worker). */
+  apiPid?: number | null;
+  /** --production: the full Temporal server on PostgreSQL, Lockbox's store on PostgreSQL, worker and API apart. */
+  production?: boolean;
   temporalCliPath: string | null;
   output(): string;
   stop(): Promise<void>;
