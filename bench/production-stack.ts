@@ -15,8 +15,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { findFreePort } from '../src/dev/dev-server.js';
+import { dropAbandonedScratchDatabases, dropScratchDatabases, newScratchPrefix, scratchDatabaseUrl, scratchSql } from '../src/dev/scratch-databases.js';
 import { ensureTemporalServer, setupTemporalSchema, startTemporalServer, type PostgresTarget } from '../src/dev/temporal-server.js';
 import { onCleanup, ROOT, type Stack, type StackOptions } from './stack.js';
 import { sleep } from './stats.js';
@@ -26,37 +26,7 @@ const PG: PostgresTarget = {
   port: Number(process.env.LOCKBOX_BENCH_PGPORT ?? 5432),
   user: process.env.LOCKBOX_BENCH_PGUSER ?? 'postgres',
 };
-const PREFIX = 'lbx_bench_';
-
-async function sql(text: string, values: unknown[] = []): Promise<Array<Record<string, unknown>>> {
-  const client = new pg.Client({ host: PG.host, port: PG.port, user: PG.user, database: 'postgres' });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-async function dropDatabases(prefix: string): Promise<void> {
-  const rows = await sql('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
-  for (const { datname } of rows) await sql(`DROP DATABASE IF EXISTS "${String(datname)}" WITH (FORCE)`);
-}
-
-/** Databases of earlier bench runs whose process is gone. */
-async function dropAbandoned(): Promise<void> {
-  const rows = await sql('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [PREFIX]);
-  const pids = new Set(rows.map((r) => Number(/^lbx_bench_(\d+)_/.exec(String(r.datname))?.[1])).filter((p) => p > 0));
-  for (const pid of pids) {
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-    }
-    if (!alive) await dropDatabases(`${PREFIX}${pid}_`);
-  }
-}
+const FAMILY = 'lbx_bench_';
 
 /** One Lockbox process in its own process group, its output kept (and appended to the stack log). */
 function spawnLockbox(script: string, env: NodeJS.ProcessEnv, nodeFlags: string[], keep: (c: Buffer) => void) {
@@ -85,14 +55,14 @@ function spawnLockbox(script: string, env: NodeJS.ProcessEnv, nodeFlags: string[
 export async function startProductionStack(opts: StackOptions): Promise<Stack> {
   const say = (l: string) => opts.log(l);
   const { server: serverPath, sqlTool } = await ensureTemporalServer({ log: say });
-  await dropAbandoned();
+  await dropAbandonedScratchDatabases(PG, FAMILY);
   const workDir = await mkdtemp(join(tmpdir(), 'lockbox-bench-production-'));
   const dataDir = join(workDir, 'data');
-  const prefix = `${PREFIX}${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const prefix = newScratchPrefix(FAMILY);
   onCleanup({
     name: `databases ${prefix}_* and ${workDir}`,
     run: async () => {
-      await dropDatabases(prefix);
+      await dropScratchDatabases(PG, prefix);
       if (opts.keepDataDir) say(`data dir kept: ${workDir}`);
       else await rm(workDir, { recursive: true, force: true });
     },
@@ -104,7 +74,7 @@ export async function startProductionStack(opts: StackOptions): Promise<Stack> {
   const databases = { temporal: `${prefix}_temporal`, visibility: `${prefix}_visibility` };
   await setupTemporalSchema(sqlTool, PG, databases.temporal, 'temporal');
   await setupTemporalSchema(sqlTool, PG, databases.visibility, 'visibility');
-  await sql(`CREATE DATABASE "${prefix}_app"`);
+  await scratchSql(PG, `CREATE DATABASE "${prefix}_app"`);
   const server = await startTemporalServer({ serverPath, dir: join(workDir, 'temporal'), postgres: { ...PG, databases }, log: say });
   onCleanup({ name: 'Temporal server', run: server.stop, kill: () => void server.stop() });
   say(`Temporal server ${server.address} (pid ${server.pid}) on PostgreSQL databases ${prefix}_*`);
@@ -117,7 +87,7 @@ export async function startProductionStack(opts: StackOptions): Promise<Stack> {
     TEMPORAL_ADDRESS: server.address,
     TEMPORAL_NAMESPACE: opts.namespace,
     LOCKBOX_TASK_QUEUE: taskQueue,
-    LOCKBOX_DATABASE_URL: `postgres://${PG.user}@${PG.host}:${PG.port}/${prefix}_app`,
+    LOCKBOX_DATABASE_URL: scratchDatabaseUrl(PG, `${prefix}_app`),
     // JSON Lines in the shared data dir: the bench follows audit.jsonl, as on the embedded stack.
     LOCKBOX_AUDIT_SINKS: 'jsonl',
     LOCKBOX_DATA_DIR: dataDir,

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { Connection } from '@temporalio/client';
 import { findFreePort } from '../../src/dev/dev-server.js';
+import { dropAbandonedScratchDatabases, dropScratchDatabases, newScratchPrefix, scratchDatabaseUrl, scratchSql } from '../../src/dev/scratch-databases.js';
 import { setupTemporalSchema, startTemporalServer, type PostgresTarget, type TemporalServer, type TemporalServerTls } from '../../src/dev/temporal-server.js';
 import { startProc, waitForHttp, type Proc } from '../support/process.js';
 
@@ -46,46 +47,22 @@ declare module 'vitest' {
   }
 }
 
-export function databaseUrl(database: string): string {
-  return `postgres://${encodeURIComponent(PG.user)}@${PG.host}:${PG.port}/${database}`;
-}
+const FAMILY = 'lbx_prod_';
+
+export const databaseUrl = (database: string): string => scratchDatabaseUrl(PG, database);
 
 /** Runs SQL on the maintenance database (or `database`). */
-export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = [], database = 'postgres'): Promise<T[]> {
-  const client = new pg.Client({ connectionString: databaseUrl(database) });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+export const sql = <T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = [], database = 'postgres'): Promise<T[]> =>
+  scratchSql<T>(PG, text, values, database);
 
 /** `lbx_prod_<pid>_<random>`: names of this run; a later run drops those of runs whose process is gone. */
-export function newDbPrefix(): string {
-  return `lbx_prod_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-}
+export const newDbPrefix = (): string => newScratchPrefix(FAMILY);
 
 /** Drops every database named `<prefix>...`, closing their sessions first. */
-export async function dropDatabases(prefix: string): Promise<void> {
-  const rows = await sql<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix.replace(/_/g, '\\_')}%`]);
-  for (const { datname } of rows) await sql(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-}
+export const dropDatabases = (prefix: string): Promise<void> => dropScratchDatabases(PG, prefix);
 
 /** Databases left by earlier runs on this host whose process died before its teardown. */
-export async function dropAbandonedDatabases(): Promise<void> {
-  const rows = await sql<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'lbx\\_prod\\_%'");
-  const pids = new Set(rows.map((r) => Number(/^lbx_prod_(\d+)_/.exec(r.datname)?.[1])).filter((p) => p > 0));
-  for (const pid of pids) {
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-    }
-    if (!alive) await dropDatabases(`lbx_prod_${pid}_`);
-  }
-}
+export const dropAbandonedDatabases = (): Promise<void> => dropAbandonedScratchDatabases(PG, FAMILY);
 
 /** Two databases with Temporal's schemas (`temporal-sql-tool`), and the server on them. */
 export async function provisionTemporal(o: { sqlTool: string; serverPath: string; prefix: string; dir: string; tls?: TemporalServerTls }): Promise<TemporalServer> {
