@@ -77,9 +77,10 @@ async function lockboxBurst(ctx: Ctx, target: 'built-in' | 'postgres', n: number
       errors.push(errText(err));
     }
   });
-  // An approval costs several times a create (an update answered after the grant, exports, a status upsert): five
-  // times what the creates took leaves room (measured: 1,000 creates in 22 s, approvals at 8-15/s on 2 cores).
-  const end = sharedEnd(5 * (Date.now() - t0));
+  // An approval costs several times a create (an update answered after the grant, exports, a status upsert): ten
+  // times what the creates took leaves room (measured with 1,000: creates in 12-22 s, approvals at 7-10/s on 2 cores;
+  // five times left a quarter of them unapproved at the shared end).
+  const end = sharedEnd(10 * (Date.now() - t0));
   side.windowEndsAt = new Date(end).toISOString();
   log(`burst (${target}): ${ids.length} created; approving each with until ${side.windowEndsAt}`);
   const approved: string[] = [];
