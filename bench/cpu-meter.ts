@@ -36,7 +36,8 @@ export class CpuMeter {
     const temporal = cpuSeconds(temporalPid);
     const benchOwn = (u.user + u.system) / 1e6;
     // The bench's own helpers (tsx's esbuild), outside the stack's tree.
-    const roots = [this.stack.launcherPid, ...(apiPid === null ? [] : [apiPid])];
+    // --production: the Temporal server is the bench's own child; it has its own column.
+    const roots = [this.stack.launcherPid, ...(apiPid === null ? [] : [apiPid]), ...(temporalPid === null ? [] : [temporalPid])];
     const stackPids = new Set(roots.flatMap((r) => [r, ...descendants(r).map((p) => p.pid)]));
     const helpers = descendants(process.pid)
       .filter((p) => !stackPids.has(p.pid))
