@@ -135,7 +135,10 @@ describe('the web portal', () => {
     const alice = await portal('alice');
     const pending = card(alice.page, 'pending', id);
     await pending.waitFor({ timeout: 15_000 });
+    // Folded by default (a datetime field is several tab stops; most approvals do not need one).
     const field = pending.getByLabel('Access ends by (optional, your time)');
+    expect(await field.isVisible()).toBe(false);
+    await pending.getByText('End the access earlier').click();
     // What a person types into a datetime-local field: local wall time to the minute, no zone.
     const at = (offsetMs: number) =>
       alice.page.evaluate((ms) => {

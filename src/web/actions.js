@@ -27,7 +27,9 @@ function actionForm(ctx, { cls, id, fields, button, buttonClass = '', describedB
       },
     });
     inputs[f.name] = input;
-    return h('div', { data: { field: f.name } }, h('label', { attrs: { for: inputId }, text: f.label }), input, h('p', { class: 'field-error', id: errId }));
+    const row = h('div', { data: { field: f.name } }, h('label', { attrs: { for: inputId }, text: f.label }), input, h('p', { class: 'field-error', id: errId }));
+    // A field few people need stays folded: one tab stop (its summary) instead of the input's own.
+    return f.disclosure ? h('details', { class: 'more-field' }, h('summary', { text: f.disclosure }), row) : row;
   });
   const btn = h('button', {
     class: buttonClass,
@@ -63,6 +65,7 @@ function actionForm(ctx, { cls, id, fields, button, buttonClass = '', describedB
     for (const e of errors) {
       const slot = fieldError(e.field);
       if (slot) {
+        slot.closest('details')?.setAttribute('open', '');
         slot.textContent = `${e.message}.`;
         inputs[e.field]?.setAttribute('aria-invalid', 'true');
         first ??= inputs[e.field];
@@ -85,6 +88,7 @@ export function decisionForms(req, ctx, key, titleId) {
     name: 'until',
     label: 'Access ends by (optional, your time)',
     type: 'datetime-local',
+    disclosure: 'End the access earlier',
     check: (v) => (v && Number.isNaN(new Date(v).getTime()) ? [{ field: 'until', message: 'Give a date and time, or leave it empty' }] : []),
   };
   const approve = actionForm(ctx, {
