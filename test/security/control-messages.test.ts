@@ -201,6 +201,33 @@ describe('a request id is used by exactly one workflow run, forever', () => {
     expect(events.filter((e) => e.requestId === id && e.type === 'request.approved')).toEqual([]);
   });
 
+  it("refuses an approval whose until was moved or dropped after the API signed it; the signed one still applies", async () => {
+    const created = await eve.post('/v1/requests', requestBody({ resource: 'mailbox:moved-until@contoso.com', duration: '8h' }));
+    const id = created.body.id as string;
+    const key = await signingKey();
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    const claims = { requestId: id, runId: created.body.runId, action: 'approve' as const, actor: 'alice@contoso.com', note: null, policy: created.body.policy, issuedAt: new Date().toISOString(), nonce: ulid(), until };
+    const signed = signDecision(claims, key);
+    const handle = client.workflow.getHandle(id);
+    // What someone with namespace access could try: the same signature over a later end, or over none.
+    const later = { ...signed, claims: { ...signed.claims, until: new Date(Date.now() + 8 * 3_600_000).toISOString() } };
+    const { until: _dropped, ...withoutUntil } = signed.claims;
+    for (const forged of [later, { ...signed, claims: withoutUntil }]) {
+      await expect(handle.executeUpdate('approve', { args: [forged] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    }
+    const audit = await eventually(
+      () => eve.get(`/v1/requests/${id}/audit`),
+      (r) => r.body.events.filter((e: { type: string }) => e.type === 'decision.rejected_unauthenticated').length >= 2,
+    );
+    expect(audit.body.events.filter((e: { type: string }) => e.type === 'decision.rejected_unauthenticated').map((e: any) => e.details.reason)).toEqual(['bad_signature', 'bad_signature']);
+    expect((await eve.get(`/v1/requests/${id}`)).body).toMatchObject({ status: 'pending', decisions: [] });
+    // The decision as signed goes through, with its end.
+    await handle.executeUpdate('approve', { args: [signed] });
+    const after = await eventually(() => eve.get(`/v1/requests/${id}`), (r) => r.body.status === 'active');
+    expect(after.body.access.endsAt).toBe(until);
+    await alice.post(`/v1/requests/${id}/revoke`, { reason: 'test done' });
+  });
+
   it('refuses a decision signed for another run of the same request id', async () => {
     const created = await eve.post('/v1/requests', requestBody({ resource: 'mailbox:other-run@contoso.com' }));
     const id = created.body.id as string;
