@@ -54,6 +54,13 @@ function sharedEnd(approvalsMs: number): number {
   return Math.ceil((Date.now() + ahead) / 1000) * 1000;
 }
 
+/** Sleeps until the shared end, then until `done()` or 1 minute (full: 2) after it. */
+async function waitPastEnd(ctx: Ctx, end: number, done: () => boolean): Promise<void> {
+  const waitUntil = end + (ctx.plan.mode === 'quick' ? 60_000 : 120_000);
+  await sleep(end - Date.now());
+  while (Date.now() < waitUntil && !done()) await sleep(250);
+}
+
 function summarize(side: BurstSide, ends: number[], revokeStart: number[], revoked: number[], waiting: number): BurstSide {
   side.endsAtSpreadMs = ends.length ? Math.max(...ends) - Math.min(...ends) : null;
   side.revokeStartLagMs = percentiles(revokeStart);
@@ -96,10 +103,8 @@ async function lockboxBurst(ctx: Ctx, target: 'built-in' | 'postgres', n: number
   });
   side.approved = approved.length;
   if (approved.length < ids.length) errors.push(`${ids.length - approved.length} approvals did not go out 10 s before the shared end`);
-  // Wait for every access.revoked in audit.jsonl: up to 2 minutes (quick: 1) after the shared end.
-  const waitUntil = end + (ctx.plan.mode === 'quick' ? 60_000 : 120_000);
-  await sleep(end - Date.now());
-  while (Date.now() < waitUntil && approved.some((id) => ctx.tail.timeOf(id, 'access.revoked') === undefined)) await sleep(250);
+  // Every access.revoked in audit.jsonl.
+  await waitPastEnd(ctx, end, () => approved.every((id) => ctx.tail.timeOf(id, 'access.revoked') !== undefined));
   const ends: number[] = [];
   const revokeStart: number[] = [];
   const revoked: number[] = [];
@@ -140,9 +145,7 @@ async function bareBurst(ctx: Ctx, n: number): Promise<BurstSide> {
     }
   });
   side.approved = ids.length;
-  const waitUntil = end + (ctx.plan.mode === 'quick' ? 60_000 : 120_000);
-  await sleep(end - Date.now());
-  while (Date.now() < waitUntil && ids.some((id) => ctx.bare.revokeTimes(id).revokedExportedAt === undefined)) await sleep(250);
+  await waitPastEnd(ctx, end, () => ids.every((id) => ctx.bare.revokeTimes(id).revokedExportedAt !== undefined));
   const times = ids.map((id) => ctx.bare.revokeTimes(id));
   const revokeStart = times.flatMap((t) => (t.revokeAt !== undefined ? [t.revokeAt - end] : []));
   const revoked = times.flatMap((t) => (t.revokedExportedAt !== undefined ? [t.revokedExportedAt - end] : []));
