@@ -222,10 +222,16 @@ export function targets(r: Results): TargetRow[] {
       met: r.drain?.ratio != null ? r.drain.ratio >= 0.8 : null,
     },
     {
-      metric: 'revocation lag p99, windows ending in the same second (built-in / PostgreSQL)',
-      value: burstSides(r).length ? `${burstSides(r).map((s) => fmt(s.revokedLagMs.p99, ' ms', 0)).join(' / ')} (${r.burst!.n} each)` : 'n/a',
-      target: '< 1000 ms, every one revoked',
-      met: burstSides(r).length === 2 ? burstSides(r).every((s) => finite(s.revokedLagMs.p99) && s.revokedLagMs.p99 < 1000 && s.notRevoked === 0 && s.approved > 0) : null,
+      metric: 'access gone at the target p99, windows ending in the same second (built-in check / PostgreSQL sessions)',
+      value: burstSides(r).length ? `${burstSides(r).map((s) => fmt(s.atTargetLagMs.p99, ' ms', 0)).join(' / ')} (${r.burst!.n} each, ${burstSides(r).map((s) => s.atTargetSampled).join(' / ')} watched)` : 'n/a',
+      target: '< 1000 ms, every watched one ended',
+      met: burstSides(r).length === 2 ? burstSides(r).every((s) => finite(s.atTargetLagMs.p99) && s.atTargetLagMs.p99 < 1000 && s.atTargetNotEnded === 0 && s.atTargetSampled > 0) : null,
+    },
+    {
+      metric: 'revocation lag p99, windows ending in the same second (built-in / PostgreSQL): access.revoked recorded',
+      value: burstSides(r).length ? `${burstSides(r).map((s) => fmt(s.revokedLagMs.p99, ' ms', 0)).join(' / ')}; revoke activity started p99 ${burstSides(r).map((s) => fmt(s.revokeStartLagMs.p99, ' ms', 0)).join(' / ')}` : 'n/a',
+      target: 'reported (every one revoked)',
+      met: burstSides(r).length === 2 ? burstSides(r).every((s) => s.notRevoked === 0 && s.approved > 0) : null,
     },
     {
       metric: 'pending requests expired late (> 2 s)',
@@ -360,10 +366,10 @@ export function markdown(r: Results): string {
     const q = (x: Percentiles) => `${fmt(x.p50, ' ms', 0)} / ${fmt(x.p95, ' ms', 0)} / ${fmt(x.p99, ' ms', 0)} / ${fmt(x.max, ' ms', 0)}`;
     row(
       `burst, ${s.target}: ${s.approved} of ${s.n} windows ending at ${s.windowEndsAt?.slice(11, 19) ?? '?'} (approved with one \`until\`); access.revoked recorded - window end p50 / p95 / p99 / max`,
-      `${q(s.revokedLagMs)}; revoke activity started p99 ${fmt(s.revokeStartLagMs.p99, ' ms', 0)} after the end; ends spread over ${fmt(s.endsAtSpreadMs, ' ms', 0)}; late > 1 s: ${s.late}${s.notRevoked ? ` (${s.notRevoked} not revoked while the phase waited)` : ''}${s.failed ? `; ${s.failed} failed` : ''}`,
+      `${q(s.revokedLagMs)}; revoke activity started p99 ${fmt(s.revokeStartLagMs.p99, ' ms', 0)} after the end; ends spread over ${fmt(s.endsAtSpreadMs, ' ms', 0)}; late > 1 s: ${s.late}${s.notRevoked ? ` (${s.notRevoked} not revoked while the phase waited)` : ''}${s.failed ? `; ${s.failed} failed` : ''}; access gone at the target (${s.atTargetSampled} watched, ${s.target === 'postgres' ? 'open session cut' : 'check denies'}) p50 / p99 / max ${fmt(s.atTargetLagMs.p50, ' ms', 0)} / ${fmt(s.atTargetLagMs.p99, ' ms', 0)} / ${fmt(s.atTargetLagMs.max, ' ms', 0)}${s.atTargetNotEnded ? `, ${s.atTargetNotEnded} not ended` : ''}`,
       bareBurst ? `${bareBurst.approved} bare windows ending at one instant (no-op revoke, then the "revoked" export): ${q(bareBurst.revokedLagMs)}; revoke ran p99 ${fmt(bareBurst.revokeStartLagMs.p99, ' ms', 0)} after the end; late > 1 s: ${bareBurst.late}` : '',
       bareBurst && Number.isFinite(bareBurst.revokedLagMs.p99) && Number.isFinite(s.revokedLagMs.p99) && bareBurst.revokedLagMs.p99 > 0 ? `p99 ${fmt(s.revokedLagMs.p99 / bareBurst.revokedLagMs.p99, '', 1)}` : '',
-      tv('revocation lag p99, windows ending in the same second (built-in / PostgreSQL)'),
+      tv('access gone at the target p99, windows ending in the same second (built-in check / PostgreSQL sessions)'),
     );
   }
   lines.push('');

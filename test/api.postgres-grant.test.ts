@@ -108,4 +108,34 @@ describe('a PostgreSQL grant (db:crm)', () => {
     await expect(connect(cred)).rejects.toThrow();
     expect(await roles()).not.toContain(cred.username);
   });
+
+  it("cuts an open session at the window's end even while the revoke waits (the worker's session sweep)", async () => {
+    const { body } = await eve.post('/v1/requests', requestBody({ resource: 'db:crm', duration: '6s' }));
+    const approved = await bob.post(`/v1/requests/${body.id}/approve`, {});
+    const endsAt = Date.parse(approved.body.access.endsAt);
+    const cred = (await eve.get(`/v1/requests/${body.id}/credentials`)).body as Credentials;
+    const session = await connect(cred);
+    // The revoke queues behind the role's lock (held here, in the target's database), as behind a long backlog.
+    const url = new URL(stack.crmAdminUrl);
+    url.pathname = `/${cred.database}`;
+    const holder = new pg.Client({ connectionString: url.toString() });
+    await holder.connect();
+    const key = `lockbox:role:${cred.username}`;
+    await holder.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+    try {
+      const cut = await session.query('SELECT pg_sleep(60)').then(() => null, (e: { code?: string }) => ({ at: Date.now(), code: e.code }));
+      expect(cut?.code).toBe('57P01'); // ended by the server on the worker's request
+      expect(cut!.at).toBeGreaterThan(endsAt);
+      // The revoke has not run: the request is not over and the role is still there.
+      expect((await eve.get(`/v1/requests/${body.id}`)).body.status).toBe('active');
+      expect(await roles()).toContain(cred.username);
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+      await holder.end();
+      await session.end().catch(() => undefined);
+    }
+    const done = await eventually(() => eve.get(`/v1/requests/${body.id}`), (r) => r.body.status === 'completed', 30_000);
+    expect(done.body.status).toBe('completed');
+    expect(await roles()).not.toContain(cred.username);
+  });
 });

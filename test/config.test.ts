@@ -13,6 +13,16 @@ describe('configuration', () => {
     expect(loadConfig({ LOCKBOX_REQUEST_TTL: '30m', LOCKBOX_MAX_ACCESS: 'PT2H' })).toMatchObject({ requestTtlMs: 1_800_000, maxAccessMs: 7_200_000 });
   });
 
+  it('sweeps target sessions every 500 ms unless told another interval or off, and names a bad value', () => {
+    expect(loadConfig({}).targetSessionSweepMs).toBe(500);
+    expect(loadConfig({ LOCKBOX_TARGET_SESSION_SWEEP: '2s' }).targetSessionSweepMs).toBe(2_000);
+    expect(loadConfig({ LOCKBOX_TARGET_SESSION_SWEEP: '' }).targetSessionSweepMs).toBe(500);
+    expect(loadConfig({ LOCKBOX_TARGET_SESSION_SWEEP: 'off' }).targetSessionSweepMs).toBe(0);
+    expect(problems(() => loadConfig({ LOCKBOX_TARGET_SESSION_SWEEP: 'never' }))).toEqual([
+      ['LOCKBOX_TARGET_SESSION_SWEEP', '"never" is not a duration (write 500ms or 2s) or off'],
+    ]);
+  });
+
   it('fails fast naming every bad variable, without echoing a database URL', () => {
     const bad = { LOCKBOX_PORT: 'abc', LOCKBOX_REQUEST_TTL: 'soon', LOCKBOX_DATABASE_URL: 'mysql://u:s3cret@h/db' };
     expect(() => loadConfig(bad)).toThrow(ConfigError);

@@ -393,7 +393,7 @@ describe('with a worker of its own and an in-memory grant target', () => {
       activities: createActivities({
         store,
         trustedKeys: { [key.keyId]: publicKeyOf(key.secretKey) },
-        grants: { providerFor: () => memory, close: async () => undefined },
+        grants: { providerFor: () => memory, endExpiredSessions: async () => [], close: async () => undefined },
         notifier: createStoreNotifier(store),
         audit,
         log: quiet,

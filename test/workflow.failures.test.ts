@@ -88,7 +88,7 @@ beforeAll(async () => {
     activities: createActivities({
       store,
       trustedKeys: { [key.keyId]: publicKeyOf(key.secretKey) },
-      grants: { providerFor: () => flaky, close: async () => undefined },
+      grants: { providerFor: () => flaky, endExpiredSessions: async () => [], close: async () => undefined },
       metrics,
       notifier: createStoreNotifier(store),
       audit,

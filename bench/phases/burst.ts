@@ -1,5 +1,6 @@
+import pg from 'pg';
 import { TOKENS } from '../http.js';
-import { create, resource, type Ctx } from '../context.js';
+import { check, create, resource, type Ctx } from '../context.js';
 import type { CpuMeter } from '../cpu-meter.js';
 import { errText, log } from '../log.js';
 import { percentiles, pool, round, sleep, type Percentiles } from '../stats.js';
@@ -28,7 +29,19 @@ export interface BurstSide {
   /** Revoked more than 1 s after the window's end, or not at all while the phase waited. */
   late: number;
   notRevoked: number;
+  /**
+   * Access gone at the target itself - the window's end, for a sample of the windows (up to {@link AT_TARGET_SAMPLE}):
+   * built-in, the first access check that denies (polled every 100 ms); PostgreSQL, the moment an open session of the
+   * role (running a long query since before the end) is cut. Not measured for bare (its grant is a no-op).
+   */
+  atTargetLagMs: Percentiles;
+  atTargetSampled: number;
+  /** Sampled windows whose access was still there when the phase stopped waiting. */
+  atTargetNotEnded: number;
 }
+
+/** How many windows per side are watched at the target: enough for a p99 of what a holder sees, light on the API. */
+const AT_TARGET_SAMPLE = 20;
 
 export interface BurstResult {
   n: number;
@@ -46,7 +59,56 @@ const empty = (target: BurstSide['target'], n: number): BurstSide => ({
   revokedLagMs: percentiles([]),
   late: 0,
   notRevoked: 0,
+  atTargetLagMs: percentiles([]),
+  atTargetSampled: 0,
+  atTargetNotEnded: 0,
 });
+
+/** Sampled from across the approvals (first, last and evenly between), so early and late approvals both count. */
+function sample<T>(xs: readonly T[]): T[] {
+  if (xs.length <= AT_TARGET_SAMPLE) return [...xs];
+  return Array.from({ length: AT_TARGET_SAMPLE }, (_, k) => xs[Math.round((k * (xs.length - 1)) / (AT_TARGET_SAMPLE - 1))]!);
+}
+
+/** Built-in: polls each sampled resource's access check from just before the end until it denies; lag per window. */
+async function watchChecks(ctx: Ctx, resources: string[], end: number, giveUpAt: number): Promise<Array<number | null>> {
+  await sleep(end - 300 - Date.now());
+  return Promise.all(
+    resources.map(async (res) => {
+      while (Date.now() < giveUpAt) {
+        const ch = await check(ctx, res);
+        if (!ch.body.allowed) return ch.doneEpoch - end;
+        await sleep(100);
+      }
+      return null;
+    }),
+  );
+}
+
+/**
+ * PostgreSQL: opens one session per sampled request with the requester's credential (as the requester would) and
+ * runs a query that lasts past the end; the moment the server cuts it is when access really ended there. Lag per
+ * window, null if the session was still open when the phase stopped waiting.
+ */
+async function watchSessions(ctx: Ctx, ids: string[], end: number, giveUpAt: number): Promise<Array<number | null>> {
+  const sessions = await Promise.all(
+    ids.map(async (id) => {
+      const cred = (await ctx.api.expect(200, 'GET', `/v1/requests/${id}/credentials`, TOKENS.engineer)).body;
+      const client = new pg.Client({ host: cred.host, port: Number(cred.port), database: cred.database, user: cred.username, password: cred.password, connectionTimeoutMillis: 5_000 });
+      client.on('error', () => undefined); // a cut session reports here too; the query's rejection is what is timed
+      await client.connect();
+      return client;
+    }),
+  );
+  try {
+    const wait = Math.ceil((giveUpAt - Date.now()) / 1000);
+    return await Promise.all(
+      sessions.map((c) => c.query(`SELECT pg_sleep(${wait})`).then(() => null, () => Date.now() - end)),
+    );
+  } finally {
+    await Promise.all(sessions.map((c) => c.end().catch(() => undefined)));
+  }
+}
 
 /** The shared end: 15 s after the approvals are expected to be done (at least 20 s ahead), on a whole second. */
 function sharedEnd(approvalsMs: number): number {
@@ -75,11 +137,14 @@ async function lockboxBurst(ctx: Ctx, target: 'built-in' | 'postgres', n: number
   const errors: string[] = [];
   const conc = ctx.plan.scaleConcurrency;
   const ids: string[] = [];
+  const resourceOf = new Map<string, string>();
   const t0 = Date.now();
   await pool(n, conc, Date.now() + 10 * 60_000, async (i) => {
     try {
       const res = target === 'postgres' ? 'db:crm' : resource(ctx, 'burst', i);
-      ids.push((await create(ctx, res, '1h')).body.id as string);
+      const id = (await create(ctx, res, '1h')).body.id as string;
+      ids.push(id);
+      resourceOf.set(id, res);
     } catch (err) {
       errors.push(errText(err));
     }
@@ -103,8 +168,21 @@ async function lockboxBurst(ctx: Ctx, target: 'built-in' | 'postgres', n: number
   });
   side.approved = approved.length;
   if (approved.length < ids.length) errors.push(`${ids.length - approved.length} approvals did not go out 10 s before the shared end`);
+  // Watched at the target from before the end (sessions opened now), while the revokes fall due.
+  const watched = sample(approved);
+  const giveUpAt = end + (ctx.plan.mode === 'quick' ? 60_000 : 120_000);
+  const atTarget = (target === 'postgres' ? watchSessions(ctx, watched, end, giveUpAt) : watchChecks(ctx, watched.map((id) => resourceOf.get(id)!), end, giveUpAt)).catch(
+    (err: unknown) => {
+      errors.push(`watching access at the target: ${errText(err)}`);
+      return [] as Array<number | null>;
+    },
+  );
   // Every access.revoked in audit.jsonl.
   await waitPastEnd(ctx, end, () => approved.every((id) => ctx.tail.timeOf(id, 'access.revoked') !== undefined));
+  const lags = await atTarget;
+  side.atTargetSampled = lags.length;
+  side.atTargetNotEnded = lags.filter((x) => x === null).length;
+  side.atTargetLagMs = percentiles(lags.filter((x): x is number => x !== null));
   const ends: number[] = [];
   const revokeStart: number[] = [];
   const revoked: number[] = [];

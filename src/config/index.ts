@@ -11,6 +11,7 @@ import { parseOutboundAllow, type OutboundAllowEntry } from '../domain/outbound-
 import { catalogOf, type TargetCatalog } from '../domain/resources.js';
 import { demoTargets } from './demo.js';
 import { bool, duration, port, text, unsetIfEmpty } from './env-values.js';
+import { parseDuration } from '../domain/duration.js';
 import { OIDC_REQUIRED, OidcEnv, oidcConfigOf, type OidcConfig } from './oidc.js';
 import { MetricsAddressEnv, metricsAddressProblems } from './metrics-addresses.js';
 import { loadTargets } from './targets.js';
@@ -88,6 +89,24 @@ const EnvSchema = z.object({
   LOCKBOX_INTERNAL_APPROVERS: z.string().default(''),
   /** How often the reconciler's schedule runs (docs/reconcile.md). */
   LOCKBOX_RECONCILE_INTERVAL: duration('1m'),
+  /**
+   * Worker: how often it ends the open sessions of PostgreSQL roles whose window has ended (docs/security.md,
+   * "Sessions at the window's end"); `off` to leave that to the revoke alone.
+   */
+  LOCKBOX_TARGET_SESSION_SWEEP: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .default('500ms')
+      .transform((text, ctx) => {
+        const ms = text.trim() === 'off' ? 0 : parseDuration(text);
+        if (ms === null) {
+          ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (write 500ms or 2s) or off` });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  ),
   /** What the reconciler does when an active request's access is missing at its target. */
   LOCKBOX_RECONCILE_DRIFT: z.enum(['restore', 'fail']).default('fail'),
   /** Outbound HTTP exceptions (docs/security.md): host, host:port, IP, ip:port or CIDR, comma-separated; default none. */
@@ -199,6 +218,8 @@ export interface Config {
     /** `fail`: report drift (audit, metric, log); `restore`: also grant it again. */
     drift: 'restore' | 'fail';
   };
+  /** Worker: ms between passes that end sessions outliving their window at PostgreSQL targets; 0: never. */
+  targetSessionSweepMs: number;
 }
 
 /** Portal sign-in: the OpenID provider and client, the session's limits and the step-up rule. */
@@ -331,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     internalApprovers: e.LOCKBOX_INTERNAL_APPROVERS.split(',').map((s) => s.trim()).filter(Boolean),
     reconcile: { intervalMs: e.LOCKBOX_RECONCILE_INTERVAL, drift: e.LOCKBOX_RECONCILE_DRIFT },
+    targetSessionSweepMs: e.LOCKBOX_TARGET_SESSION_SWEEP,
     signIn: {
       issuer: e.LOCKBOX_OIDC_ISSUER,
       clientId: e.LOCKBOX_OIDC_CLIENT_ID,

@@ -28,3 +28,19 @@ export const outboundRefused = new Counter({
 
 /** Audit export backlog per sink: events whose export failed and waits for a retry (docs/operations.md). */
 export const auditBacklog = createAuditBacklog(registry);
+
+/** Sessions the worker ended at a PostgreSQL target because their role's window had ended (src/main/session-sweep.ts). */
+export const targetSessionsEnded = new Counter({
+  name: 'lockbox_target_sessions_ended_total',
+  help: "Open sessions of a Lockbox PostgreSQL role ended by the worker's sweep because the role's window had ended, by target",
+  labelNames: ['target'] as const,
+  registers: [registry],
+});
+
+/** Sweeps of a target that failed (unreachable, not configured on this worker): its sessions then wait for the revoke. */
+export const targetSessionSweepFailures = new Counter({
+  name: 'lockbox_target_session_sweep_failures_total',
+  help: 'Passes of the session sweep that could not reach or query a PostgreSQL target, by target',
+  labelNames: ['target'] as const,
+  registers: [registry],
+});

@@ -11,7 +11,8 @@ import { createGrantRouter } from '../adapters/grants/grant-router.js';
 import type { CredentialVault } from '../ports/credential-vault.js';
 import { DEMO_TARGET_ENV } from '../config/demo.js';
 import { openAuditSinks, openNotifier } from './channels.js';
-import { grantMetrics, outboundRefused, reconcileMetrics } from './metrics.js';
+import { grantMetrics, outboundRefused, reconcileMetrics, targetSessionSweepFailures, targetSessionsEnded } from './metrics.js';
+import { startSessionSweep } from './session-sweep.js';
 import { createGuardedHttp } from '../adapters/http/guarded-http.js';
 import type { Logger } from '../config/logger.js';
 import type { AuditSink } from '../ports/audit-sink.js';
@@ -39,12 +40,19 @@ export async function openAdapters(config: Config, log: Logger, role: 'worker' |
   const audit = openAuditSinks(config, http);
   const notify = openNotifier(config, store, http);
   const grants = createGrantRouter({ builtin: createBuiltinGrantProvider(store), vault, env: targetEnv(config), targets: config.targets, http });
+  // A worker cuts sessions that outlive their window at PostgreSQL targets, whatever the revokes' backlog.
+  const hasPostgres = [...config.targets.values()].some((t) => t.kind === 'postgres');
+  const sweep =
+    role !== 'api' && hasPostgres && config.targetSessionSweepMs > 0
+      ? startSessionSweep(grants, { intervalMs: config.targetSessionSweepMs, log, ended: targetSessionsEnded, failures: targetSessionSweepFailures })
+      : null;
   return {
     store,
     audit,
     vault,
     activityDeps: { store, trustedKeys: trusted, grants, targets: config.targets, notifier: notify.notifier, audit, log, metrics: grantMetrics, reconcileMetrics },
     async close() {
+      await sweep?.stop();
       await grants.close();
       await notify.close();
       await audit.close();

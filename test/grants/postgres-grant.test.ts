@@ -129,6 +129,50 @@ describe('PostgreSQL grant provider against a password-checking cluster', () => 
     await expect(provider.extend({ requestId, endsAt: later.toISOString() })).rejects.toBeInstanceOf(NonRetryableGrantError);
   });
 
+  it("ends a session that outlives its window before any revoke, and only Lockbox's roles whose window has ended", async () => {
+    const endsBy = new Date(Date.now() + 2_000).toISOString();
+    const ended = newId();
+    await provider.grant({ ...input(ended), endsBy });
+    const live = newId();
+    const cEnded = (await vault.get(ended))!;
+    await provider.grant(input(live));
+    const cLive = (await vault.get(live))!;
+    // Roles Lockbox did not make, with the prefix and the same end: none, and a comment copied from a real grant.
+    const handMade = [`lockbox_handmade_${randomBytes(4).toString('hex')}`, `lockbox_copied_${randomBytes(4).toString('hex')}`];
+    const copied = (await target.admin("SELECT shobj_description(oid, 'pg_authid') AS c FROM pg_roles WHERE rolname = $1", [postgresRoleName('lockbox_', ended)])).rows[0].c as string;
+    for (const r of handMade) {
+      await target.admin(`CREATE ROLE ${r} LOGIN PASSWORD 'hand-made-password' VALID UNTIL '${endsBy}'; GRANT CONNECT ON DATABASE app TO ${r}`);
+    }
+    await target.admin(`COMMENT ON ROLE ${handMade[1]} IS ${pg.escapeLiteral(copied)}`);
+    const sessions = await Promise.all([
+      target.connectAs(cEnded),
+      target.connectAs(cLive),
+      ...handMade.map((r) => target.connectAs({ ...cEnded, username: r, password: 'hand-made-password' })),
+    ]);
+    const [sEnded, ...others] = sessions;
+    try {
+      // Before the end nothing is touched.
+      expect(await provider.endExpiredSessions()).toBe(0);
+      const cut = sEnded!.query('SELECT pg_sleep(60)').then(() => null, (e: { code?: string }) => ({ at: Date.now(), code: e.code }));
+      while (Date.now() <= Date.parse(endsBy)) await new Promise((r) => setTimeout(r, 50));
+      expect(await provider.endExpiredSessions()).toBe(1);
+      const outcome = await cut;
+      expect(outcome?.code).toBe('57P01'); // terminating connection due to administrator command
+      expect(outcome!.at).toBeGreaterThan(Date.parse(endsBy));
+      // Its role stays for the revoke to drop; no session is left and no new login is let in.
+      expect(await provider.verify({ requestId: ended })).toEqual({ present: true, sessions: 0 });
+      expect(await sqlstate(target.connectAs(cEnded))).toBe('28P01');
+      // The live window and the roles Lockbox did not make keep their sessions.
+      for (const s of others) expect((await s.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+      expect(await provider.endExpiredSessions()).toBe(0);
+    } finally {
+      for (const s of sessions) await s.end().catch(() => undefined);
+      await revoke(provider, ended);
+      await revoke(provider, live);
+      for (const r of handMade) await target.admin(`SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = $1`, [r]).then(() => target.admin(`DROP OWNED BY ${r}; DROP ROLE ${r}`));
+    }
+  });
+
   it('lists its grants, and never lists or touches roles it did not make', async () => {
     const handmadeId = 'req-contoso-handmade';
     const squatted = postgresRoleName('lockbox_', handmadeId);

@@ -17,6 +17,8 @@ import type { Logger } from '../../src/config/logger.js';
 import { catalogOf } from '../../src/domain/resources.js';
 import type { CredentialVault } from '../../src/ports/credential-vault.js';
 import type { Store } from '../../src/ports/store.js';
+import { startSessionSweep } from '../../src/main/session-sweep.js';
+import { Counter } from 'prom-client';
 import { startPgTarget, type PgTarget } from './pg-target.js';
 
 /**
@@ -112,6 +114,57 @@ describe('a DROP ROLE that PostgreSQL refuses', () => {
       expect((await target.admin('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount).toBe(0);
     } finally {
       await elsewhere.end();
+    }
+  });
+});
+
+describe("the worker's session sweep", () => {
+  it("cuts a session at its window's end while the revoke is held up, and keeps sweeping a target when another fails", async () => {
+    // Two declared targets: the real one, and one whose connection is not set on this worker.
+    const targets = catalogOf([
+      { name: 'contoso-app', kind: 'postgres', tenants: ['contoso'], connection: 'LOCKBOX_TARGET_APP', schemas: ['crm'], privileges: 'read' },
+      { name: 'contoso-gone', kind: 'postgres', tenants: ['contoso'], connection: 'LOCKBOX_TARGET_GONE', schemas: ['crm'], privileges: 'read' },
+    ]);
+    const router = createGrantRouter({ builtin: createBuiltinGrantProvider(store), vault, env: (n) => (n === 'LOCKBOX_TARGET_APP' ? target.appAdminUrl : undefined), targets });
+    routers.push(router);
+    const activities = createActivities({ store, trustedKeys: {}, grants: router, targets, metrics: createGrantMetrics(new Registry()), notifier: { notify: async () => undefined }, audit: { append: async () => undefined } as never, log: quiet });
+    const registry = new Registry();
+    const ended = new Counter({ name: 'ended', help: 'ended', labelNames: ['target'] as const, registers: [registry] });
+    const failures = new Counter({ name: 'failures', help: 'failures', labelNames: ['target'] as const, registers: [registry] });
+    const warnings: unknown[] = [];
+    const log: Logger = { ...quiet, warn: (msg, fields) => warnings.push({ msg, ...fields }) };
+
+    const requestId = newId();
+    const grant = await activities.grantAccess({ requestId, tenant: 'contoso', resource: 'db:app', principal: 'eve@lockbox.dev', durationMs: 2_500, target: ref });
+    const endsAt = Date.parse(grant.endsAt);
+    const role = postgresRoleName('lockbox_', requestId);
+    const session = await target.connectAs((await vault.get(requestId))!);
+    // The revoke waits behind the role's lock, as it would behind a backlog of 1,000 others.
+    const holder = new pg.Client({ connectionString: target.appAdminUrl });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`lockbox:role:${role}`]);
+    const sweep = startSessionSweep(router, { intervalMs: 200, log, ended, failures });
+    try {
+      const cut = session.query('SELECT pg_sleep(60)').then(() => null, (e: { code?: string }) => ({ at: Date.now(), code: e.code }));
+      let revoked = false;
+      const revoke = activities.revokeAccess({ requestId, tenant: 'contoso', target: ref }).then(() => (revoked = true));
+      const outcome = await cut;
+      expect(outcome?.code).toBe('57P01');
+      expect(outcome!.at).toBeGreaterThan(endsAt);
+      expect(revoked).toBe(false);
+      expect((await target.admin('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount).toBe(1);
+      expect((await ended.get()).values).toEqual([expect.objectContaining({ value: 1, labels: { target: 'contoso-app' } })]);
+      // The target without a connection fails each pass, counted every time, warned about once.
+      await expect.poll(async () => (await failures.get()).values.find((v) => v.labels.target === 'contoso-gone')?.value ?? 0).toBeGreaterThan(2);
+      expect(warnings).toEqual([expect.objectContaining({ target: 'contoso-gone', error: expect.stringContaining('LOCKBOX_TARGET_GONE') })]);
+      // Once the lock is released the revoke completes and drops the role.
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [`lockbox:role:${role}`]);
+      await revoke;
+      expect((await target.admin('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount).toBe(0);
+    } finally {
+      await sweep.stop();
+      await holder.end();
+      await session.end().catch(() => undefined);
     }
   });
 });

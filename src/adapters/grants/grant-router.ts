@@ -2,7 +2,7 @@ import { resolveTarget, TARGET_ENV_PATTERN, TARGET_NOT_ALLOWED, type DeclaredTar
 import type { CredentialVault } from '../../ports/credential-vault.js';
 import type { GrantProvider } from '../../ports/grant-provider.js';
 import { NonRetryableGrantError } from './errors.js';
-import { createPostgresGrantProvider } from './postgres-grant-provider.js';
+import { createPostgresGrantProvider, type PostgresGrantProvider } from './postgres-grant-provider.js';
 import { createWebhookGrantProvider } from './webhook-grant-provider.js';
 import type { GuardedHttp } from '../http/guarded-http.js';
 
@@ -14,8 +14,17 @@ export interface GrantRouter {
    * may use it is the caller's check (`checkTargetUse`), made before.
    */
   providerFor(target: ResourceTarget | undefined): GrantProvider;
+  /**
+   * One pass over every declared PostgreSQL target: ends the open sessions of Lockbox roles whose window has ended
+   * there (`endExpiredSessions`), each target on its own, so one that is down or not configured on this worker does
+   * not hold up the others. Answers what happened per target, for the caller to count and log.
+   */
+  endExpiredSessions(): Promise<SessionSweep[]>;
   close(): Promise<void>;
 }
+
+/** One target's part of a session sweep: sessions ended, or why it could not be swept. */
+export type SessionSweep = { target: string; ended: number } | { target: string; error: string };
 
 /**
  * Picks the grant provider for each request from the target recorded in it, resolved in the operator's catalog.
@@ -39,16 +48,20 @@ export function createGrantRouter(deps: {
     return value;
   };
 
+  const postgresOf = new Map<string, PostgresGrantProvider>();
   function make(target: DeclaredTarget): GrantProvider {
     switch (target.kind) {
-      case 'postgres':
-        return createPostgresGrantProvider({
+      case 'postgres': {
+        const provider = createPostgresGrantProvider({
           adminUrl: secretFrom(target.connection),
           database: target.database,
           schemas: target.schemas,
           privileges: target.privileges,
           vault: deps.vault,
         });
+        postgresOf.set(target.name, provider);
+        return provider;
+      }
       case 'webhook':
         return createWebhookGrantProvider({
           grantUrl: target.grantUrl,
@@ -62,21 +75,41 @@ export function createGrantRouter(deps: {
     }
   }
 
+  function declared(target: DeclaredTarget): GrantProvider {
+    let provider = made.get(target.name);
+    if (!provider) {
+      provider = make(target);
+      made.set(target.name, provider);
+    }
+    return provider;
+  }
+
   return {
     providerFor(target) {
       const resolved = resolveTarget(deps.targets, target);
       if (resolved.kind === 'builtin') return deps.builtin;
       if (resolved.kind === 'undeclared') throw new NonRetryableGrantError(`${TARGET_NOT_ALLOWED}: ${resolved.label} is not declared on this worker`);
-      let provider = made.get(resolved.target.name);
-      if (!provider) {
-        provider = make(resolved.target);
-        made.set(resolved.target.name, provider);
-      }
-      return provider;
+      return declared(resolved.target);
+    },
+    async endExpiredSessions() {
+      const postgres = [...deps.targets.values()].filter((t) => t.kind === 'postgres');
+      return Promise.all(
+        postgres.map(async (t): Promise<SessionSweep> => {
+          try {
+            declared(t);
+            const provider = postgresOf.get(t.name);
+            return { target: t.name, ended: provider ? await provider.endExpiredSessions() : 0 };
+          } catch (err) {
+            // Errors of this module and the provider are already safe (no URL, no password).
+            return { target: t.name, error: err instanceof Error ? err.message : String(err) };
+          }
+        }),
+      );
     },
     async close() {
       await Promise.all([...made.values()].map((p) => p.close?.()));
       made.clear();
+      postgresOf.clear();
     },
   };
 }

@@ -50,7 +50,17 @@ function dropRoleRefused(err: unknown, role: string): unknown {
 }
 
 /** A PostgreSQL grant provider always has the optional GrantProvider methods. */
-export type PostgresGrantProvider = GrantProvider & Required<Pick<GrantProvider, 'extend' | 'verify' | 'listGranted' | 'close'>>;
+export type PostgresGrantProvider = GrantProvider & Required<Pick<GrantProvider, 'extend' | 'verify' | 'listGranted' | 'close'>> & {
+  /**
+   * Ends every open session of a Lockbox role whose `VALID UNTIL` has passed by the target's own clock, whether or
+   * not its revoke has run yet; answers how many it ended. `VALID UNTIL` stops new logins at the window's end, but
+   * PostgreSQL keeps a session that is already open: without this, a session would outlive its window by as long
+   * as the revoke is late (up to a minute with 1,000 windows ending together on the reference machine). The worker
+   * calls it every `LOCKBOX_TARGET_SESSION_SWEEP` (docs/security.md). Takes no lock and changes no catalog row, so
+   * it never waits for a grant or revoke, nor they for it.
+   */
+  endExpiredSessions(): Promise<number>;
+};
 
 /**
  * Grants access to a PostgreSQL database the way Vault's database secrets engine does: one login role per request,
@@ -96,6 +106,15 @@ export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions):
     }
     return true;
   }
+
+  /**
+   * The request a role was made for, if it is Lockbox's: its name must be the one its comment's request id gives (a
+   * copied comment proves nothing). Null for any other role.
+   */
+  const requestOfRole = (rolname: string, comment: string | null): string | null => {
+    const c = parseRoleComment(comment);
+    return c !== null && postgresRoleName(prefix, c.requestId) === rolname ? c.requestId : null;
+  };
 
   const asResult = (requestId: string, grantedAt: string, endsAt: Date | null): GrantResult => ({
     grantedAt,
@@ -230,11 +249,26 @@ export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions):
          FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname`,
         [prefix],
       );
-      // A role counts only if its name is the one its comment's request id gives: a copied comment proves nothing.
-      return rows.flatMap(({ rolname, comment }) => {
-        const c = parseRoleComment(comment);
-        return c && postgresRoleName(prefix, c.requestId) === rolname ? [c.requestId] : [];
-      });
+      return rows.flatMap(({ rolname, comment }) => requestOfRole(rolname, comment) ?? []);
+    },
+
+    async endExpiredSessions() {
+      const rows = await admin.query<{ pid: number; rolname: string; comment: string | null }>(
+        'end expired sessions',
+        `SELECT a.pid, r.rolname, shobj_description(r.oid, 'pg_authid') AS comment
+         FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+         WHERE starts_with(r.rolname, $1) AND r.rolvaliduntil <= now()`,
+        [prefix],
+      );
+      // Only Lockbox's own roles: a hand-made role is never touched, whatever its name or validity.
+      const pids = rows.filter(({ rolname, comment }) => requestOfRole(rolname, comment) !== null).map((r) => r.pid);
+      if (pids.length === 0) return 0;
+      const [ended] = await admin.query<{ n: string }>(
+        'end expired sessions',
+        'SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM unnest($1::int[]) AS pid',
+        [pids],
+      );
+      return Number(ended?.n ?? 0);
     },
 
     close: () => admin.end(),
