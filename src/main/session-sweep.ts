@@ -2,6 +2,9 @@ import type { Counter } from 'prom-client';
 import type { GrantRouter } from '../adapters/grants/grant-router.js';
 import type { Logger } from '../config/logger.js';
 
+/** How long stopping waits for a pass in flight; the router's close then ends the connections it is waiting on. */
+const STOP_WAIT_MS = 2_000;
+
 export interface SessionSweepOptions {
   /** Time from the start of one pass to the start of the next (a slow pass is followed at once, never overlapped). */
   intervalMs: number;
@@ -42,7 +45,7 @@ export function startSessionSweep(grants: GrantRouter, opts: SessionSweepOptions
   const loop = (async () => {
     while (!stopped) {
       const started = Date.now();
-      await pass();
+      await pass().catch((err: unknown) => opts.log.error('session sweep: pass failed', { error: err instanceof Error ? err.message : String(err) }));
       if (stopped) return;
       await new Promise<void>((resolve) => {
         wake = resolve;
@@ -53,11 +56,14 @@ export function startSessionSweep(grants: GrantRouter, opts: SessionSweepOptions
   })();
 
   return {
+    /** Stops sweeping; waits for a pass in flight, but not past {@link STOP_WAIT_MS} (a target that hangs on connect). */
     async stop() {
       stopped = true;
       clearTimeout(timer);
       wake?.();
-      await loop;
+      let giveUp: NodeJS.Timeout | undefined;
+      await Promise.race([loop, new Promise<void>((resolve) => (giveUp = setTimeout(resolve, STOP_WAIT_MS)))]);
+      clearTimeout(giveUp);
     },
   };
 }
