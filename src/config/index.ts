@@ -91,7 +91,7 @@ const EnvSchema = z.object({
   LOCKBOX_RECONCILE_INTERVAL: duration('1m'),
   /**
    * Worker: how often it ends the open sessions of PostgreSQL roles whose window has ended (docs/security.md,
-   * "Sessions at the window's end"); `off` to leave that to the revoke alone.
+   * Targets, "Sessions end with the window"); `off` to leave that to the revoke alone.
    */
   LOCKBOX_TARGET_SESSION_SWEEP: z.preprocess(
     unsetIfEmpty,

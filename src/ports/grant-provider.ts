@@ -56,6 +56,12 @@ export interface GrantProvider {
    * what no workflow owns any more). Objects not made by Lockbox are never listed.
    */
   listGranted?(): Promise<string[]>;
+  /**
+   * Optional, for targets that keep sessions open past a login's expiry (PostgreSQL): ends the open sessions of
+   * access whose window has ended at the target, whether or not its revoke has run; answers how many. The worker
+   * calls it every `LOCKBOX_TARGET_SESSION_SWEEP` (src/main/session-sweep.ts). Never touches access Lockbox did not make.
+   */
+  endExpiredSessions?(): Promise<number>;
   /** Optional: releases connections the provider holds. Call once at shutdown. */
   close?(): Promise<void>;
 }

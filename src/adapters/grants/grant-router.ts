@@ -2,7 +2,7 @@ import { resolveTarget, TARGET_ENV_PATTERN, TARGET_NOT_ALLOWED, type DeclaredTar
 import type { CredentialVault } from '../../ports/credential-vault.js';
 import type { GrantProvider } from '../../ports/grant-provider.js';
 import { NonRetryableGrantError } from './errors.js';
-import { createPostgresGrantProvider, type PostgresGrantProvider } from './postgres-grant-provider.js';
+import { createPostgresGrantProvider } from './postgres-grant-provider.js';
 import { createWebhookGrantProvider } from './webhook-grant-provider.js';
 import type { GuardedHttp } from '../http/guarded-http.js';
 
@@ -48,20 +48,16 @@ export function createGrantRouter(deps: {
     return value;
   };
 
-  const postgresOf = new Map<string, PostgresGrantProvider>();
   function make(target: DeclaredTarget): GrantProvider {
     switch (target.kind) {
-      case 'postgres': {
-        const provider = createPostgresGrantProvider({
+      case 'postgres':
+        return createPostgresGrantProvider({
           adminUrl: secretFrom(target.connection),
           database: target.database,
           schemas: target.schemas,
           privileges: target.privileges,
           vault: deps.vault,
         });
-        postgresOf.set(target.name, provider);
-        return provider;
-      }
       case 'webhook':
         return createWebhookGrantProvider({
           grantUrl: target.grantUrl,
@@ -96,9 +92,7 @@ export function createGrantRouter(deps: {
       return Promise.all(
         postgres.map(async (t): Promise<SessionSweep> => {
           try {
-            declared(t);
-            const provider = postgresOf.get(t.name);
-            return { target: t.name, ended: provider ? await provider.endExpiredSessions() : 0 };
+            return { target: t.name, ended: (await declared(t).endExpiredSessions?.()) ?? 0 };
           } catch (err) {
             // Errors of this module and the provider are already safe (no URL, no password).
             return { target: t.name, error: err instanceof Error ? err.message : String(err) };
@@ -109,7 +103,6 @@ export function createGrantRouter(deps: {
     async close() {
       await Promise.all([...made.values()].map((p) => p.close?.()));
       made.clear();
-      postgresOf.clear();
     },
   };
 }

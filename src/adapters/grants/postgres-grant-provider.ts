@@ -50,17 +50,8 @@ function dropRoleRefused(err: unknown, role: string): unknown {
 }
 
 /** A PostgreSQL grant provider always has the optional GrantProvider methods. */
-export type PostgresGrantProvider = GrantProvider & Required<Pick<GrantProvider, 'extend' | 'verify' | 'listGranted' | 'close'>> & {
-  /**
-   * Ends every open session of a Lockbox role whose `VALID UNTIL` has passed by the target's own clock, whether or
-   * not its revoke has run yet; answers how many it ended. `VALID UNTIL` stops new logins at the window's end, but
-   * PostgreSQL keeps a session that is already open: without this, a session would outlive its window by as long
-   * as the revoke is late (up to a minute with 1,000 windows ending together on the reference machine). The worker
-   * calls it every `LOCKBOX_TARGET_SESSION_SWEEP` (docs/security.md). Takes no lock and changes no catalog row, so
-   * it never waits for a grant or revoke, nor they for it.
-   */
-  endExpiredSessions(): Promise<number>;
-};
+export type PostgresGrantProvider = GrantProvider &
+  Required<Pick<GrantProvider, 'extend' | 'verify' | 'listGranted' | 'endExpiredSessions' | 'close'>>;
 
 /**
  * Grants access to a PostgreSQL database the way Vault's database secrets engine does: one login role per request,
@@ -252,6 +243,10 @@ export function createPostgresGrantProvider(opts: PostgresGrantProviderOptions):
       return rows.flatMap(({ rolname, comment }) => requestOfRole(rolname, comment) ?? []);
     },
 
+    // By the target's own clock (`now()`), whether or not the revoke has run yet. `VALID UNTIL` stops new logins at
+    // the window's end, but PostgreSQL keeps a session already open: without this, it would outlive its window by as
+    // long as the revoke is late (up to a minute with 1,000 windows ending together on the reference machine). Takes
+    // no lock and changes no catalog row, so it never waits for a grant or revoke, nor they for it.
     async endExpiredSessions() {
       const rows = await admin.query<{ pid: number; rolname: string; comment: string | null }>(
         'end expired sessions',
