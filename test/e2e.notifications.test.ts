@@ -184,6 +184,30 @@ describe('notifications over real SMTP and a Slack webhook, end to end', () => {
     expect(mailsFor(r.id, 'bob@contoso.com')).toHaveLength(1);
   });
 
+  it('a channel that hangs holds the audit trail back by a few seconds at most, not until the channel answers', async () => {
+    // The approvers' notification and the events before it normally go to the sinks in one batch: the export waits
+    // for the notification, but at most AUDIT_HOLD_MS (3 s). Slack hangs here; its client gives up after 10 s.
+    const resource = 'mailbox:slack-hangs-e2e@contoso.com';
+    slack.respond = (x) => (x.body.includes(resource) ? 'hang' : 200);
+    try {
+      const t0 = Date.now();
+      const r = await fileRequest(resource);
+      await eventually(async () => slackFor(r.id), (p) => p.length >= 1, 8_000);
+      const inSink = async () => {
+        const text = await readFile(join(stack!.dataDir, 'audit.jsonl'), 'utf8');
+        return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { requestId: string; type: string }).filter((e) => e.requestId === r.id).map((e) => e.type);
+      };
+      const exported = await eventually(inSink, (types) => types.includes('request.created'), 8_500);
+      timings.createdExportedWhileSlackHangsMs = Date.now() - t0;
+      expect(exported, 'request.created reached audit.jsonl while the Slack post still hung').toContain('request.created');
+      // The notification had not finished: its event was not in that batch, and Slack's client was still waiting.
+      expect(exported).not.toContain('approvers.notified');
+      expect(Date.now() - t0, 'checked before the Slack client gave up (10 s)').toBeLessThan(9_500);
+    } finally {
+      slack.respond = () => 200;
+    }
+  });
+
   // The notification activity gives up after 8 attempts with 1 s -> 1 min backoff: about 2 minutes. Opt in with
   // LOCKBOX_E2E_SLOW=1 to watch the whole of it.
   it.runIf(process.env.LOCKBOX_E2E_SLOW === '1')(

@@ -8,6 +8,7 @@ import { ulid } from 'ulid';
 import { type SigningKey } from '../src/domain/signing.js';
 import { signDecision } from '../src/domain/ed25519.js';
 import type { DecisionAction } from '../src/domain/request.js';
+import { AUDIT_HOLD_MS } from '../src/workflows/audit-journal.js';
 import { SearchAttributes } from '../src/workflows/definitions.js';
 import { api, eventually, requestBody } from './support/api.js';
 
@@ -212,6 +213,40 @@ describe('the request as a Temporal workflow', () => {
     expect(result.access).toBeNull();
     const audit = (await h.query('getAudit')) as Array<{ type: string }>;
     expect(audit.map((e) => e.type)).toEqual(['request.created', 'request.rejected_unauthenticated', 'request.closed']);
+  });
+
+  it('exports a whole lifecycle in three batches: the filing with its notice, the approval with its grant, the revoke with the close', async () => {
+    const res = await eve.post('/v1/requests', requestBody({ resource: 'mailbox:batches@contoso.com', duration: '2s' }));
+    expect(res.status).toBe(201);
+    const id = res.body.id as string;
+    expect((await alice.post(`/v1/requests/${id}/approve`, {})).body.status).toBe('active');
+    const handle = client.workflow.getHandle(id);
+    expect(((await handle.result()) as { status: string }).status).toBe('completed');
+    const history = await handle.fetchHistory();
+    const converter = client.options.loadedDataConverter.payloadConverter;
+    const batches = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportAudit')
+      .map((e) => (converter.fromPayload(e.activityTaskScheduledEventAttributes!.input!.payloads![0]!) as Array<{ type: string }>).map((x) => x.type));
+    // Each step running beside an export (the approvers' notice, the grant, the outcome messages) goes in the batch
+    // of the events before it: an export activity and a workflow task fewer each. (An approval that arrives while
+    // the first batch still waits joins it too.) The wait is bounded (AUDIT_HOLD_MS): on a machine so busy that a
+    // hold ran out, that step's event may go in the next batch, which the hold's fired timer shows.
+    const holdMs = AUDIT_HOLD_MS / 1000;
+    const holdTimers = new Set(
+      (history.events ?? []).filter((e) => Number(e.timerStartedEventAttributes?.startToFireTimeout?.seconds) === holdMs).map((e) => e.timerStartedEventAttributes!.timerId),
+    );
+    const holdsRanOut = (history.events ?? []).filter((e) => holdTimers.has(e.timerFiredEventAttributes?.timerId ?? '')).length;
+    const batchOf = (type: string) => batches.findIndex((b) => b.includes(type));
+    const together = [
+      ['request.created', 'approvers.notified'],
+      ['request.approved', 'access.granted'],
+      ['access.revoked', 'request.closed'],
+    ].filter(([a, b]) => batchOf(a!) === batchOf(b!)).length;
+    expect(holdTimers.size, 'a hold timer for each step that ran beside waiting events').toBeGreaterThanOrEqual(3);
+    expect(together + holdsRanOut, JSON.stringify(batches)).toBeGreaterThanOrEqual(3);
+    expect(batches.length).toBeLessThanOrEqual(3 + holdsRanOut);
+    // Every event exported once, in order.
+    expect(batches.flat()).toEqual(((await eve.get(`/v1/requests/${id}/audit`)).body.events as Array<{ type: string }>).map((e) => e.type));
   });
 
   it('revokes access when an operator cancels an active request in Temporal', async () => {

@@ -52,7 +52,8 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     await Promise.all(run.inFlight);
     // The requester, the approvers of a failed grant and the tenant's admins hear the outcome at once (one workflow
     // task schedules all three; each channel's failure is audited on its own).
-    await Promise.all([run.notify([outcome(run.state, new Date())], null), tellOthersTheOutcome(run)]);
+    // The trail's last events wait for them (a few seconds at most), so they go out in one batch with `request.closed`.
+    await run.holdingAudit(Promise.all([run.notify([outcome(run.state, new Date())], null), tellOthersTheOutcome(run)]));
     // An emergency request stays open for its review (or until the review is overdue); not one cancelled in Temporal.
     if (!cancelledInTemporal) await awaitReview(run);
     await condition(allHandlersFinished);

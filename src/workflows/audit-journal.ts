@@ -3,13 +3,22 @@ import { buildAuditEvent, type AuditEvent } from '../domain/audit.js';
 import type { AuditDraft } from '../domain/decide.js';
 
 /**
+ * How long a hold ({@link AuditJournal.holdUntil}) may keep recorded events from the sinks. Normally the held step
+ * (a notification, a grant) takes milliseconds and its outcome goes out in the same batch; a channel or a target
+ * that is slow or failing delays the trail by this much at most.
+ */
+export const AUDIT_HOLD_MS = 3_000;
+
+/**
  * The request's audit trail inside the workflow. Events get `seq` 1, 2, 3... in the order they happen and are
  * exported in that order by one background loop, in batches. While a sink is down the events wait here, in
  * Temporal history, not in a process's memory; the workflow does not finish before all are exported.
  */
 export class AuditJournal {
   readonly events: AuditEvent[] = [];
-  private exported = 0;
+  /** Events handed to an export (the one in flight included). */
+  private handed = 0;
+  private holds = 0;
   private closing = false;
   private loop: Promise<void> | null = null;
 
@@ -42,15 +51,34 @@ export class AuditJournal {
 
   /** Starts the export loop; a Temporal cancellation of the workflow does not stop it. */
   start(): void {
+    const ready = () => (this.handed < this.events.length && this.holds === 0) || this.closing;
     this.loop = CancellationScope.nonCancellable(async () => {
       for (;;) {
-        await condition(() => this.exported < this.events.length || this.closing);
-        if (this.exported >= this.events.length) return;
-        const batch = this.events.slice(this.exported);
+        await condition(ready);
+        // Checked again: code that ran between the condition and here (the same activation) may have put a hold.
+        if (!ready()) continue;
+        if (this.handed >= this.events.length) return;
+        const batch = this.events.slice(this.handed);
+        this.handed += batch.length;
         await this.exportBatch(batch);
-        this.exported += batch.length;
       }
     });
+  }
+
+  /**
+   * Keeps what is recorded but not yet exported (and what is recorded meanwhile) from the sinks until `done()` or
+   * `maxMs` of workflow time, so that a step running beside the export (the approvers' notification, the grant, the
+   * outcome notifications) goes out in the same batch as the events before it: one export activity and one workflow
+   * task instead of two. Costs a timer, so it is only put when something is waiting. Call it in the same activation
+   * that recorded the waiting events, before the workflow awaits anything. The last step (`drain`) ignores holds.
+   */
+  holdUntil(done: () => boolean, maxMs: number = AUDIT_HOLD_MS): void {
+    if (this.closing || this.handed >= this.events.length || done()) return;
+    this.holds += 1;
+    const release = () => {
+      this.holds -= 1;
+    };
+    CancellationScope.nonCancellable(() => condition(done, maxMs)).then(release, release);
   }
 
   /** Waits until every recorded event is exported. Record nothing after this. */

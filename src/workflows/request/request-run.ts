@@ -56,7 +56,10 @@ export class RequestRun {
     const statusChanged = next.state.status !== this.state.status;
     this.state = next.state;
     this.journal.record(next.audit);
-    if (statusChanged) upsertSearchAttributes([{ key: defs.SearchAttributes.status, value: this.state.status }]);
+    if (!statusChanged) return;
+    upsertSearchAttributes([{ key: defs.SearchAttributes.status, value: this.state.status }]);
+    // The approval and the grant's outcome go out together (the grant normally takes milliseconds).
+    if (this.state.status === RequestStatus.granting) this.journal.holdUntil(() => this.state.status !== RequestStatus.granting);
   }
 
   /** Pending and not yet approved: decisions are still awaited. */
@@ -66,7 +69,21 @@ export class RequestRun {
 
   /** Approver messages go out in the background (not cancelled with the workflow: they are already due). */
   send(messages: Message[], onSuccess: AuditDraft | null): void {
-    this.inFlight.push(CancellationScope.nonCancellable(() => this.notify(messages, onSuccess)));
+    this.inFlight.push(this.holdingAudit(CancellationScope.nonCancellable(() => this.notify(messages, onSuccess))));
+  }
+
+  /**
+   * Holds the audit export while `work` (notifications) runs, so that the events waiting for it and the
+   * notification's own event go out in one batch ({@link AuditJournal.holdUntil}). Returns `work`.
+   */
+  holdingAudit<T>(work: Promise<T>): Promise<T> {
+    let settled = false;
+    const mark = () => {
+      settled = true;
+    };
+    work.then(mark, mark);
+    this.journal.holdUntil(() => settled);
+    return work;
   }
 
   /** Sends messages; a failing channel never fails the request, it is audited instead. */
