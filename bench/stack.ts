@@ -239,6 +239,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...(cliPath ? { LOCKBOX_TEMPORAL_CLI: cliPath } : {}),
     ...opts.extraEnv,
   };
+  // Node flags for the stack only (e.g. a V8 heap limit, docs/capacity.md), not for the bench process itself.
+  if (process.env.BENCH_STACK_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_STACK_NODE_OPTIONS;
   if (opts.temporalAddress) env.TEMPORAL_ADDRESS = opts.temporalAddress;
   else {
     delete env.TEMPORAL_ADDRESS;
