@@ -16,6 +16,8 @@ import type { Logger } from '../src/config/logger.js';
 import type { GrantProvider } from '../src/ports/grant-provider.js';
 import { NonRetryableGrantError } from '../src/adapters/grants/errors.js';
 import type { Store } from '../src/ports/store.js';
+import type { Notifier } from '../src/ports/notifier.js';
+import { ApplicationFailure } from '@temporalio/activity';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { normalizePolicy } from '../src/domain/policy.js';
@@ -51,8 +53,13 @@ const behaviour = {
   revokeCalls: 0,
   /** What reached the target, in order: a grant call's end is logged when the call returns. */
   calls: [] as string[],
+  /** Recipients whose channel refuses every message. */
+  unreachable: new Set<string>(),
+  /** Every delivery that reached the channel: `<recipient> <message id>`. */
+  delivered: [] as string[],
 };
-const reset = () => Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [] });
+const reset = () =>
+  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [] });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lockbox-failures-'));
@@ -79,21 +86,43 @@ beforeAll(async () => {
     },
   };
   const audit = openJsonlAuditSink(join(dir, 'audit.jsonl'));
+  const inApp = createStoreNotifier(store);
+  const notifier: Notifier = {
+    async notify(n) {
+      if (behaviour.unreachable.has(n.recipient)) throw new Error(`channel refused ${n.recipient}`);
+      behaviour.delivered.push(`${n.recipient} ${n.id}`);
+      await inApp.notify(n);
+    },
+  };
+  await store.upsertUser({ id: 'ada@contoso.com', roles: [], tenantRoles: [{ tenant: 'contoso', role: 'admin' }], lastSeenAt: new Date().toISOString() });
+  const activities = createActivities({
+    store,
+    trustedKeys: { [key.keyId]: publicKeyOf(key.secretKey) },
+    grants: { providerFor: () => flaky, endExpiredSessions: async () => [], close: async () => undefined },
+    metrics,
+    notifier,
+    audit,
+    log: quiet,
+  });
   nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
   worker = await Worker.create({
     connection: nativeConnection,
     namespace: stack.namespace,
     taskQueue: TASK_QUEUE,
     workflowsPath: fileURLToPath(new URL('../src/workflows/index.ts', import.meta.url)),
-    activities: createActivities({
-      store,
-      trustedKeys: { [key.keyId]: publicKeyOf(key.secretKey) },
-      grants: { providerFor: () => flaky, endExpiredSessions: async () => [], close: async () => undefined },
-      metrics,
-      notifier: createStoreNotifier(store),
-      audit,
-      log: quiet,
-    }),
+    activities: {
+      ...activities,
+      // The real activity, with its failure made final: the workflow then sees what it sees after the last of the
+      // retries (about two minutes of them in production) without waiting for them.
+      async sendOutcome(input: Parameters<typeof activities.sendOutcome>[0]) {
+        try {
+          await activities.sendOutcome(input);
+        } catch (err) {
+          if (!(err instanceof ApplicationFailure)) throw err;
+          throw ApplicationFailure.create({ message: err.message, type: err.type ?? undefined, details: err.details as unknown[], nonRetryable: true });
+        }
+      },
+    },
   });
   running = worker.run();
   connection = await Connection.connect({ address: stack.temporalAddress });
@@ -253,5 +282,42 @@ describe('when the grant target misbehaves', () => {
     expect((await metrics.revokeFailures.get()).values).toEqual([expect.objectContaining({ value: failuresBefore + 2, labels: { provider: 'builtin' } })]);
     expect((await metricsRegistry.metrics())).toMatch(/lockbox_revokes_total\{provider="builtin"\} \d/);
     expect((await store.getGrant(input.id))?.revokedAt).not.toBeNull();
+  });
+});
+
+describe('when an outcome cannot be delivered', () => {
+  it('tells the requester, the approvers of a failed grant and the tenant admins in one activity; each group that cannot be reached is audited on its own', async () => {
+    reset();
+    behaviour.grantRefused = true;
+    behaviour.unreachable = new Set(['eve@lockbox.dev', 'ada@contoso.com']);
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    expect((await lockbox.decide(input.id, 'approve', approve(input, runId!))).status).toBe('failed');
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'request.closed'));
+    const failed = audit.filter((e) => e.type === 'notification.failed').map((e) => e.details);
+    expect(failed).toEqual([
+      { recipients: ['eve@lockbox.dev'], kind: 'outcome', error: 'channel refused eve@lockbox.dev' },
+      { recipients: ['tenant admins'], kind: 'outcome', error: 'channel refused ada@contoso.com' },
+    ]);
+    expect(audit.at(-1)?.type).toBe('request.closed');
+    // The approver of the failed grant was told, once; nobody else was reached.
+    expect(behaviour.delivered.filter((d) => d.includes(`${input.id}:outcome`))).toEqual([`alice@contoso.com ${input.id}:outcome:failed:alice@contoso.com`]);
+    // The approvers' notice, then one activity for the whole outcome.
+    const scheduled = (await client.workflow.getHandle(input.id).fetchHistory()).events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(scheduled.filter((name) => ['sendOutcome', 'sendNotifications', 'notifyTenantAdmins'].includes(name))).toEqual(['sendNotifications', 'sendOutcome']);
+  });
+
+  it('tells the tenant admins every outcome, and the requester, each once', async () => {
+    reset();
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    await lockbox.decide(input.id, 'reject', signDecision({ requestId: input.id, runId: runId!, action: 'reject', actor: 'alice@contoso.com', note: 'no', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key));
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'request.closed'));
+    expect(audit.filter((e) => e.type === 'notification.failed')).toEqual([]);
+    expect(behaviour.delivered.filter((d) => d.includes(`${input.id}:outcome`)).sort()).toEqual(
+      [`ada@contoso.com ${input.id}:outcome:rejected:tenant admins:admin:ada@contoso.com`, `eve@lockbox.dev ${input.id}:outcome:rejected`].sort(),
+    );
   });
 });

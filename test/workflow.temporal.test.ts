@@ -9,6 +9,7 @@ import { type SigningKey } from '../src/domain/signing.js';
 import { signDecision } from '../src/domain/ed25519.js';
 import type { DecisionAction } from '../src/domain/request.js';
 import { AUDIT_HOLD_MS } from '../src/workflows/audit-journal.js';
+import { GRANT_ANSWER_WITHIN_MS } from '../src/client/lockbox-client.js';
 import { SearchAttributes } from '../src/workflows/definitions.js';
 import { api, eventually, requestBody } from './support/api.js';
 
@@ -249,6 +250,13 @@ describe('the request as a Temporal workflow', () => {
     expect(batches.length).toBeLessThanOrEqual(3 + holdsRanOut);
     // Every event exported once, in order.
     expect(batches.flat()).toEqual(((await eve.get(`/v1/requests/${id}/audit`)).body.events as Array<{ type: string }>).map((e) => e.type));
+    // The approve's wait for its grant is bounded by the caller's client, not by a timer started (and cancelled) in
+    // the history of every approve.
+    const timerMs = (history.events ?? []).flatMap((e) => {
+      const t = e.timerStartedEventAttributes?.startToFireTimeout;
+      return t ? [Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6)] : [];
+    });
+    expect(timerMs).not.toContain(GRANT_ANSWER_WITHIN_MS);
   });
 
   it('revokes access when an operator cancels an active request in Temporal', async () => {

@@ -7,6 +7,7 @@ import type { GrantInput, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
 import { verifyMessage, verifyRequest } from '../domain/ed25519.js';
+import { OUTCOME_NOT_DELIVERED, type OutcomeFailure } from '../domain/messages.js';
 import type { NewRequestInput } from '../domain/request.js';
 import { DECISION_MESSAGE_PREFIX, type SignatureCheck } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
@@ -62,9 +63,22 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Tells every known admin of the message's tenant (the customer hears every outcome); returns who. */
     async notifyTenantAdmins(message: Notification): Promise<string[]> {
-      const admins = (await deps.store.listUsers({ tenant: message.tenant, role: 'admin' })).map((u) => u.id).filter((id) => id !== message.recipient);
-      await deliverEach(deps, admins.map((admin) => ({ ...message, id: `${message.id}:admin:${admin}`, recipient: admin })));
-      return admins;
+      return tellTenantAdmins(deps, message);
+    },
+
+    /**
+     * A request's outcome to everyone who hears it, in one activity (one task fewer for every request that ends):
+     * each `direct` group (the requester; the approvers of a failed grant) and, given `admins`, every admin of the
+     * tenant, all at once. If a group fails, the failure's details name each failed group by its index (`admins`
+     * is the last) with its own reason, so the workflow audits each on its own. A retry re-sends only what a channel
+     * has not delivered yet (the fan-out remembers), so a flaky Slack does not mean a second e-mail.
+     */
+    async sendOutcome(input: { direct: Notification[][]; admins: Notification | null }): Promise<void> {
+      const groups = [...input.direct.map((messages) => () => deliverEach(deps, messages)), ...(input.admins ? [() => tellTenantAdmins(deps, input.admins!)] : [])];
+      const results = await Promise.allSettled(groups.map((send) => send()));
+      const failed: OutcomeFailure[] = results.flatMap((r, group) => (r.status === 'rejected' ? [{ group, error: errorMessage(r.reason) }] : []));
+      if (failed.length === 0) return;
+      throw ApplicationFailure.retryable(failed.map((f) => f.error).join('; '), OUTCOME_NOT_DELIVERED, failed);
     },
 
     async grantAccess(input: GrantInput & { target?: ResourceTarget; notAfter?: string }): Promise<GrantResult> {
@@ -179,6 +193,12 @@ export type Activities = ReturnType<typeof createActivities>;
  * Tries every message, even after one failed (one recipient's failing channel must not keep the others from hearing
  * anything), then throws if any failed, so the activity is retried; the notifier skips what it already delivered.
  */
+async function tellTenantAdmins(deps: ActivityDeps, message: Notification): Promise<string[]> {
+  const admins = (await deps.store.listUsers({ tenant: message.tenant, role: 'admin' })).map((u) => u.id).filter((id) => id !== message.recipient);
+  await deliverEach(deps, admins.map((admin) => ({ ...message, id: `${message.id}:admin:${admin}`, recipient: admin })));
+  return admins;
+}
+
 async function deliverEach(deps: ActivityDeps, messages: readonly Notification[]): Promise<void> {
   const causes: unknown[] = [];
   for (const m of messages) {

@@ -39,6 +39,9 @@ export interface RequestSummary {
 /** The caller's scope and the filters of a list (the same as a records query, without period and paging). */
 export type ListFilter = Omit<RecordListQuery, 'createdFrom' | 'createdTo' | 'after'>;
 
+/** How long an approve that completes the quorum waits for the grant before it answers with the request `granting`. */
+export const GRANT_ANSWER_WITHIN_MS = 8_000;
+
 const UPDATES = {
   approve: defs.approveUpdate,
   reject: defs.rejectUpdate,
@@ -65,6 +68,25 @@ export function createLockboxClient(client: Client, taskQueue: string) {
     }
   }
 
+  /**
+   * The Update's answer or, once it has waited {@link GRANT_ANSWER_WITHIN_MS} and the request is `granting`, the
+   * request as it stands. The bound is kept here, not by a timer in the workflow: a timer there would be started and
+   * cancelled in the history of every approve. The Update itself goes on until the grant ends.
+   */
+  async function answeredWhileGranting(id: string, applied: Promise<AccessRequest>): Promise<AccessRequest> {
+    applied.catch(() => undefined); // awaited below unless the caller was answered `granting`
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), GRANT_ANSWER_WITHIN_MS);
+      });
+      const answer = await Promise.race([applied, waited]).finally(() => clearTimeout(timer));
+      if (answer) return answer;
+      // Not yet applied (a busy worker) or applied and waiting on something else (an extension's target): wait on.
+      const current = await get(id).catch(() => null);
+      if (current?.status === 'granting') return current;
+    }
+  }
 
   /**
    * Runs a signed Update; the workflow's refusal becomes a typed {@link DecisionRefusedError}, and an Update a closed
@@ -139,11 +161,16 @@ export function createLockboxClient(client: Client, taskQueue: string) {
       }
     },
 
-    /** Sends a decision as an Update; answers with the request after it took effect, or a typed refusal. */
+    /**
+     * Sends a decision as an Update; answers with the request after it took effect, or a typed refusal. An approve
+     * that completes the quorum answers once access is granted (or failed) or, while the target is slow, with the
+     * request `granting` after {@link GRANT_ANSWER_WITHIN_MS} (the API's 202).
+     */
     decide(id: string, action: DecisionAction, args: SignedDecision): Promise<AccessRequest> {
       // A closed (or closing) workflow takes no updates: the request is over, so this is a conflict, not a missing
       // request and not a server error. The server says so in more than one way, so ask the request itself.
-      return signedUpdate(id, UPDATES[action], args, (current) => new DecisionRefusedError('conflict', 'not_pending', `request is ${current.status}`));
+      const applied = signedUpdate(id, UPDATES[action], args, (current) => new DecisionRefusedError('conflict', 'not_pending', `request is ${current.status}`));
+      return action === 'approve' ? answeredWhileGranting(id, applied) : applied;
     },
 
     /** Sends a review of an emergency request (signed by the API); a refusal is typed like a decision's. */

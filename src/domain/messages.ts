@@ -86,3 +86,11 @@ export function extensionNeeded(r: AccessRequest, ext: Extension, recipients: re
     createdAt: now.toISOString(),
   }));
 }
+
+/** The failure type of the `sendOutcome` activity; its details are one {@link OutcomeFailure} per group that failed. */
+export const OUTCOME_NOT_DELIVERED = 'OutcomeNotDelivered';
+export interface OutcomeFailure {
+  /** The group's index: the direct groups in order, then the tenant's admins. */
+  group: number;
+  error: string;
+}

@@ -1,7 +1,7 @@
-import { CancellationScope, allHandlersFinished, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, allHandlersFinished, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
 import { AuditEventType } from '../domain/audit.js';
 import { cancelByOperator, refuseUnauthenticated } from '../domain/decide.js';
-import { outcome, outcomeFor } from '../domain/messages.js';
+import { OUTCOME_NOT_DELIVERED, outcome, outcomeFor, type Message, type OutcomeFailure } from '../domain/messages.js';
 import { DecisionAction, RequestStatus, type AccessRequest, type NewRequestInput } from '../domain/request.js';
 import { closedDetails } from '../domain/closing.js';
 import { grantAndHold } from './request/access-window.js';
@@ -50,10 +50,10 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     run.open(true); // cancelled before the id was claimed: nothing was decided or granted
     if (cancelledInTemporal) run.commit(cancelByOperator(run.state, new Date()));
     await Promise.all(run.inFlight);
-    // The requester, the approvers of a failed grant and the tenant's admins hear the outcome at once (one workflow
-    // task schedules all three; each channel's failure is audited on its own).
+    // The requester, the approvers of a failed grant and the tenant's admins hear the outcome at once (one activity;
+    // each group's failure is audited on its own).
     // The trail's last events wait for them (a few seconds at most), so they go out in one batch with `request.closed`.
-    await run.holdingAudit(Promise.all([run.notify([outcome(run.state, new Date())], null), tellOthersTheOutcome(run)]));
+    await run.holdingAudit(tellTheOutcome(run));
     // An emergency request stays open for its review (or until the review is overdue); not one cancelled in Temporal.
     if (!cancelledInTemporal) await awaitReview(run);
     await condition(allHandlersFinished);
@@ -64,26 +64,44 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   return run.state;
 }
 
-/** Approvers hear when a grant they approved failed; the tenant's admins hear every outcome. */
-async function tellOthersTheOutcome(run: RequestRun): Promise<void> {
+/**
+ * The requester hears the outcome; so do the approvers of a grant that failed, and the tenant's admins hear every
+ * outcome. One activity sends them all; each group's failure is audited on its own.
+ */
+async function tellTheOutcome(run: RequestRun): Promise<void> {
   const { state } = run;
-  const toApprovers = async () => {
-    if (state.status !== RequestStatus.failed || state.approvedAt === null) return;
+  const now = new Date();
+  const direct: Message[][] = [[outcome(state, now)]];
+  if (state.status === RequestStatus.failed && state.approvedAt !== null) {
     const approvers = [...new Set(state.decisions.filter((d) => d.action === DecisionAction.approve).map((d) => d.actor))];
-    await run.notify(outcomeFor(state, approvers, new Date()), null);
-  };
-  await Promise.all([toApprovers(), tellTenantAdmins(run)]);
-}
-
-async function tellTenantAdmins(run: RequestRun): Promise<void> {
-  const [message] = outcomeFor(run.state, ['tenant admins'], new Date());
-  if (!message) return;
+    direct.push(outcomeFor(state, approvers, now));
+  }
+  const groups = direct.filter((messages) => messages.length > 0);
+  const [admins] = outcomeFor(state, ['tenant admins'], now);
   try {
-    await notifications.notifyTenantAdmins(message);
+    await notifications.sendOutcome({ direct: groups, admins: admins ?? null });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    run.journal.record([
-      { type: AuditEventType.notificationFailed, actor: 'system', details: { recipients: ['tenant admins'], kind: 'outcome', error: failureMessage(err) } },
-    ]);
+    const failed = failedGroups(err);
+    const audited = (group: number, error: string) => {
+      const messages = groups[group];
+      if (messages) return { recipients: messages.map((m) => m.recipient), kind: messages[0]?.kind, error };
+      return admins && group === groups.length ? { recipients: ['tenant admins'], kind: admins.kind, error } : null;
+    };
+    // The activity names each group that failed; a failure without that (a timeout) failed them all.
+    const named = failed ?? [...groups.keys(), ...(admins ? [groups.length] : [])].map((group) => ({ group, error: failureMessage(err) }));
+    const details = named.flatMap((f) => audited(f.group, f.error) ?? []);
+    run.journal.record(details.map((d) => ({ type: AuditEventType.notificationFailed, actor: 'system', details: d })));
   }
+}
+
+/** The groups `sendOutcome` named as failed in its last attempt's failure, or null if it did not say. */
+function failedGroups(err: unknown): OutcomeFailure[] | null {
+  const cause = err instanceof ActivityFailure ? err.cause : null;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== OUTCOME_NOT_DELIVERED) return null;
+  const [failed] = cause.details ?? [];
+  if (!Array.isArray(failed)) return null;
+  // Details cross from the activity: only well-formed entries count.
+  const valid = failed.filter((f): f is OutcomeFailure => typeof f?.group === 'number' && Number.isInteger(f.group) && typeof f?.error === 'string');
+  return valid.length > 0 ? valid : null;
 }

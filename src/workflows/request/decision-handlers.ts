@@ -16,9 +16,6 @@ const HANDLERS = [
   [DecisionAction.extend, defs.extendUpdate, defs.extendSignal],
 ] as const;
 
-/** How long an approve that completes the quorum waits for the grant before it answers with `granting`. */
-const ANSWER_WITHIN_MS = 8_000;
-
 /** Unauthenticated attempts audited one by one per request; beyond that they are only logged (history stays small). */
 const MAX_AUDITED_FORGERIES = 50;
 
@@ -71,8 +68,9 @@ export function registerDecisionHandlers(run: RequestRun): void {
   }
 
   /**
-   * An approve that completes the quorum answers once access is granted (or failed), or after a short bound while
-   * the target is slow (`granting`: the API answers 202 and the caller follows the request); a revoke answers once
+   * An approve that completes the quorum answers once access is granted (or failed); the caller's client stops
+   * waiting after a short bound while the target is slow (`granting`: the API answers 202 and the caller follows the
+   * request; `GRANT_ANSWER_WITHIN_MS` in src/client/lockbox-client.ts), so no timer here. A revoke answers once
    * access is gone.
    */
   async function settled(action: DecisionAction): Promise<void> {
@@ -81,7 +79,7 @@ export function registerDecisionHandlers(run: RequestRun): void {
       // An approved extension answers once the window has moved at the target (or that failed).
       await condition(() => !run.state.extensions?.some((e) => e.status === 'approved'));
     } else if (action === DecisionAction.approve && state.status === RequestStatus.granting) {
-      await condition(() => run.state.status !== RequestStatus.granting, ANSWER_WITHIN_MS);
+      await condition(() => run.state.status !== RequestStatus.granting);
     } else if (action === DecisionAction.revoke) {
       await condition(() => run.state.access?.revokedAt != null || run.state.status === RequestStatus.revoked || run.state.status === RequestStatus.failed);
     }
