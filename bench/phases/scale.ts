@@ -146,6 +146,7 @@ export async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFl
     const sample = Array.from({ length: Math.min(expirySample, due.length) }, (_, k) => due[Math.floor(k * stride)]!);
     let apiAgrees = 0;
     let apiDisagrees = 0;
+    const disagreeing: Array<{ id: string; apiTime: string | undefined }> = [];
     const sampleErrors: string[] = [];
     step = 'audit-sample';
     const sampleUntil = until(ctx, 8_000, 300_000);
@@ -163,11 +164,31 @@ export async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFl
         }
         const ev = (au.body.events as Array<{ type: string; time: string }>).find((e) => e.type === 'request.expired');
         if ((ev?.time ?? undefined) === ctx.tail.timeOf(s.id, 'request.expired')) apiAgrees += 1;
-        else apiDisagrees += 1;
+        else {
+          apiDisagrees += 1;
+          disagreeing.push({ id: s.id, apiTime: ev?.time });
+        }
       }),
     );
     if (sampleErrors.length) ctx.notes.push(`scale: ${sampleErrors.length} audit read-backs of expired requests failed or timed out, e.g. ${sampleErrors[0]}`);
-    if (apiDisagrees) ctx.notes.push(`scale: for ${apiDisagrees} requests GET /audit and audit.jsonl disagree about request.expired`);
+    if (apiDisagrees) {
+      // The sink was read before the sample; read it again and say which way each disagreed: an export that landed
+      // meanwhile agrees now (lag); anything else is a real difference in the trail.
+      await ctx.tail.refresh();
+      const kinds = { caughtUp: 0, onlyInApi: 0, onlyInSink: 0, differentTimes: 0 };
+      for (const d of disagreeing) {
+        const sinkTime = ctx.tail.timeOf(d.id, 'request.expired');
+        if (sinkTime === d.apiTime) kinds.caughtUp += 1;
+        else if (sinkTime === undefined) kinds.onlyInApi += 1;
+        else if (d.apiTime === undefined) kinds.onlyInSink += 1;
+        else kinds.differentTimes += 1;
+      }
+      ctx.notes.push(
+        `scale: for ${apiDisagrees} requests GET /audit and audit.jsonl disagreed about request.expired; read again after the sample: ` +
+          `${kinds.caughtUp} in the sink now with the same time (export lag), ${kinds.onlyInApi} still only in the API's answer, ` +
+          `${kinds.onlyInSink} only in the sink, ${kinds.differentTimes} with different times`,
+      );
+    }
 
     // 3c. Where the lateness comes from, for a few of them, from their histories (read-only).
     const histories = ctx.plan.mode === 'quick' ? 20 : 50;
