@@ -189,16 +189,17 @@ export function createActivities(deps: ActivityDeps) {
 
 export type Activities = ReturnType<typeof createActivities>;
 
-/**
- * Tries every message, even after one failed (one recipient's failing channel must not keep the others from hearing
- * anything), then throws if any failed, so the activity is retried; the notifier skips what it already delivered.
- */
+/** Every known admin of the message's tenant, told the message (each with an id of their own); returns who. */
 async function tellTenantAdmins(deps: ActivityDeps, message: Notification): Promise<string[]> {
   const admins = (await deps.store.listUsers({ tenant: message.tenant, role: 'admin' })).map((u) => u.id).filter((id) => id !== message.recipient);
   await deliverEach(deps, admins.map((admin) => ({ ...message, id: `${message.id}:admin:${admin}`, recipient: admin })));
   return admins;
 }
 
+/**
+ * Tries every message, even after one failed (one recipient's failing channel must not keep the others from hearing
+ * anything), then throws if any failed, so the activity is retried; the notifier skips what it already delivered.
+ */
 async function deliverEach(deps: ActivityDeps, messages: readonly Notification[]): Promise<void> {
   const causes: unknown[] = [];
   for (const m of messages) {
