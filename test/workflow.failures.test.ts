@@ -17,6 +17,7 @@ import type { GrantProvider } from '../src/ports/grant-provider.js';
 import { NonRetryableGrantError } from '../src/adapters/grants/errors.js';
 import type { Store } from '../src/ports/store.js';
 import type { Notifier } from '../src/ports/notifier.js';
+import { OUTCOME_NOT_DELIVERED } from '../src/domain/messages.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -57,9 +58,11 @@ const behaviour = {
   unreachable: new Set<string>(),
   /** Every delivery that reached the channel: `<recipient> <message id>`. */
   delivered: [] as string[],
+  /** When set, `sendOutcome` sends nothing and fails with these details (an answer the workflow must not trust). */
+  outcomeFailureDetails: null as unknown[] | null,
 };
 const reset = () =>
-  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [] });
+  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [], outcomeFailureDetails: null });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lockbox-failures-'));
@@ -115,6 +118,9 @@ beforeAll(async () => {
       // The real activity, with its failure made final: the workflow then sees what it sees after the last of the
       // retries (about two minutes of them in production) without waiting for them.
       async sendOutcome(input: Parameters<typeof activities.sendOutcome>[0]) {
+        if (behaviour.outcomeFailureDetails) {
+          throw ApplicationFailure.create({ message: 'outcome not delivered', type: OUTCOME_NOT_DELIVERED, details: [behaviour.outcomeFailureDetails], nonRetryable: true });
+        }
         try {
           await activities.sendOutcome(input);
         } catch (err) {
@@ -306,6 +312,20 @@ describe('when an outcome cannot be delivered', () => {
     // The approvers' notice, then one activity for the whole outcome.
     const scheduled = (await client.workflow.getHandle(input.id).fetchHistory()).events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
     expect(scheduled.filter((name) => ['sendOutcome', 'sendNotifications', 'notifyTenantAdmins'].includes(name))).toEqual(['sendNotifications', 'sendOutcome']);
+  });
+
+  it('audits every group as failed when the failure names no group it sent (out of range, malformed): a failure is never left unaudited', async () => {
+    reset();
+    behaviour.outcomeFailureDetails = [{ group: 99, error: 'not a group' }, { group: -1, error: 'nor this' }, { group: '0', error: 'a string' }, null];
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    await lockbox.decide(input.id, 'reject', signDecision({ requestId: input.id, runId: runId!, action: 'reject', actor: 'alice@contoso.com', note: 'no', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key));
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'request.closed'));
+    expect(audit.filter((e) => e.type === 'notification.failed').map((e) => e.details)).toEqual([
+      { recipients: ['eve@lockbox.dev'], kind: 'outcome', error: 'outcome not delivered' },
+      { recipients: ['tenant admins'], kind: 'outcome', error: 'outcome not delivered' },
+    ]);
   });
 
   it('tells the tenant admins every outcome, and the requester, each once', async () => {

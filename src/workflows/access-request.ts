@@ -82,26 +82,30 @@ async function tellTheOutcome(run: RequestRun): Promise<void> {
     await notifications.sendOutcome({ direct: groups, admins: admins ?? null });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    const failed = failedGroups(err);
+    const groupCount = groups.length + (admins ? 1 : 0);
     const audited = (group: number, error: string) => {
       const messages = groups[group];
       if (messages) return { recipients: messages.map((m) => m.recipient), kind: messages[0]?.kind, error };
-      return admins && group === groups.length ? { recipients: ['tenant admins'], kind: admins.kind, error } : null;
+      return { recipients: ['tenant admins'], kind: admins?.kind ?? 'outcome', error };
     };
     // The activity names each group that failed; a failure without that (a timeout) failed them all.
-    const named = failed ?? [...groups.keys(), ...(admins ? [groups.length] : [])].map((group) => ({ group, error: failureMessage(err) }));
-    const details = named.flatMap((f) => audited(f.group, f.error) ?? []);
-    run.journal.record(details.map((d) => ({ type: AuditEventType.notificationFailed, actor: 'system', details: d })));
+    const named = failedGroups(err, groupCount) ?? Array.from({ length: groupCount }, (_, group) => ({ group, error: failureMessage(err) }));
+    run.journal.record(named.map((f) => ({ type: AuditEventType.notificationFailed, actor: 'system', details: audited(f.group, f.error) })));
   }
 }
 
-/** The groups `sendOutcome` named as failed in its last attempt's failure, or null if it did not say. */
-function failedGroups(err: unknown): OutcomeFailure[] | null {
+/**
+ * The groups `sendOutcome` named as failed in its last attempt's failure, or null if it did not say (then every group
+ * counts as failed: a failure is never left unaudited).
+ */
+function failedGroups(err: unknown, groupCount: number): OutcomeFailure[] | null {
   const cause = err instanceof ActivityFailure ? err.cause : null;
   if (!(cause instanceof ApplicationFailure) || cause.type !== OUTCOME_NOT_DELIVERED) return null;
   const [failed] = cause.details ?? [];
   if (!Array.isArray(failed)) return null;
   // Details cross from the activity: only well-formed entries count.
-  const valid = failed.filter((f): f is OutcomeFailure => typeof f?.group === 'number' && Number.isInteger(f.group) && typeof f?.error === 'string');
+  const valid = failed.filter(
+    (f): f is OutcomeFailure => Number.isInteger(f?.group) && f.group >= 0 && f.group < groupCount && typeof f?.error === 'string',
+  );
   return valid.length > 0 ? valid : null;
 }
