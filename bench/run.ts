@@ -24,7 +24,7 @@ import { CpuMeter } from './cpu-meter.js';
 import { ApiClient } from './http.js';
 import { EMPTY, emptyPending, emptyRead, errText, log } from './log.js';
 import { barePendingPhase } from './phases/bare-pending.js';
-import { cancelAll, createPhase } from './phases/create.js';
+import { cancelAll, CREATE_ROUNDS, createPhase, medianRatio, type CreateRound } from './phases/create.js';
 import { decisionPhase } from './phases/decision.js';
 import { bareDrainPhase, type DrainResult } from './phases/drain.js';
 import { burstPhase, type BurstResult } from './phases/burst.js';
@@ -97,11 +97,15 @@ async function main(): Promise<void> {
     log('warming up');
     await cpu.measure('warm-up', () => warmUp(ctx));
 
-    let createRes = { ours: [] as number[], bare: [] as number[] };
+    let createRes: { ours: number[]; bare: number[]; rounds: CreateRound[]; atRest: Results['createAtRest'] } = { ours: [], bare: [], rounds: [], atRest: null };
     if (plan.phases.has('create')) {
-      log(`create latency: ${plan.createSamples} POST /v1/requests vs ${plan.createSamples} bare workflow.start, one at a time`);
+      log(`create latency: ${CREATE_ROUNDS} rounds of ${plan.createSamples} POST /v1/requests vs ${plan.createSamples} bare workflow.start, one at a time`);
       const r = await cpu.measure('create latency', () => createPhase(ctx));
       createRes = r;
+      // The rounds after the first have their own time budget: the later phases keep theirs (as the read phase's).
+      const extra = r.rounds.slice(1).reduce((sum, x) => sum + x.ms, 0) + r.atRest.ms;
+      ctx.preScaleDeadline += extra;
+      ctx.hardDeadline += extra;
       log('cancelling the requests the create phase left pending');
       await cpu.measure('cleanup (cancel)', () => cancelAll(ctx, r.ids));
     }
@@ -166,7 +170,9 @@ async function main(): Promise<void> {
     Object.assign(results, {
       createMs,
       bareStartMs,
-      createP99Ratio: round(createMs.p99 / bareStartMs.p99, 2),
+      createP99Ratio: medianRatio(createRes.rounds),
+      createRounds: createRes.rounds,
+      createAtRest: createRes.atRest,
       approveMs: percentiles(dec.approveMs),
       decisionToAccessMs: percentiles(dec.dta),
       revocationLagMs: { ...percentiles(dec.lag), pollEveryMs: plan.pollEveryMs, windowMs: plan.revokeWindowMs },
@@ -228,6 +234,8 @@ emptyPending(),
     createMs: EMPTY,
     bareStartMs: EMPTY,
     createP99Ratio: Number.NaN,
+    createRounds: [],
+    createAtRest: null,
     approveMs: EMPTY,
     decisionToAccessMs: EMPTY,
     revocationLagMs: { ...EMPTY, pollEveryMs: plan.pollEveryMs, windowMs: plan.revokeWindowMs },
