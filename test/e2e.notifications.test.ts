@@ -185,8 +185,9 @@ describe('notifications over real SMTP and a Slack webhook, end to end', () => {
   });
 
   it('a channel that hangs holds the audit trail back by a few seconds at most, not until the channel answers', async () => {
-    // The approvers' notification and the events before it normally go to the sinks in one batch: the export waits
-    // for the notification, but at most AUDIT_HOLD_MS (3 s). Slack hangs here; its client gives up after 10 s.
+    // The approvers' first notice and request.created normally go to the sinks in one batch: the export waits for
+    // the notice's local activity, at most FIRST_NOTICE_WITHIN_MS (2 s); then the notice is sent the usual way and
+    // the trail goes out without it. Slack hangs here; its client gives up after 10 s.
     const resource = 'mailbox:slack-hangs-e2e@contoso.com';
     slack.respond = (x) => (x.body.includes(resource) ? 'hang' : 200);
     try {

@@ -17,7 +17,7 @@ import type { GrantProvider } from '../src/ports/grant-provider.js';
 import { NonRetryableGrantError } from '../src/adapters/grants/errors.js';
 import type { Store } from '../src/ports/store.js';
 import type { Notifier } from '../src/ports/notifier.js';
-import { OUTCOME_NOT_DELIVERED } from '../src/domain/messages.js';
+import { FIRST_NOTICE_WITHIN_MS, OUTCOME_NOT_DELIVERED } from '../src/domain/messages.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -60,9 +60,11 @@ const behaviour = {
   delivered: [] as string[],
   /** When set, `sendOutcome` sends nothing and fails with these details (an answer the workflow must not trust). */
   outcomeFailureDetails: null as unknown[] | null,
+  /** Recipients whose channel takes this long, once, before it delivers. */
+  slowOnce: new Map<string, number>(),
 };
 const reset = () =>
-  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [], outcomeFailureDetails: null });
+  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [], outcomeFailureDetails: null, slowOnce: new Map() });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lockbox-failures-'));
@@ -92,6 +94,11 @@ beforeAll(async () => {
   const inApp = createStoreNotifier(store);
   const notifier: Notifier = {
     async notify(n) {
+      const slow = behaviour.slowOnce.get(n.recipient);
+      if (slow !== undefined) {
+        behaviour.slowOnce.delete(n.recipient);
+        await new Promise((r) => setTimeout(r, slow));
+      }
       if (behaviour.unreachable.has(n.recipient)) throw new Error(`channel refused ${n.recipient}`);
       behaviour.delivered.push(`${n.recipient} ${n.id}`);
       await inApp.notify(n);
@@ -309,9 +316,9 @@ describe('when an outcome cannot be delivered', () => {
     expect(audit.at(-1)?.type).toBe('request.closed');
     // The approver of the failed grant was told, once; nobody else was reached.
     expect(behaviour.delivered.filter((d) => d.includes(`${input.id}:outcome`))).toEqual([`alice@contoso.com ${input.id}:outcome:failed:alice@contoso.com`]);
-    // The approvers' notice, then one activity for the whole outcome.
+    // The approvers' notice went as a local activity (no activity task); one activity for the whole outcome.
     const scheduled = (await client.workflow.getHandle(input.id).fetchHistory()).events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-    expect(scheduled.filter((name) => ['sendOutcome', 'sendNotifications', 'notifyTenantAdmins'].includes(name))).toEqual(['sendNotifications', 'sendOutcome']);
+    expect(scheduled.filter((name) => ['sendOutcome', 'sendNotifications', 'notifyTenantAdmins'].includes(name))).toEqual(['sendOutcome']);
   });
 
   it('audits every group as failed when the failure names no group it sent (out of range, malformed): a failure is never left unaudited', async () => {
@@ -339,5 +346,99 @@ describe('when an outcome cannot be delivered', () => {
     expect(behaviour.delivered.filter((d) => d.includes(`${input.id}:outcome`)).sort()).toEqual(
       [`ada@contoso.com ${input.id}:outcome:rejected:tenant admins:admin:ada@contoso.com`, `eve@lockbox.dev ${input.id}:outcome:rejected`].sort(),
     );
+  });
+});
+
+describe("the approvers' first notice", () => {
+  const approvalNeeded = (input: ReturnType<typeof newRequest>) => `alice@contoso.com ${input.id}:approval_needed:alice@contoso.com`;
+
+  /** What the request's history shows of its first notice: the local activity's answer and the export batches. */
+  async function firstNoticeOf(id: string) {
+    const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+    const converter = client.options.loadedDataConverter.payloadConverter;
+    const answers = events
+      .filter((e) => e.markerRecordedEventAttributes)
+      .map((e) => Object.values(e.markerRecordedEventAttributes!.details ?? {}).flatMap((p) => p.payloads ?? []).map((p) => Buffer.from(p.data ?? []).toString('utf8')).join(' '))
+      .filter((text) => text.includes('sendNoticeNow'));
+    const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    const exports = events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportAudit')
+      .map((e) => ({
+        types: (converter.fromPayload(e.activityTaskScheduledEventAttributes!.input!.payloads![0]!) as Array<{ type: string }>).map((x) => x.type),
+        inTask: Number(e.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
+      }));
+    const firstTask = Number(events.find((e) => e.workflowTaskCompletedEventAttributes)?.eventId);
+    const timers = events.filter((e) => e.timerStartedEventAttributes).length;
+    return { answers, scheduled, exports, firstTask, timers };
+  }
+
+  const cleanUp = async (input: ReturnType<typeof newRequest>, runId: string) => {
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    await lockbox.decide(input.id, 'reject', signDecision({ requestId: input.id, runId, action: 'reject', actor: 'alice@contoso.com', note: 'done', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key));
+  };
+
+  it('goes out as a local activity of the first workflow task: no activity task, its event in the first export with request.created', async () => {
+    reset();
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
+    expect(behaviour.delivered.filter((d) => d.includes(input.id))).toEqual([approvalNeeded(input)]);
+    const seen = await eventually(() => firstNoticeOf(input.id), (s) => s.exports.length > 0);
+    expect(seen.answers).toHaveLength(1);
+    expect(seen.answers[0]).toContain('"delivered":true');
+    expect(seen.scheduled).not.toContain('sendNotifications');
+    // Exported by the first workflow task itself, with no hold timer: the notice's event was there already.
+    expect(seen.exports[0]).toEqual({ types: ['request.created', 'approvers.notified'], inTask: seen.firstTask });
+    await cleanUp(input, runId!);
+  });
+
+  it('goes the usual way when the channel refuses it: the retried activity delivers it once the channel is back, audited once', async () => {
+    reset();
+    behaviour.unreachable = new Set(['alice@contoso.com']);
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    const refused = await eventually(() => firstNoticeOf(input.id), (s) => s.scheduled.includes('sendNotifications'));
+    expect(refused.answers[0]).toContain('"delivered":false');
+    expect(refused.answers[0]).toContain('channel refused alice@contoso.com');
+    behaviour.unreachable.clear(); // the channel is back before the activity's next try
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
+    expect(audit.filter((e) => e.type === 'approvers.notified')).toHaveLength(1);
+    expect(audit.filter((e) => e.type === 'notification.failed')).toEqual([]);
+    expect(behaviour.delivered.filter((d) => d.includes(input.id))).toEqual([approvalNeeded(input)]);
+    // The trail did not wait for the retries: request.created went out alone, the notice's event later.
+    const seen = await eventually(() => firstNoticeOf(input.id), (s) => s.exports.length > 1);
+    expect(seen.exports.map((e) => e.types)).toEqual([['request.created'], ['approvers.notified']]);
+    await cleanUp(input, runId!);
+  });
+
+  it('is not awaited past FIRST_NOTICE_WITHIN_MS on a slow channel: the workflow takes decisions in and sends it the usual way', async () => {
+    reset();
+    behaviour.slowOnce = new Map([['alice@contoso.com', FIRST_NOTICE_WITHIN_MS + 1_500]]);
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    const slow = await eventually(() => firstNoticeOf(input.id), (s) => s.answers.length > 0);
+    expect(slow.answers[0]).toContain(`not delivered within ${FIRST_NOTICE_WITHIN_MS} ms`);
+    expect(slow.scheduled).toContain('sendNotifications');
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
+    expect(audit.filter((e) => e.type === 'approvers.notified')).toHaveLength(1);
+    // Decisions are taken in meanwhile.
+    expect((await lockbox.decide(input.id, 'approve', approve(input, runId!))).status).toBe('active');
+  });
+
+  it('is not sent at all for a request whose signature does not verify: no local activity, no message', async () => {
+    reset();
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const { proof: _proof, ...unsigned } = newRequest(60_000, 60_000);
+    const forged = { ...unsigned, proof: signRequest(unsigned, { keyId: key.keyId, secretKey: bytesToHex(ed25519.utils.randomSecretKey()) }) };
+    await lockbox.start(forged, true);
+    const result = (await client.workflow.getHandle(forged.id).result()) as { status: string };
+    expect(result.status).toBe('failed');
+    const seen = await firstNoticeOf(forged.id);
+    expect(seen.answers).toEqual([]);
+    expect(seen.scheduled).not.toContain('sendNotifications');
+    expect(behaviour.delivered.filter((d) => d.includes(`${forged.id}:approval_needed`))).toEqual([]);
   });
 });

@@ -240,13 +240,15 @@ describe('the request as a Temporal workflow', () => {
     );
     const holdsRanOut = (history.events ?? []).filter((e) => holdTimers.has(e.timerFiredEventAttributes?.timerId ?? '')).length;
     const batchOf = (type: string) => batches.findIndex((b) => b.includes(type));
+    // The approvers' first notice is a local activity of the first workflow task: its event is there before the
+    // first export, always, with no hold and no timer. (An approval taken in by then joins the batch too.)
+    expect(batches[0]?.slice(0, 2), JSON.stringify(batches)).toEqual(['request.created', 'approvers.notified']);
     const together = [
-      ['request.created', 'approvers.notified'],
       ['request.approved', 'access.granted'],
       ['access.revoked', 'request.closed'],
     ].filter(([a, b]) => batchOf(a!) === batchOf(b!)).length;
-    expect(holdTimers.size, 'a hold timer for each step that ran beside waiting events').toBeGreaterThanOrEqual(3);
-    expect(together + holdsRanOut, JSON.stringify(batches)).toBeGreaterThanOrEqual(3);
+    expect(holdTimers.size, 'a hold timer for each later step that ran beside waiting events').toBeGreaterThanOrEqual(2);
+    expect(together + holdsRanOut, JSON.stringify(batches)).toBeGreaterThanOrEqual(2);
     expect(batches.length).toBeLessThanOrEqual(3 + holdsRanOut);
     // Every event exported once, in order.
     expect(batches.flat()).toEqual(((await eve.get(`/v1/requests/${id}/audit`)).body.events as Array<{ type: string }>).map((e) => e.type));

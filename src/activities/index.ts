@@ -7,7 +7,7 @@ import type { GrantInput, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
 import { verifyMessage, verifyRequest } from '../domain/ed25519.js';
-import { OUTCOME_NOT_DELIVERED, type OutcomeFailure } from '../domain/messages.js';
+import { FIRST_NOTICE_WITHIN_MS, OUTCOME_NOT_DELIVERED, type NoticeNow, type OutcomeFailure } from '../domain/messages.js';
 import type { NewRequestInput } from '../domain/request.js';
 import { DECISION_MESSAGE_PREFIX, type SignatureCheck } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
@@ -59,6 +59,31 @@ export function createActivities(deps: ActivityDeps) {
 
     async sendNotifications(messages: Notification[]): Promise<void> {
       await deliverEach(deps, messages);
+    },
+
+    /**
+     * The approvers' first notice, from the request's first workflow task (local: its answer is a marker in history,
+     * with no activity task and no workflow task of its own). Never fails: a notice not delivered within `withinMs`
+     * (at most {@link FIRST_NOTICE_WITHIN_MS}) answers `delivered: false` and the workflow sends it the usual way,
+     * retried and audited if it fails; a channel that delivered meanwhile is not sent to twice (the fan-out remembers).
+     */
+    async sendNoticeNow(input: { messages: Notification[]; withinMs: number }): Promise<NoticeNow> {
+      if (!Array.isArray(input?.messages)) return { delivered: false, error: 'no messages given' };
+      const withinMs = Math.min(Math.max(0, Number(input.withinMs) || 0), FIRST_NOTICE_WITHIN_MS);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not delivered within ${withinMs} ms`)), withinMs);
+      });
+      const sending = deliverEach(deps, input.messages);
+      sending.catch(() => undefined); // still running after `late`: its outcome is the fallback's to handle
+      try {
+        await Promise.race([sending, late]);
+        return { delivered: true, at: new Date().toISOString() };
+      } catch (err) {
+        return { delivered: false, error: errorMessage(err) };
+      } finally {
+        clearTimeout(timer);
+      }
     },
 
     /** Tells every known admin of the message's tenant (the customer hears every outcome); returns who. */

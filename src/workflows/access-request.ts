@@ -5,7 +5,7 @@ import { OUTCOME_NOT_DELIVERED, outcome, outcomeFor, type Message, type OutcomeF
 import { DecisionAction, RequestStatus, type AccessRequest, type NewRequestInput } from '../domain/request.js';
 import { closedDetails } from '../domain/closing.js';
 import { grantAndHold } from './request/access-window.js';
-import { awaitDecisions } from './request/approval-stages.js';
+import { awaitDecisions, sendFirstNotice } from './request/approval-stages.js';
 import { awaitReview, grantEmergency, registerReviewHandler } from './request/break-glass.js';
 import { registerDecisionHandlers } from './request/decision-handlers.js';
 import { local, notifications } from './request/proxies.js';
@@ -30,6 +30,9 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     const begun = await local.beginRequest({ requestId: input.id, runId, input });
     const ownsId = begun.owner === runId;
     run.open(ownsId);
+    // A request that will wait for approvers tells them first, before any decision is taken in.
+    const toldFirst = ownsId && begun.signed && run.state.status === RequestStatus.pending && !run.state.emergency;
+    if (toldFirst) await sendFirstNotice(run);
     run.begun = true;
     if (!ownsId) run.commit(refuseUnauthenticated(run.state, 'request id already used by another run', new Date()));
     else if (!begun.signed) {
@@ -37,7 +40,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
     }
     // Break-glass: only once the API's signature (which covers `emergency`) has verified.
     if (run.state.status === RequestStatus.pending && run.state.emergency) grantEmergency(run);
-    if (run.state.status === RequestStatus.pending) await awaitDecisions(run);
+    if (run.state.status === RequestStatus.pending) await awaitDecisions(run, toldFirst);
     if (run.state.status === RequestStatus.granting) {
       cancelledInTemporal = (await grantAndHold(run)).cancelled;
     }

@@ -71,14 +71,15 @@ export class AuditJournal {
    * outcome notifications) goes out in the same batch as the events before it: one export activity and one workflow
    * task instead of two. Costs a timer, so it is only put when something is waiting. Call it in the same activation
    * that recorded the waiting events, before the workflow awaits anything. The last step (`drain`) ignores holds.
+   * `maxMs` null: no timer, for a step bounded by its own timeout (a local activity), which must end it.
    */
-  holdUntil(done: () => boolean, maxMs: number = AUDIT_HOLD_MS): void {
+  holdUntil(done: () => boolean, maxMs: number | null = AUDIT_HOLD_MS): void {
     if (this.closing || this.handed >= this.events.length || done()) return;
     this.holds += 1;
     const release = () => {
       this.holds -= 1;
     };
-    CancellationScope.nonCancellable(() => condition(done, maxMs)).then(release, release);
+    CancellationScope.nonCancellable<unknown>(() => (maxMs === null ? condition(done) : condition(done, maxMs))).then(release, release);
   }
 
   /** Waits until every recorded event is exported. Record nothing after this. */

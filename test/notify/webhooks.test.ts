@@ -131,6 +131,46 @@ describe('fan-out notifier', () => {
     expect(mail).toEqual([MESSAGE.id, 'another']);
   });
 
+  it('joins a send of the same id still running on a channel instead of sending it twice; a failed one is sent again later', async () => {
+    const log: string[] = [];
+    let release: () => void = () => undefined;
+    let calls = 0;
+    let fail = false;
+    const slow: Notifier = {
+      async notify(n) {
+        calls += 1;
+        await new Promise<void>((r) => (release = r));
+        if (fail) throw new DeliveryError('x', 'down');
+        log.push(n.id);
+      },
+    };
+    const n = createFanoutNotifier([{ name: 'smtp', notifier: slow }]);
+    const first = n.notify(MESSAGE);
+    const second = n.notify(MESSAGE); // the first notice sent again the usual way, while the first send still runs
+    await new Promise((r) => setTimeout(r, 10));
+    release();
+    await Promise.all([first, second]);
+    expect(calls).toBe(1);
+    expect(log).toEqual([MESSAGE.id]);
+    // Both waiters of a failed send hear the failure; the next try sends again.
+    fail = true;
+    const other = { ...MESSAGE, id: 'other' };
+    const a = n.notify(other).catch((e: unknown) => e);
+    const b = n.notify(other).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 10));
+    release();
+    expect(await a).toBeInstanceOf(AggregateError);
+    expect(await b).toBeInstanceOf(AggregateError);
+    expect(calls).toBe(2);
+    fail = false;
+    const c = n.notify(other);
+    await new Promise((r) => setTimeout(r, 10));
+    release();
+    await c;
+    expect(calls).toBe(3);
+    expect(log).toEqual([MESSAGE.id, 'other']);
+  });
+
   it('forgets the oldest deliveries beyond its bound', async () => {
     const log: string[] = [];
     const n = createFanoutNotifier([{ name: 'smtp', notifier: channel(log, 0) }], { remember: 2 });

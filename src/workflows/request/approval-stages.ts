@@ -6,15 +6,15 @@ import { approvalNeeded } from '../../domain/messages.js';
 import type { RequestRun } from './request-run.js';
 
 /**
- * Stage by stage: notify the stage's approvers, remind the undecided (the tenant's `reminders`, else once), escalate
+ * Stage by stage: notify the stage's approvers (the first stage's already, given `toldFirst`: sendFirstNotice), remind the undecided (the tenant's `reminders`, else once), escalate
  * a stage nobody decides within the tenant's `escalation.after`, expire at the lifetime. Timers follow the policy as
  * last signed (a settings change wakes the wait). Which timer fired decides what happens next, never a re-read of
  * the clock (a worker taking over from a dead one may run an activation with the previous task's time).
  */
-export async function awaitDecisions(run: RequestRun): Promise<void> {
+export async function awaitDecisions(run: RequestRun, toldFirst: boolean): Promise<void> {
   const sent = { inStage: 0, total: 0 };
   let stageSince = Date.parse(run.state.createdAt);
-  notifyStage(run, 'approval_needed');
+  if (!toldFirst) notifyStage(run, 'approval_needed');
   while (run.awaitingDecision()) {
     const { stage, decisions } = run.state;
     const policy = run.latestPolicy;
@@ -66,17 +66,31 @@ function escalateStage(run: RequestRun): void {
 }
 
 /**
- * Who may decide the current stage (policy as last known, with its escalation list once escalated), minus the
- * requester and, for reminders, those who decided.
+ * The first stage's approvers hear of the request before the workflow takes in any decision, at once (a local
+ * activity in the request's first workflow task: RequestRun.sendNow).
  */
+export async function sendFirstNotice(run: RequestRun): Promise<void> {
+  const notice = stageNotice(run, 'approval_needed');
+  if (notice) await run.sendNow(notice.messages, notice.onSuccess);
+}
+
 function notifyStage(run: RequestRun, kind: 'approval_needed' | 'reminder', seq = 1): void {
+  const notice = stageNotice(run, kind, seq);
+  if (notice) run.send(notice.messages, notice.onSuccess);
+}
+
+/**
+ * Who may decide the current stage (policy as last known, with its escalation list once escalated), minus the
+ * requester and, for reminders, those who decided; the messages and the event their delivery records.
+ */
+function stageNotice(run: RequestRun, kind: 'approval_needed' | 'reminder', seq = 1) {
   const { state } = run;
-  if (!state.stage) return;
+  if (!state.stage) return null;
   const decided = new Set(state.decisions.map((d) => d.actor));
   const recipients = stageDeciders(state, run.latestPolicy, state.stage).filter(
     (a) => a !== state.requester && (kind === 'approval_needed' || !decided.has(a)),
   );
   const type = kind === 'reminder' ? AuditEventType.approversReminded : AuditEventType.approversNotified;
   const details = { stage: state.stage, recipients, ...(seq > 1 ? { reminder: seq } : {}) };
-  run.send(approvalNeeded(state, recipients, new Date(), kind, seq), { type, actor: 'system', details });
+  return { messages: approvalNeeded(state, recipients, new Date(), kind, seq), onSuccess: { type, actor: 'system' as const, details } };
 }

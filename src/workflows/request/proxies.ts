@@ -21,3 +21,6 @@ export const mustSucceed = proxyActivities<Activities>({
 
 /** Start-up facts from the worker (its trusted keys, the claim on the request id); retried like any activity. */
 export const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s' });
+
+/** The approvers' first notice (`sendNoticeNow`): one try, bounded by its own `withinMs`; it answers, never fails. */
+export const firstNotice = proxyLocalActivities<Activities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 1 } });

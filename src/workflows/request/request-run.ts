@@ -1,12 +1,12 @@
 import { CancellationScope, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
 import { AuditEventType } from '../../domain/audit.js';
 import { createRequest, type AuditDraft } from '../../domain/decide.js';
-import type { Message } from '../../domain/messages.js';
+import { FIRST_NOTICE_WITHIN_MS, type Message, type NoticeNow } from '../../domain/messages.js';
 import type { ApprovalPolicy } from '../../domain/policy.js';
 import { RequestStatus, type AccessRequest, type NewRequestInput } from '../../domain/request.js';
 import { AuditJournal } from '../audit-journal.js';
 import * as defs from '../definitions.js';
-import { mustSucceed, notifications } from './proxies.js';
+import { firstNotice, mustSucceed, notifications } from './proxies.js';
 
 /**
  * The mutable heart of one request's workflow: its state, its audit journal and the few ways they change. Every
@@ -73,6 +73,32 @@ export class RequestRun {
   }
 
   /**
+   * The approvers' first notice, awaited: through a local activity, so that it costs no activity task and no workflow
+   * task, and its event goes out with `request.created` in the request's first export (held, without a timer, while
+   * the local activity runs: it is bounded by {@link FIRST_NOTICE_WITHIN_MS}). Not delivered by then (a slow or
+   * failing channel, a worker that died): sent the usual way (retried, audited if it fails), and the trail does not
+   * wait for it again: what is recorded goes out now, the notice's event in a later batch.
+   */
+  async sendNow(messages: Message[], onSuccess: AuditDraft): Promise<void> {
+    if (messages.length === 0) return;
+    let settled = false;
+    this.journal.holdUntil(() => settled, null);
+    try {
+      let answer: NoticeNow | null = null;
+      try {
+        answer = await firstNotice.sendNoticeNow({ messages, withinMs: FIRST_NOTICE_WITHIN_MS });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+      }
+      const at = deliveredAt(answer, this.input.createdAt);
+      if (at) this.journal.record([onSuccess], at);
+      else this.inFlight.push(CancellationScope.nonCancellable(() => this.notify(messages, onSuccess)));
+    } finally {
+      settled = true;
+    }
+  }
+
+  /**
    * Holds the audit export while `work` (notifications) runs, so that the events waiting for it and the
    * notification's own event go out in one batch ({@link AuditJournal.holdUntil}). Returns `work`.
    */
@@ -112,6 +138,19 @@ export class RequestRun {
       owner ? mustSucceed.exportAudit(events, { request: this.state, version: this.journal.events.length }) : mustSucceed.exportAudit(events),
     );
   }
+}
+
+/**
+ * When a first notice was delivered, if the local activity's answer (it crosses a trust boundary) says it was: its
+ * time, never before the request's own (a worker clock behind the API's), so the trail stays in order. Null: send it
+ * again the usual way. The time comes from the answer in history, so a replay records the same event.
+ */
+export function deliveredAt(answer: unknown, createdAt: string): Date | null {
+  if (typeof answer !== 'object' || answer === null || (answer as { delivered?: unknown }).delivered !== true) return null;
+  const at = (answer as { at?: unknown }).at;
+  const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+  if (!Number.isFinite(ms)) return null;
+  return new Date(Math.max(ms, Date.parse(createdAt)));
 }
 
 /** The reason an activity failed, as its (sanitised) error says; never a stack. */
