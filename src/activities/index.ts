@@ -14,6 +14,7 @@ import type { Store } from '../ports/store.js';
 import { createReconcileActivities } from './reconcile.js';
 import type { ActivityDeps } from './deps.js';
 import { whileHeartbeating } from './heartbeat.js';
+import { withDeadline } from '../adapters/deadline.js';
 import { createSettingsActivities } from './settings.js';
 import { createSweepActivities } from './sweep.js';
 import { callingWorkflowId, createRecordActivities, keepRecord, type RecordCopy } from './records.js';
@@ -70,19 +71,12 @@ export function createActivities(deps: ActivityDeps) {
     async sendNoticeNow(input: { messages: Notification[]; withinMs: number }): Promise<NoticeNow> {
       if (!Array.isArray(input?.messages)) return { delivered: false, error: 'no messages given' };
       const withinMs = Math.min(Math.max(0, Number(input.withinMs) || 0), FIRST_NOTICE_WITHIN_MS);
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not delivered within ${withinMs} ms`)), withinMs);
-      });
-      const sending = deliverEach(deps, input.messages);
-      sending.catch(() => undefined); // still running after `late`: its outcome is the fallback's to handle
       try {
-        await Promise.race([sending, late]);
+        // Still sending at the deadline: it runs on, and the workflow's usual send joins it (the fan-out).
+        await withDeadline(deliverEach(deps, input.messages), Date.now() + withinMs, () => new Error(`not delivered within ${withinMs} ms`));
         return { delivered: true, at: new Date().toISOString() };
       } catch (err) {
         return { delivered: false, error: errorMessage(err) };
-      } finally {
-        clearTimeout(timer);
       }
     },
 

@@ -87,7 +87,6 @@ export function extensionNeeded(r: AccessRequest, ext: Extension, recipients: re
   }));
 }
 
-/** The failure type of the `sendOutcome` activity; its details are one {@link OutcomeFailure} per group that failed. */
 /**
  * How long the approvers' first notice may take as a local activity (`sendNoticeNow`) before the workflow sends it
  * the usual way (the retried `sendNotifications`). A healthy channel takes milliseconds; this bounds how long a
@@ -98,6 +97,7 @@ export const FIRST_NOTICE_WITHIN_MS = 2_000;
 /** `sendNoticeNow`'s answer: delivered (when, on the worker's clock), or not (why); it never fails. */
 export type NoticeNow = { delivered: true; at: string } | { delivered: false; error: string };
 
+/** The failure type of the `sendOutcome` activity; its details are one {@link OutcomeFailure} per group that failed. */
 export const OUTCOME_NOT_DELIVERED = 'OutcomeNotDelivered';
 export interface OutcomeFailure {
   /** The group's index: the direct groups in order, then the tenant's admins. */

@@ -5,6 +5,7 @@ import type { LookupFunction } from 'node:net';
 import { checkDestination, type OutboundAllowEntry } from '../../domain/outbound-policy.js';
 import { parseIp } from '../../domain/ip-address.js';
 import { OutboundReason, OutboundRefusedError, originOf, safeCode } from './outbound-error.js';
+import { withDeadline } from '../deadline.js';
 
 export { OutboundReason, OutboundRefusedError, originOf } from './outbound-error.js';
 
@@ -201,14 +202,3 @@ function parseUrl(text: string): URL {
   return url;
 }
 
-async function withDeadline<T>(work: Promise<T>, deadline: number, timedOut: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timedOut()), Math.max(1, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

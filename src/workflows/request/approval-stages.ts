@@ -6,8 +6,9 @@ import { approvalNeeded } from '../../domain/messages.js';
 import type { RequestRun } from './request-run.js';
 
 /**
- * Stage by stage: notify the stage's approvers (the first stage's already, given `toldFirst`: sendFirstNotice), remind the undecided (the tenant's `reminders`, else once), escalate
- * a stage nobody decides within the tenant's `escalation.after`, expire at the lifetime. Timers follow the policy as
+ * Stage by stage: notify the stage's approvers (the first stage's were told already when `toldFirst`:
+ * sendFirstNotice), remind the undecided (the tenant's `reminders`, else once), escalate a stage nobody decides
+ * within the tenant's `escalation.after`, expire at the lifetime. Timers follow the policy as
  * last signed (a settings change wakes the wait). Which timer fired decides what happens next, never a re-read of
  * the clock (a worker taking over from a dead one may run an activation with the previous task's time).
  */

@@ -67,9 +67,13 @@ export class RequestRun {
     return this.state.status === RequestStatus.pending && this.state.approvedAt === null;
   }
 
-  /** Approver messages go out in the background (not cancelled with the workflow: they are already due). */
-  send(messages: Message[], onSuccess: AuditDraft | null): void {
-    this.inFlight.push(this.holdingAudit(CancellationScope.nonCancellable(() => this.notify(messages, onSuccess))));
+  /**
+   * Approver messages go out in the background (not cancelled with the workflow: they are already due). The trail
+   * waits for them ({@link holdingAudit}) unless `holdTrail` is false.
+   */
+  send(messages: Message[], onSuccess: AuditDraft | null, holdTrail = true): void {
+    const sending = CancellationScope.nonCancellable(() => this.notify(messages, onSuccess));
+    this.inFlight.push(holdTrail ? this.holdingAudit(sending) : sending);
   }
 
   /**
@@ -92,7 +96,7 @@ export class RequestRun {
       }
       const at = deliveredAt(answer, this.input.createdAt);
       if (at) this.journal.record([onSuccess], at);
-      else this.inFlight.push(CancellationScope.nonCancellable(() => this.notify(messages, onSuccess)));
+      else this.send(messages, onSuccess, false);
     } finally {
       settled = true;
     }
