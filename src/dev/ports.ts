@@ -38,12 +38,16 @@ export async function findFreeLowPort(taken: ReadonlySet<number> = new Set()): P
 
 /**
  * A free port for the Temporal dev server whose UI port (port + 1000, the dev server's default) is free too: a free
- * gRPC port alone lets the UI collide with another server on a busy machine, and the dev server then exits.
+ * gRPC port alone lets the UI collide with another server on a busy machine, and the dev server then exits. Both
+ * below the kernel's ephemeral range ({@link findFreeLowPort}): a UI port found free there was taken by an outgoing
+ * connection before the server bound it, once, in CI (2026-12-05, "bind: address already in use" on 46185).
  */
 export async function findFreeTemporalPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await findFreePort();
-    if (port + 1000 < 65_536 && (await isPortFree(port + 1000))) return port;
+  const tried = new Set<number>();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await findFreeLowPort(tried);
+    tried.add(port);
+    if (port + 1000 <= 32_767 && (await isPortFree(port + 1000))) return port;
   }
-  throw new Error('no free port pair (gRPC and UI = gRPC + 1000) for the Temporal dev server');
+  throw new Error('no free port pair (gRPC and UI = gRPC + 1000) between 20000 and 32767 for the Temporal dev server');
 }
