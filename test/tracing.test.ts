@@ -69,7 +69,7 @@ describe('traces over OTLP', () => {
     const id = await fileAndApprove({ traceparent: `00-${traceId}-${callerSpan}-01` });
 
     const inTrace = (spans: ReceivedSpan[]) => spans.filter((s) => s.traceId === traceId);
-    const wanted = ['POST /v1/requests', 'StartWorkflow:accessRequestWorkflow', 'POST /v1/requests/:id/approve', 'StartWorkflowUpdate:approve', 'HandleUpdate:approve', 'StartActivity:grantAccess', 'RunActivity:grantAccess'];
+    const wanted = ['POST /v1/requests', 'StartWorkflow:accessRequestWorkflow', 'POST /v1/requests/:id/approve', 'StartWorkflowUpdate:approve', 'HandleUpdate:approve', 'StartActivity:grantAccessNow', 'RunActivity:grantAccessNow'];
     const spans = inTrace(await sink!.waitFor((all) => wanted.every((n) => named(inTrace(all), n).length > 0), 30_000));
 
     // The API's server spans: route patterns, never the raw path (request id) or the query; the caller is the parent.
@@ -84,10 +84,11 @@ describe('traces over OTLP', () => {
     expect(startUpdate).toMatchObject({ service: 'lockbox-api', parentSpanId: approveCall!.spanId });
     expect(named(spans, 'HandleUpdate:approve')[0]).toMatchObject({ service: 'lockbox-worker', parentSpanId: startUpdate!.spanId });
 
-    // The grant activity ran on the worker, under the workflow's StartActivity span.
-    const [startGrant] = named(spans, 'StartActivity:grantAccess');
+    // The grant (Lockbox's own store: a local activity of the approving workflow task) ran on the worker, under the
+    // workflow's StartActivity span.
+    const [startGrant] = named(spans, 'StartActivity:grantAccessNow');
     expect(startGrant).toMatchObject({ service: 'lockbox-worker' });
-    expect(named(spans, 'RunActivity:grantAccess')[0]).toMatchObject({ service: 'lockbox-worker', parentSpanId: startGrant!.spanId });
+    expect(named(spans, 'RunActivity:grantAccessNow')[0]).toMatchObject({ service: 'lockbox-worker', parentSpanId: startGrant!.spanId });
     expect(new Set(spans.map((s) => s.traceId))).toEqual(new Set([traceId]));
 
     // The API's log line of the call names the trace.
@@ -100,7 +101,7 @@ describe('traces over OTLP', () => {
     await fileAndApprove();
     const fresh = (all: ReceivedSpan[]) => all.filter((s) => !before.has(s.spanId));
     const spans = fresh(
-      await sink!.waitFor((all) => ['POST /v1/requests/:id/approve', 'HandleUpdate:approve', 'RunActivity:grantAccess'].every((n) => named(fresh(all), n).length > 0), 30_000),
+      await sink!.waitFor((all) => ['POST /v1/requests/:id/approve', 'HandleUpdate:approve', 'RunActivity:grantAccessNow'].every((n) => named(fresh(all), n).length > 0), 30_000),
     );
     const [createCall] = named(spans, 'POST /v1/requests');
     const [approveCall] = named(spans, 'POST /v1/requests/:id/approve');
@@ -109,7 +110,7 @@ describe('traces over OTLP', () => {
     expect(approveCall!.traceId).not.toBe(createCall!.traceId);
     expect(named(spans, 'HandleUpdate:approve')[0]!.traceId).toBe(approveCall!.traceId);
     // The workflow's main path (waiting, granting) runs in the context it was started in: the create call's.
-    expect(named(spans, 'RunActivity:grantAccess')[0]!.traceId).toBe(createCall!.traceId);
+    expect(named(spans, 'RunActivity:grantAccessNow')[0]!.traceId).toBe(createCall!.traceId);
   });
 
   it('workflows run with the interceptors replay with them, exporting no span again', async () => {

@@ -23,6 +23,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { normalizePolicy } from '../src/domain/policy.js';
+import { catalogOf, type DeclaredTarget, type ResourceTarget } from '../src/domain/resources.js';
 import { publicKeyOf, signDecision, signRequest } from '../src/domain/ed25519.js';
 import { Registry } from 'prom-client';
 import { createGrantMetrics } from '../src/main/metrics.js';
@@ -33,6 +34,9 @@ import { eventually } from './support/api.js';
  * targets do: unreachable on grant, failing for a while on revoke.
  */
 const stack = inject('stack');
+/** A declared target (its calls reach `flaky` below): granted through the usual activity, never from the workflow task. */
+const FLAKY_TARGET: DeclaredTarget = { name: 'flaky', kind: 'webhook', tenants: ['contoso'], grantUrl: 'https://flaky.example/grant', revokeUrl: 'https://flaky.example/revoke', secret: 'LOCKBOX_TARGET_FLAKY', timeoutMs: 2_000 };
+const AT_FLAKY: ResourceTarget = { provider: 'catalog', name: 'flaky' };
 const TASK_QUEUE = `failures-${ulid()}`;
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -51,6 +55,8 @@ const behaviour = {
   /** A permanent refusal at the target (a 403, bad credentials): never retried. */
   grantRefused: false,
   grantDelayMs: 0,
+  /** Grant calls that fail (transiently) before the target grants again. */
+  grantFailuresLeft: 0,
   revokeFailuresLeft: 0,
   revokeCalls: 0,
   /** What reached the target, in order: a grant call's end is logged when the call returns. */
@@ -65,7 +71,7 @@ const behaviour = {
   slowOnce: new Map<string, number>(),
 };
 const reset = () =>
-  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [], outcomeFailureDetails: null, slowOnce: new Map() });
+  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, grantFailuresLeft: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [], outcomeFailureDetails: null, slowOnce: new Map() });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lockbox-failures-'));
@@ -76,6 +82,10 @@ beforeAll(async () => {
       behaviour.calls.push(`grant:start:${input.requestId}`);
       if (behaviour.grantDelayMs) await new Promise((r) => setTimeout(r, behaviour.grantDelayMs));
       if (behaviour.grantFails) throw new Error('connect ECONNREFUSED 127.0.0.1:1 (target unreachable)');
+      if (behaviour.grantFailuresLeft > 0) {
+        behaviour.grantFailuresLeft -= 1;
+        throw new Error('database is locked (SQLITE_BUSY)');
+      }
       if (behaviour.grantRefused) throw new NonRetryableGrantError('target_refused (HTTP 403)');
       const out = await builtin.grant(input);
       behaviour.calls.push(`grant:end:${input.requestId}`);
@@ -110,6 +120,8 @@ beforeAll(async () => {
     store,
     trustedKeys: { [key.keyId]: publicKeyOf(key.secretKey) },
     grants: { providerFor: () => flaky, endExpiredSessions: async () => [], close: async () => undefined },
+    // Requests granted through a declared target go to `flaky` as well: a target that can be slow or down.
+    targets: catalogOf([FLAKY_TARGET]),
     metrics,
     notifier,
     audit,
@@ -152,8 +164,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A request as the API files it: signed with the key this test's worker trusts. */
-function newRequest(durationMs: number, grantDeadlineMs = 4_000) {
+/** A request as the API files it: signed with the key this test's worker trusts. No target: Lockbox's own store. */
+function newRequest(durationMs: number, grantDeadlineMs = 4_000, target?: ResourceTarget) {
   const input = {
     id: `req-contoso-${ulid()}`,
     tenant: 'contoso',
@@ -166,6 +178,7 @@ function newRequest(durationMs: number, grantDeadlineMs = 4_000) {
     createdAt: new Date().toISOString(),
     policy: normalizePolicy({ tenant: 'contoso', customerApproval: true, approvers: ['alice@contoso.com'], quorum: 1 }),
     grantDeadlineMs,
+    ...(target ? { target } : {}),
   };
   return { ...input, proof: signRequest(input, key) };
 }
@@ -181,7 +194,7 @@ describe('when the grant target misbehaves', () => {
     reset();
     behaviour.grantFails = true;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
-    const input = newRequest(60_000, 4_000);
+    const input = newRequest(60_000, 4_000, AT_FLAKY);
     const { runId } = await lockbox.start(input, true);
     // The approve answers without waiting for the target (granting), or once the deadline has already ended it.
     const answered = await lockbox.decide(input.id, 'approve', approve(input, runId!));
@@ -207,7 +220,7 @@ describe('when the grant target misbehaves', () => {
     reset();
     behaviour.grantRefused = true;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
-    const input = newRequest(60_000, 60_000);
+    const input = newRequest(60_000, 60_000, AT_FLAKY);
     const { runId } = await lockbox.start(input, true);
     const started = Date.now();
     const after = await lockbox.decide(input.id, 'approve', approve(input, runId!));
@@ -221,7 +234,7 @@ describe('when the grant target misbehaves', () => {
     reset();
     behaviour.grantDelayMs = 15_000;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
-    const input = newRequest(60_000, 60_000);
+    const input = newRequest(60_000, 60_000, AT_FLAKY);
     const { runId } = await lockbox.start(input, true);
     const started = Date.now();
     const answered = await lockbox.decide(input.id, 'approve', approve(input, runId!));
@@ -236,7 +249,7 @@ describe('when the grant target misbehaves', () => {
     reset();
     behaviour.grantDelayMs = 15_000;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
-    const input = newRequest(60_000, 60_000);
+    const input = newRequest(60_000, 60_000, AT_FLAKY);
     const { runId } = await lockbox.start(input, true);
     expect((await lockbox.decide(input.id, 'approve', approve(input, runId!))).status).toBe('granting');
     const revoke = signDecision({ requestId: input.id, runId: runId!, action: 'revoke', actor: 'alice@contoso.com', note: 'wrong ticket', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key);
@@ -263,7 +276,7 @@ describe('when the grant target misbehaves', () => {
     behaviour.grantRefused = true;
     behaviour.revokeFailuresLeft = 1_000;
     const lockbox = createLockboxClient(client, TASK_QUEUE);
-    const input = newRequest(60_000, 3_000);
+    const input = newRequest(60_000, 3_000, AT_FLAKY);
     const { runId } = await lockbox.start(input, true);
     await lockbox.decide(input.id, 'approve', approve(input, runId!));
     const after = await eventually(() => lockbox.get(input.id), (r) => r.status === 'failed', 30_000);
@@ -280,7 +293,8 @@ describe('when the grant target misbehaves', () => {
     const lockbox = createLockboxClient(client, TASK_QUEUE);
     const input = newRequest(1_000);
     const { runId } = await lockbox.start(input, true);
-    const revokeFailuresAtStart = (await metrics.revokeFailures.get()).values[0]?.value ?? 0;
+    const builtinRevokeFailures = async () => (await metrics.revokeFailures.get()).values.filter((v) => v.labels.provider === 'builtin');
+    const revokeFailuresAtStart = (await builtinRevokeFailures())[0]?.value ?? 0;
     const active = await lockbox.decide(input.id, 'approve', approve(input, runId!));
     expect(active.status).toBe('active');
     const endsAt = active.access?.endsAt ?? '';
@@ -293,7 +307,7 @@ describe('when the grant target misbehaves', () => {
     expect(behaviour.revokeCalls).toBe(3);
     // The failing revoke was visible while it was retried, not only in the log.
     const failuresBefore: number = revokeFailuresAtStart;
-    expect((await metrics.revokeFailures.get()).values).toEqual([expect.objectContaining({ value: failuresBefore + 2, labels: { provider: 'builtin' } })]);
+    expect(await builtinRevokeFailures()).toEqual([expect.objectContaining({ value: failuresBefore + 2, labels: { provider: 'builtin' } })]);
     expect((await metricsRegistry.metrics())).toMatch(/lockbox_revokes_total\{provider="builtin"\} \d/);
     expect((await store.getGrant(input.id))?.revokedAt).not.toBeNull();
   });
@@ -350,18 +364,84 @@ describe('when an outcome cannot be delivered', () => {
   });
 });
 
+/** A request's history: its events, the text of each marker (a local activity's name and answer), the activities scheduled. */
+async function historyOf(id: string) {
+  const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+  const markers = events
+    .filter((e) => e.markerRecordedEventAttributes)
+    .map((e) => Object.values(e.markerRecordedEventAttributes!.details ?? {}).flatMap((p) => p.payloads ?? []).map((p) => Buffer.from(p.data ?? []).toString('utf8')).join(' '));
+  const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  return { events, markers, scheduled };
+}
+
+describe("a grant in Lockbox's own store, from the workflow task that approved it", () => {
+  const activeGrants = (input: ReturnType<typeof newRequest>) =>
+    store.findActiveGrants({ tenant: 'contoso', resource: input.resource, principal: input.requester, now: new Date().toISOString() });
+  const revokeNow = (input: ReturnType<typeof newRequest>, runId: string) =>
+    signDecision({ requestId: input.id, runId, action: 'revoke', actor: 'alice@contoso.com', note: 'done', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key);
+
+  it('is a local activity: the approve answers active with no grant activity task, and the grant is in the store', async () => {
+    reset();
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    const answered = await lockbox.decide(input.id, 'approve', approve(input, runId!));
+    expect(answered.status).toBe('active');
+    const [grant] = await activeGrants(input);
+    expect(grant).toMatchObject({ requestId: input.id, grantedAt: answered.access!.grantedAt, endsAt: answered.access!.endsAt });
+    const { markers, scheduled } = await historyOf(input.id);
+    expect(markers.filter((m) => m.includes('grantAccessNow'))).toHaveLength(1);
+    expect(markers.find((m) => m.includes('grantAccessNow'))).toContain('"granted":true');
+    expect(scheduled).not.toContain('grantAccess');
+    expect(behaviour.calls.filter((c) => c.startsWith('grant:start'))).toEqual([`grant:start:${input.id}`]);
+    const after = await lockbox.decide(input.id, 'revoke', revokeNow(input, runId!));
+    expect(after.status).toBe('revoked');
+    expect(await activeGrants(input)).toEqual([]);
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'request.closed'));
+    expect(audit.filter((e) => e.type === 'access.granted')).toHaveLength(1);
+  });
+
+  it('goes the usual way when the local try fails: the grant activity grants, once in the trail', async () => {
+    reset();
+    behaviour.grantFailuresLeft = 1;
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    const answered = await lockbox.decide(input.id, 'approve', approve(input, runId!));
+    expect(answered.status).toBe('active');
+    const { markers, scheduled } = await historyOf(input.id);
+    expect(markers.find((m) => m.includes('grantAccessNow'))).toContain('"granted":false');
+    expect(scheduled.filter((name) => name === 'grantAccess')).toHaveLength(1);
+    expect(behaviour.calls.filter((c) => c.startsWith('grant:end'))).toEqual([`grant:end:${input.id}`]);
+    expect(await activeGrants(input)).toHaveLength(1);
+    await lockbox.decide(input.id, 'revoke', revokeNow(input, runId!));
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'request.closed'));
+    expect(audit.filter((e) => e.type === 'access.granted')).toHaveLength(1);
+    expect(audit.filter((e) => e.type === 'access.grant_failed')).toEqual([]);
+  });
+
+  it('is never tried for a declared target: the grant activity calls it, once', async () => {
+    reset();
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000, AT_FLAKY);
+    const { runId } = await lockbox.start(input, true);
+    expect((await lockbox.decide(input.id, 'approve', approve(input, runId!))).status).toBe('active');
+    const { markers, scheduled } = await historyOf(input.id);
+    expect(markers.filter((m) => m.includes('grantAccessNow'))).toEqual([]);
+    expect(scheduled.filter((name) => name === 'grantAccess')).toHaveLength(1);
+    expect(behaviour.calls.filter((c) => c.startsWith('grant:start'))).toEqual([`grant:start:${input.id}`]);
+    await lockbox.decide(input.id, 'revoke', revokeNow(input, runId!));
+  });
+});
+
 describe("the approvers' first notice", () => {
   const approvalNeeded = (input: ReturnType<typeof newRequest>) => `alice@contoso.com ${input.id}:approval_needed:alice@contoso.com`;
 
   /** What the request's history shows of its first notice: the local activity's answer and the export batches. */
   async function firstNoticeOf(id: string) {
-    const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+    const { events, markers, scheduled } = await historyOf(id);
     const converter = client.options.loadedDataConverter.payloadConverter;
-    const answers = events
-      .filter((e) => e.markerRecordedEventAttributes)
-      .map((e) => Object.values(e.markerRecordedEventAttributes!.details ?? {}).flatMap((p) => p.payloads ?? []).map((p) => Buffer.from(p.data ?? []).toString('utf8')).join(' '))
-      .filter((text) => text.includes('sendNoticeNow'));
-    const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    const answers = markers.filter((text) => text.includes('sendNoticeNow'));
     const exports = events
       .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportAudit')
       .map((e) => ({

@@ -243,12 +243,13 @@ describe('the request as a Temporal workflow', () => {
     // The approvers' first notice is a local activity of the first workflow task: its event is there before the
     // first export, always, with no hold and no timer. (An approval taken in by then joins the batch too.)
     expect(batches[0]?.slice(0, 2), JSON.stringify(batches)).toEqual(['request.created', 'approvers.notified']);
-    const together = [
-      ['request.approved', 'access.granted'],
-      ['access.revoked', 'request.closed'],
-    ].filter(([a, b]) => batchOf(a!) === batchOf(b!)).length;
-    expect(holdTimers.size, 'a hold timer for each later step that ran beside waiting events').toBeGreaterThanOrEqual(2);
-    expect(together + holdsRanOut, JSON.stringify(batches)).toBeGreaterThanOrEqual(2);
+    // The grant in Lockbox's own store is a local activity of the approving workflow task: the approval and its
+    // grant go out together, always, without a hold (the hold put while granting ends in the same task, so its timer
+    // is never sent to Temporal).
+    expect(batchOf('request.approved'), JSON.stringify(batches)).toBe(batchOf('access.granted'));
+    const together = batchOf('access.revoked') === batchOf('request.closed') ? 1 : 0;
+    expect(holdTimers.size, 'a hold timer for the outcome messages, which run beside waiting events').toBeGreaterThanOrEqual(1);
+    expect(together + holdsRanOut, JSON.stringify(batches)).toBeGreaterThanOrEqual(1);
     expect(batches.length).toBeLessThanOrEqual(3 + holdsRanOut);
     // Every event exported once, in order.
     expect(batches.flat()).toEqual(((await eve.get(`/v1/requests/${id}/audit`)).body.events as Array<{ type: string }>).map((e) => e.type));

@@ -3,7 +3,7 @@ import type { AuditSink } from '../ports/audit-sink.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { GrantRouter } from '../adapters/grants/grant-router.js';
 import { checkTargetUse, EMPTY_CATALOG, kindOf, type ResourceTarget, type TargetUse } from '../domain/resources.js';
-import type { GrantInput, GrantResult } from '../ports/grant-provider.js';
+import type { GrantInput, GrantNow, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
 import { verifyMessage, verifyRequest } from '../domain/ed25519.js';
@@ -37,6 +37,20 @@ export function createActivities(deps: ActivityDeps) {
     if (decision.ok) return { provider: kindOf(decision.resolved), router: deps.grants.providerFor(input.target) };
     deps.log.error('target refused for this request', { requestId: input.requestId, tenant: input.tenant, use, reason: decision.message });
     return { refused: decision.message };
+  }
+
+  /** A grant at a checked target: counted, logged (never the credential) and its failure sanitised. */
+  async function grantThrough(input: GrantInput, kind: string, call: () => Promise<GrantResult>): Promise<GrantResult> {
+    try {
+      const result = await call();
+      deps.metrics?.grants.inc({ provider: kind, outcome: 'ok' });
+      deps.log.info('access granted', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, principal: input.principal, endsAt: result.endsAt });
+      return result;
+    } catch (err) {
+      deps.metrics?.grants.inc({ provider: kind, outcome: 'failed' });
+      deps.log.warn('grant failed', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, error: errorMessage(err) });
+      throw asFailure(err);
+    }
   }
 
   return {
@@ -112,17 +126,28 @@ export function createActivities(deps: ActivityDeps) {
         deps.metrics?.grants.inc({ provider: checked.provider, outcome: 'refused' });
         throw ApplicationFailure.nonRetryable(grant.refused, 'ApprovedWindowEnded');
       }
-      const kind = checked.provider;
+      return grantThrough(input, checked.provider, () => whileHeartbeating(() => checked.router.grant(grant)));
+    },
+
+    /**
+     * The grant from the workflow task that took in the approval (local: its answer is a marker in history, with no
+     * activity task and no workflow task of its own), for Lockbox's own grant store only: a row written in the
+     * worker's own database, idempotent by request id, never resurrected once revoked. One try; it never fails: a
+     * declared target or a refusal answers `granted: false` without calling anything, an error (counted and logged)
+     * answers the same, and the workflow then grants the usual way (`grantAccess`: retried, refused, audited).
+     */
+    async grantAccessNow(input: GrantInput & { target?: ResourceTarget; notAfter?: string }): Promise<GrantNow> {
+      if (typeof input !== 'object' || input === null) return { granted: false, error: 'no grant asked' };
+      const decision = checkTargetUse(deps.targets ?? EMPTY_CATALOG, input.target, input.tenant, 'grant');
+      if (!decision.ok || kindOf(decision.resolved) !== 'builtin') return { granted: false, error: 'not a grant in Lockbox\'s own store' };
+      const { target: _recorded, notAfter, ...asked } = input;
+      const grant = cappedGrant(asked, notAfter, Date.now());
+      if ('refused' in grant) return { granted: false, error: grant.refused };
       try {
-        const provider = checked.router;
-        const result = await whileHeartbeating(() => provider.grant(grant));
-        deps.metrics?.grants.inc({ provider: kind, outcome: 'ok' });
-        deps.log.info('access granted', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, principal: input.principal, endsAt: result.endsAt });
-        return result;
+        const result = await grantThrough(input, 'builtin', () => deps.grants.providerFor(input.target).grant(grant));
+        return { granted: true, grantedAt: result.grantedAt, endsAt: result.endsAt };
       } catch (err) {
-        deps.metrics?.grants.inc({ provider: kind, outcome: 'failed' });
-        deps.log.warn('grant failed', { requestId: input.requestId, tenant: input.tenant, resource: input.resource, error: errorMessage(err) });
-        throw asFailure(err);
+        return { granted: false, error: errorMessage(err) };
       }
     },
 

@@ -17,6 +17,9 @@ export function windowEnd(grantedAt: Date, input: Pick<GrantInput, 'durationMs' 
   return new Date(Number.isFinite(by) ? Math.min(end, by) : end);
 }
 
+/** `grantAccessNow`'s answer: granted (as the target says), or not (why: the workflow then grants the usual way). */
+export type GrantNow = { granted: true; grantedAt: string; endsAt: string } | { granted: false; error: string };
+
 export interface GrantResult {
   /** ISO-8601 UTC. */
   grantedAt: string;

@@ -6,7 +6,8 @@ import { extensionApplied, extensionEnded, pendingExtension } from '../../domain
 import { extensionNeeded } from '../../domain/messages.js';
 import { stageRule } from '../../domain/policy.js';
 import { DecisionAction, type Extension } from '../../domain/request.js';
-import { grants, mustSucceed } from './proxies.js';
+import type { ResourceTarget } from '../../domain/resources.js';
+import { grants, mustSucceed, oneTry } from './proxies.js';
 import { failureMessage, type RequestRun } from './request-run.js';
 
 /** How long a grant may keep failing transiently before the request ends `failed`, unless the API set another. */
@@ -69,19 +70,20 @@ async function grantOrEnd(run: RequestRun): Promise<{ grantedAt: string; endsAt:
       scope.cancel();
     })
     .catch(() => undefined);
+  const asked = {
+    requestId: run.state.id,
+    tenant: run.state.tenant,
+    resource: run.state.resource,
+    principal: run.state.requester,
+    durationMs: run.state.durationMs,
+    target: run.state.target,
+    // An approver's cap on the window: the activity shortens the grant to end by it.
+    ...(notAfter ? { notAfter } : {}),
+  };
   try {
-    return await scope.run(() =>
-      granting.grantAccess({
-        requestId: run.state.id,
-        tenant: run.state.tenant,
-        resource: run.state.resource,
-        principal: run.state.requester,
-        durationMs: run.state.durationMs,
-        target: run.state.target,
-        // An approver's cap on the window: the activity shortens the grant to end by it.
-        ...(notAfter ? { notAfter } : {}),
-      }),
-    );
+    // Lockbox's own store: granted from this workflow task, without an activity's round trip through Temporal.
+    const now = isBuiltin(run.state.target) ? grantedNow(await oneTry.grantAccessNow(asked).catch(notDone)) : null;
+    return now ?? (await scope.run(() => granting.grantAccess(asked)));
   } catch (err) {
     const workflowCancelled = isCancellation(err) && !stoppedByRevoke;
     // Whatever part of the grant happened must not stay behind.
@@ -124,6 +126,28 @@ function grantFailureReason(err: unknown, deadlineMs: number): string {
   if (cause instanceof ApplicationFailure && cause.nonRetryable) return failureMessage(err);
   // Anything else ended because the deadline passed: the target kept failing for as long as it was allowed to.
   return `grant_deadline_passed: the target did not grant within ${Math.round(deadlineMs / 1000)}s (last error: ${failureMessage(err).slice(0, 200)})`;
+}
+
+/** The store the fast grant may write: Lockbox's own (the recorded target, or none recorded: the default). */
+function isBuiltin(target: ResourceTarget | undefined): boolean {
+  return target === undefined || target.provider === 'builtin';
+}
+
+/** A failed local try is "not done" (the usual grant follows); a cancellation of the workflow goes on up. */
+function notDone(err: unknown): null {
+  if (isCancellation(err)) throw err;
+  return null;
+}
+
+/** `grantAccessNow`'s answer, checked as anything from outside the sandbox is: a grant with two times, or null. */
+export function grantedNow(answer: unknown): { grantedAt: string; endsAt: string } | null {
+  if (typeof answer !== 'object' || answer === null || (answer as { granted?: unknown }).granted !== true) return null;
+  const { grantedAt, endsAt } = answer as { grantedAt?: unknown; endsAt?: unknown };
+  if (typeof grantedAt !== 'string' || typeof endsAt !== 'string') return null;
+  const from = Date.parse(grantedAt);
+  const to = Date.parse(endsAt);
+  if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) return null;
+  return { grantedAt: new Date(from).toISOString(), endsAt: new Date(to).toISOString() };
 }
 
 function positive(n: unknown): number | null {

@@ -22,5 +22,9 @@ export const mustSucceed = proxyActivities<Activities>({
 /** Start-up facts from the worker (its trusted keys, the claim on the request id); retried like any activity. */
 export const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s' });
 
-/** The approvers' first notice (`sendNoticeNow`): one try, bounded by its own `withinMs`; it answers, never fails. */
-export const firstNotice = proxyLocalActivities<Activities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 1 } });
+/**
+ * One try from inside a workflow task, which it holds while it runs: the approvers' first notice (`sendNoticeNow`,
+ * bounded by its own `withinMs`) and a grant in Lockbox's own store (`grantAccessNow`). Each answers, never fails;
+ * a timeout here is a failure the workflow treats as "not done" and does the usual way.
+ */
+export const oneTry = proxyLocalActivities<Activities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 1 } });

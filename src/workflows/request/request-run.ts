@@ -6,7 +6,7 @@ import type { ApprovalPolicy } from '../../domain/policy.js';
 import { RequestStatus, type AccessRequest, type NewRequestInput } from '../../domain/request.js';
 import { AuditJournal } from '../audit-journal.js';
 import * as defs from '../definitions.js';
-import { firstNotice, mustSucceed, notifications } from './proxies.js';
+import { mustSucceed, notifications, oneTry } from './proxies.js';
 
 /**
  * The mutable heart of one request's workflow: its state, its audit journal and the few ways they change. Every
@@ -90,7 +90,7 @@ export class RequestRun {
     try {
       let answer: NoticeNow | null = null;
       try {
-        answer = await firstNotice.sendNoticeNow({ messages, withinMs: FIRST_NOTICE_WITHIN_MS });
+        answer = await oneTry.sendNoticeNow({ messages, withinMs: FIRST_NOTICE_WITHIN_MS });
       } catch (err) {
         if (isCancellation(err)) throw err;
       }
