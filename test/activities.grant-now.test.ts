@@ -6,50 +6,21 @@
  * task; the usual grant when this answers "not granted") is in workflow.failures.test.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../src/activities/index.js';
-import { createBuiltinGrantProvider } from '../src/adapters/builtin-grant-provider.js';
-import { openSqliteCredentialVault } from '../src/adapters/credentials/sqlite-credential-vault.js';
-import { createGrantRouter, type GrantRouter } from '../src/adapters/grants/grant-router.js';
-import { openSqliteStore } from '../src/adapters/sqlite-store.js';
-import type { Logger } from '../src/config/logger.js';
-import { catalogOf, type DeclaredTarget } from '../src/domain/resources.js';
-import type { Store } from '../src/ports/store.js';
 import { grantedNow } from '../src/workflows/request/access-window.js';
-import { receiverHttp } from './support/outbound.js';
-import { startWebhookReceiver, type WebhookReceiver } from './grants/webhook-receiver.js';
+import { openCatalogFixture, type CatalogFixture } from './grants/catalog-fixture.js';
 
-const SECRET = 'grant-now-test-secret';
-const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-let receiver: WebhookReceiver;
-let dir: string;
-let store: Store;
-let router: GrantRouter;
-let activities: ReturnType<typeof createActivities>;
+let fx: CatalogFixture;
+let receiver: CatalogFixture['receiver'];
+let store: CatalogFixture['store'];
+let activities: CatalogFixture['activities'];
 
 beforeAll(async () => {
-  receiver = await startWebhookReceiver(SECRET);
-  dir = await mkdtemp(join(tmpdir(), 'lockbox-grant-now-'));
-  store = openSqliteStore(join(dir, 'lockbox.db'));
-  const hooks: DeclaredTarget = { name: 'contoso-hooks', kind: 'webhook', tenants: ['contoso'], grantUrl: `${receiver.url}/grant`, revokeUrl: `${receiver.url}/revoke`, extendUrl: `${receiver.url}/extend`, secret: 'LOCKBOX_TARGET_CONTOSO_HOOK', timeoutMs: 2_000 };
-  const targets = catalogOf([hooks]);
-  router = createGrantRouter({
-    builtin: createBuiltinGrantProvider(store),
-    vault: openSqliteCredentialVault({ file: join(dir, 'vault.db'), key: randomBytes(32).toString('base64') }),
-    env: (name) => (name === 'LOCKBOX_TARGET_CONTOSO_HOOK' ? SECRET : undefined),
-    targets,
-    http: receiverHttp(),
-  });
-  activities = createActivities({ store, trustedKeys: {}, grants: router, targets, notifier: { notify: async () => undefined }, audit: { append: async () => undefined } as never, log: quiet });
+  fx = await openCatalogFixture('grant-now-test-secret', 'lockbox-grant-now-');
+  ({ receiver, store, activities } = fx);
 });
 afterAll(async () => {
-  await router?.close();
-  await store?.close();
-  await receiver?.close();
-  await rm(dir, { recursive: true, force: true });
+  await fx?.close();
 });
 
 const id = () => `req-contoso-${randomBytes(6).toString('hex')}`;

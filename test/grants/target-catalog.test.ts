@@ -1,20 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../src/activities/index.js';
-import { createBuiltinGrantProvider } from '../../src/adapters/builtin-grant-provider.js';
-import { openSqliteCredentialVault } from '../../src/adapters/credentials/sqlite-credential-vault.js';
 import { NonRetryableGrantError } from '../../src/adapters/grants/errors.js';
-import { createGrantRouter, type GrantRouter } from '../../src/adapters/grants/grant-router.js';
-import { openSqliteStore } from '../../src/adapters/sqlite-store.js';
-import type { Logger } from '../../src/config/logger.js';
-import { catalogOf, type DeclaredTarget } from '../../src/domain/resources.js';
-import type { Store } from '../../src/ports/store.js';
-import { receiverHttp } from '../support/outbound.js';
-import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
+import { openCatalogFixture, type CatalogFixture } from './catalog-fixture.js';
 
 /**
  * The worker's own check, at the activity and the grant router, with real parts: the router over a declared webhook
@@ -22,33 +10,17 @@ import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.j
  * only as the operator's catalog allows for the request's tenant.
  */
 const SECRET = `whsec-${randomBytes(24).toString('hex')}`;
-const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-let receiver: WebhookReceiver;
-let dir: string;
-let store: Store;
-let router: GrantRouter;
-let activities: ReturnType<typeof createActivities>;
+let fx: CatalogFixture;
+let receiver: CatalogFixture['receiver'];
+let router: CatalogFixture['router'];
+let activities: CatalogFixture['activities'];
 
 beforeAll(async () => {
-  receiver = await startWebhookReceiver(SECRET);
-  dir = await mkdtemp(join(tmpdir(), 'lockbox-catalog-'));
-  store = openSqliteStore(join(dir, 'lockbox.db'));
-  const hooks: DeclaredTarget = { name: 'contoso-hooks', kind: 'webhook', tenants: ['contoso'], grantUrl: `${receiver.url}/grant`, revokeUrl: `${receiver.url}/revoke`, extendUrl: `${receiver.url}/extend`, secret: 'LOCKBOX_TARGET_CONTOSO_HOOK', timeoutMs: 2_000 };
-  const targets = catalogOf([hooks]);
-  router = createGrantRouter({
-    builtin: createBuiltinGrantProvider(store),
-    vault: openSqliteCredentialVault({ file: join(dir, 'vault.db'), key: randomBytes(32).toString('base64') }),
-    env: (name) => (name === 'LOCKBOX_TARGET_CONTOSO_HOOK' ? SECRET : undefined),
-    targets,
-    http: receiverHttp(),
-  });
-  activities = createActivities({ store, trustedKeys: {}, grants: router, targets, notifier: { notify: async () => undefined }, audit: { append: async () => undefined } as never, log: quiet });
+  fx = await openCatalogFixture(SECRET, 'lockbox-catalog-');
+  ({ receiver, router, activities } = fx);
 });
 afterAll(async () => {
-  await router?.close();
-  await store?.close();
-  await receiver?.close();
-  await rm(dir, { recursive: true, force: true });
+  await fx?.close();
 });
 
 const id = (tenant: string) => `req-${tenant}-${randomBytes(6).toString('hex')}`;
