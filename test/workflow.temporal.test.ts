@@ -245,13 +245,10 @@ describe('the request as a Temporal workflow', () => {
     expect(batches[0]?.slice(0, 2), JSON.stringify(batches)).toEqual(['request.created', 'approvers.notified']);
     // The grant in Lockbox's own store is a local activity of the approving workflow task: the approval and its
     // grant go out together, always, without a hold (the hold put while granting ends in the same task, so its timer
-    // is never sent to Temporal). The same for the outcome and the close.
+    // is never sent to Temporal).
     expect(batchOf('request.approved'), JSON.stringify(batches)).toBe(batchOf('access.granted'));
     const together = batchOf('access.revoked') === batchOf('request.closed') ? 1 : 0;
-    // The outcome is a local activity of the task that ended the request too: unless it was not delivered in time
-    // (then the usual activity sends it, the trail held for it), no hold timer is sent to Temporal at all.
-    const outcomeActivities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendOutcome').length;
-    if (outcomeActivities === 0) expect(holdTimers.size, JSON.stringify(batches)).toBe(0);
+    expect(holdTimers.size, 'a hold timer for the outcome messages, which run beside waiting events').toBeGreaterThanOrEqual(1);
     expect(together + holdsRanOut, JSON.stringify(batches)).toBeGreaterThanOrEqual(1);
     expect(batches.length).toBeLessThanOrEqual(3 + holdsRanOut);
     // Every event exported once, in order.

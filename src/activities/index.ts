@@ -7,7 +7,7 @@ import type { GrantInput, GrantNow, GrantResult } from '../ports/grant-provider.
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
 import { verifyMessage, verifyRequest } from '../domain/ed25519.js';
-import { FIRST_NOTICE_WITHIN_MS, OUTCOME_NOT_DELIVERED, SEND_NOW_WITHIN_MS, type NoticeNow, type OutcomeFailure, type OutcomeNow } from '../domain/messages.js';
+import { FIRST_NOTICE_WITHIN_MS, OUTCOME_NOT_DELIVERED, type NoticeNow, type OutcomeFailure } from '../domain/messages.js';
 import type { NewRequestInput } from '../domain/request.js';
 import { DECISION_MESSAGE_PREFIX, type SignatureCheck } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
@@ -106,30 +106,12 @@ export function createActivities(deps: ActivityDeps) {
      * is the last) with its own reason, so the workflow audits each on its own. A retry re-sends only what a channel
      * has not delivered yet (the fan-out remembers), so a flaky Slack does not mean a second e-mail.
      */
-    async sendOutcome(input: OutcomeInput): Promise<void> {
-      const failed = await deliverOutcome(deps, input);
+    async sendOutcome(input: { direct: Notification[][]; admins: Notification | null }): Promise<void> {
+      const groups = [...input.direct.map((messages) => () => deliverEach(deps, messages)), ...(input.admins ? [() => tellTenantAdmins(deps, input.admins!)] : [])];
+      const results = await Promise.allSettled(groups.map((send) => send()));
+      const failed: OutcomeFailure[] = results.flatMap((r, group) => (r.status === 'rejected' ? [{ group, error: errorMessage(r.reason) }] : []));
       if (failed.length === 0) return;
       throw ApplicationFailure.retryable(failed.map((f) => f.error).join('; '), OUTCOME_NOT_DELIVERED, failed);
-    },
-
-    /**
-     * The outcome from the workflow task that ended the request (local: its answer is a marker in history, with no
-     * activity task, no workflow task and no hold timer of its own). One try, bounded by `withinMs` (at most
-     * {@link SEND_NOW_WITHIN_MS}); it never fails: a group that failed answers `delivered: false` with the groups
-     * that failed, and the workflow sends those the usual way (`sendOutcome`: retried, each failed group audited).
-     * Out of time, it does not know which groups went out: the workflow sends them all again, and a channel still
-     * sending is joined, not sent to twice (the fan-out remembers, on this worker).
-     */
-    async sendOutcomeNow(input: OutcomeInput & { withinMs: number }): Promise<OutcomeNow> {
-      if (!Array.isArray(input?.direct) || !input.direct.every(Array.isArray)) return { delivered: false, error: 'no outcome given' };
-      const withinMs = Math.min(Math.max(0, Number(input.withinMs) || 0), SEND_NOW_WITHIN_MS);
-      try {
-        const failed = await withDeadline(deliverOutcome(deps, input), Date.now() + withinMs, () => new Error(`not delivered within ${withinMs} ms`));
-        if (failed.length > 0) return { delivered: false, error: failed.map((f) => f.error).join('; '), failed: failed.map((f) => f.group) };
-        return { delivered: true, at: new Date().toISOString() };
-      } catch (err) {
-        return { delivered: false, error: errorMessage(err) };
-      }
     },
 
     async grantAccess(input: GrantInput & { target?: ResourceTarget; notAfter?: string }): Promise<GrantResult> {
@@ -252,19 +234,6 @@ export function createActivities(deps: ActivityDeps) {
 export type Activities = ReturnType<typeof createActivities>;
 
 /** Every known admin of the message's tenant, told the message (each with an id of their own); returns who. */
-/** The outcome's groups and, given `admins`, every admin of the tenant. */
-type OutcomeInput = { direct: Notification[][]; admins: Notification | null };
-
-/**
- * Sends every group of an outcome at once; answers the groups that failed, each by its index (`admins` is the last)
- * with its own reason, so the workflow audits each on its own.
- */
-async function deliverOutcome(deps: ActivityDeps, input: OutcomeInput): Promise<OutcomeFailure[]> {
-  const groups = [...input.direct.map((messages) => () => deliverEach(deps, messages)), ...(input.admins ? [() => tellTenantAdmins(deps, input.admins!)] : [])];
-  const results = await Promise.allSettled(groups.map((send) => send()));
-  return results.flatMap((r, group) => (r.status === 'rejected' ? [{ group, error: errorMessage(r.reason) }] : []));
-}
-
 async function tellTenantAdmins(deps: ActivityDeps, message: Notification): Promise<string[]> {
   const admins = (await deps.store.listUsers({ tenant: message.tenant, role: 'admin' })).map((u) => u.id).filter((id) => id !== message.recipient);
   await deliverEach(deps, admins.map((admin) => ({ ...message, id: `${message.id}:admin:${admin}`, recipient: admin })));

@@ -94,17 +94,8 @@ export function extensionNeeded(r: AccessRequest, ext: Extension, recipients: re
  */
 export const FIRST_NOTICE_WITHIN_MS = 2_000;
 
-/**
- * How long a request's outcome may take as a local activity (`sendOutcomeNow`) before the workflow sends it the usual
- * way (the retried `sendOutcome`): the same bound as the first notice, for the same reason.
- */
-export const SEND_NOW_WITHIN_MS = FIRST_NOTICE_WITHIN_MS;
-
 /** `sendNoticeNow`'s answer: delivered (when, on the worker's clock), or not (why); it never fails. */
 export type NoticeNow = { delivered: true; at: string } | { delivered: false; error: string };
-
-/** `sendOutcomeNow`'s answer: as {@link NoticeNow}, and when it knows, which groups were not delivered (by index). */
-export type OutcomeNow = NoticeNow | { delivered: false; error: string; failed: number[] };
 
 /** The failure type of the `sendOutcome` activity; its details are one {@link OutcomeFailure} per group that failed. */
 export const OUTCOME_NOT_DELIVERED = 'OutcomeNotDelivered';

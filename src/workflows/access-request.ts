@@ -1,15 +1,15 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, allHandlersFinished, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
 import { AuditEventType } from '../domain/audit.js';
 import { cancelByOperator, refuseUnauthenticated } from '../domain/decide.js';
-import { OUTCOME_NOT_DELIVERED, SEND_NOW_WITHIN_MS, outcome, outcomeFor, type Message, type OutcomeFailure } from '../domain/messages.js';
+import { OUTCOME_NOT_DELIVERED, outcome, outcomeFor, type Message, type OutcomeFailure } from '../domain/messages.js';
 import { DecisionAction, RequestStatus, type AccessRequest, type NewRequestInput } from '../domain/request.js';
 import { closedDetails } from '../domain/closing.js';
 import { grantAndHold } from './request/access-window.js';
 import { awaitDecisions, sendFirstNotice } from './request/approval-stages.js';
 import { awaitReview, grantEmergency, registerReviewHandler } from './request/break-glass.js';
 import { registerDecisionHandlers } from './request/decision-handlers.js';
-import { local, notDone, notifications, oneTry } from './request/proxies.js';
-import { RequestRun, deliveredAt, failureMessage, notDeliveredNow } from './request/request-run.js';
+import { local, notifications } from './request/proxies.js';
+import { RequestRun, failureMessage } from './request/request-run.js';
 
 /**
  * One access request, from filing to the end of its access: notify -> wait for decisions (stage by stage) or the
@@ -69,8 +69,7 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
 
 /**
  * The requester hears the outcome; so do the approvers of a grant that failed, and the tenant's admins hear every
- * outcome. One local activity tries them all from this workflow task; the groups it did not deliver go in one
- * activity, retried, each group's failure audited on its own.
+ * outcome. One activity sends them all; each group's failure is audited on its own.
  */
 async function tellTheOutcome(run: RequestRun): Promise<void> {
   const { state } = run;
@@ -80,15 +79,8 @@ async function tellTheOutcome(run: RequestRun): Promise<void> {
     const approvers = [...new Set(state.decisions.filter((d) => d.action === DecisionAction.approve).map((d) => d.actor))];
     direct.push(outcomeFor(state, approvers, now));
   }
-  const everyGroup = direct.filter((messages) => messages.length > 0);
-  const [everyAdmin] = outcomeFor(state, ['tenant admins'], now);
-  // First from this workflow task (a local activity, one try): an outcome delivered in time costs no activity task,
-  // no workflow task and no hold. What it did not deliver goes the usual way.
-  const toldNow = await oneTry.sendOutcomeNow({ direct: everyGroup, admins: everyAdmin ?? null, withinMs: SEND_NOW_WITHIN_MS }).catch(notDone);
-  if (deliveredAt(toldNow, state.createdAt)) return;
-  const left = notDeliveredNow(toldNow, everyGroup.length + (everyAdmin ? 1 : 0));
-  const groups = everyGroup.filter((_, group) => left.has(group));
-  const admins = everyAdmin && left.has(everyGroup.length) ? everyAdmin : undefined;
+  const groups = direct.filter((messages) => messages.length > 0);
+  const [admins] = outcomeFor(state, ['tenant admins'], now);
   try {
     await notifications.sendOutcome({ direct: groups, admins: admins ?? null });
   } catch (err) {

@@ -7,7 +7,7 @@ import { extensionNeeded } from '../../domain/messages.js';
 import { stageRule } from '../../domain/policy.js';
 import { DecisionAction, type Extension } from '../../domain/request.js';
 import type { ResourceTarget } from '../../domain/resources.js';
-import { grants, mustSucceed, notDone, oneTry } from './proxies.js';
+import { grants, mustSucceed, oneTry } from './proxies.js';
 import { failureMessage, type RequestRun } from './request-run.js';
 
 /** How long a grant may keep failing transiently before the request ends `failed`, unless the API set another. */
@@ -131,6 +131,12 @@ function grantFailureReason(err: unknown, deadlineMs: number): string {
 /** The store the fast grant may write: Lockbox's own (the recorded target, or none recorded: the default). */
 function isBuiltin(target: ResourceTarget | undefined): boolean {
   return target === undefined || target.provider === 'builtin';
+}
+
+/** A failed local try is "not done" (the usual grant follows); a cancellation of the workflow goes on up. */
+function notDone(err: unknown): null {
+  if (isCancellation(err)) throw err;
+  return null;
 }
 
 /** `grantAccessNow`'s answer, checked as anything from outside the sandbox is: a grant with two times, or null. */

@@ -1,4 +1,4 @@
-import { isCancellation, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 
 /** Notifications: retried for a few minutes, then audited as failed (a broken channel never fails a request). */
@@ -23,15 +23,8 @@ export const mustSucceed = proxyActivities<Activities>({
 export const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '10s' });
 
 /**
- * One try from inside a workflow task, which it holds while it runs: the approvers' first notice (`sendNoticeNow`)
- * and the outcome (`sendOutcomeNow`), each bounded by its own `withinMs`, and a grant in Lockbox's own store
- * (`grantAccessNow`). Each answers, never fails;
+ * One try from inside a workflow task, which it holds while it runs: the approvers' first notice (`sendNoticeNow`,
+ * bounded by its own `withinMs`) and a grant in Lockbox's own store (`grantAccessNow`). Each answers, never fails;
  * a timeout here is a failure the workflow treats as "not done" and does the usual way.
  */
 export const oneTry = proxyLocalActivities<Activities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 1 } });
-
-/** A failed {@link oneTry} is "not done" (the usual way follows); a cancellation of the workflow goes on up. */
-export function notDone(err: unknown): null {
-  if (isCancellation(err)) throw err;
-  return null;
-}

@@ -157,16 +157,6 @@ export function deliveredAt(answer: unknown, createdAt: string): Date | null {
   return new Date(Math.max(ms, Date.parse(createdAt)));
 }
 
-/**
- * The groups `sendOutcomeNow` did not deliver, by index: those it named (checked as anything from outside the
- * sandbox: whole numbers in range), else all of them (out of time, or an answer that does not say).
- */
-export function notDeliveredNow(answer: unknown, groupCount: number): Set<number> {
-  const named = typeof answer === 'object' && answer !== null ? (answer as { failed?: unknown }).failed : undefined;
-  const valid = Array.isArray(named) ? named.filter((g): g is number => Number.isInteger(g) && g >= 0 && g < groupCount) : [];
-  return new Set(valid.length > 0 ? valid : Array.from({ length: groupCount }, (_, group) => group));
-}
-
 /** The reason an activity failed, as its (sanitised) error says; never a stack. */
 export function failureMessage(err: unknown): string {
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
