@@ -11,6 +11,7 @@ import type { DecisionAction } from '../src/domain/request.js';
 import { AUDIT_HOLD_MS } from '../src/workflows/audit-journal.js';
 import { GRANT_ANSWER_WITHIN_MS } from '../src/client/lockbox-client.js';
 import { SearchAttributes } from '../src/workflows/definitions.js';
+import { WORKFLOW_STACK_FRAMES } from '../src/main/workflow-bundle.js';
 import { api, eventually, requestBody } from './support/api.js';
 
 const stack = inject('stack');
@@ -282,6 +283,18 @@ describe('the request as a Temporal workflow', () => {
     const r = await eventually(() => eve.get(`/v1/requests/${id}`), (x) => x.body.status === 'cancelled');
     expect(r.body.status).toBe('cancelled');
     expect((await alice.post(`/v1/requests/${id}/approve`, {})).status).toBe(409);
+  });
+
+  it('shows operators where a pending request waits, in stacks of at most the bundle\'s frame budget', async () => {
+    const id = await create('mailbox:stack@contoso.com');
+    // The Temporal UI's "Stack Trace" tab runs this query: one stack per promise the workflow waits on.
+    const trace = await client.workflow.getHandle(id).query<string>('__stack_trace');
+    const stacks = trace.split('\n\n').map((s) => s.split('\n').filter((line) => line.trim().startsWith('at ')));
+    // Mapped through the source map to the workflow's own code: the approval wait is there by name.
+    expect(trace).toMatch(/at awaitDecisions \(.*src\/workflows\/request\/approval-stages\.ts:\d+:\d+\)/);
+    // Each stack is cut at the budget (V8's default 10 frames gave up to 8 here); two of the frames are the SDK's hook.
+    expect(Math.max(...stacks.map((s) => s.length))).toBeLessThanOrEqual(WORKFLOW_STACK_FRAMES - 2);
+    await alice.post(`/v1/requests/${id}/reject`, { comment: 'done looking' });
   });
 
   it('maps a retried create with the same Idempotency-Key onto the same request', async () => {

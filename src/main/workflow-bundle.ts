@@ -33,6 +33,21 @@ const BUNDLED_DIRS = ['workflows', 'domain'];
 /** The bundler itself: another version may bundle the same sources differently. */
 const BUNDLER_PACKAGES = ['@temporalio/worker'];
 
+/**
+ * How many stack frames an error or a promise created in workflow code records (V8's default is 10). The SDK captures a
+ * stack, mapped through the bundle's source map frame by frame, for every promise a workflow creates (for the Temporal
+ * UI's "Stack Trace" tab), and that capture was about a third of the workflow thread's busy time (docs/bench.md,
+ * "Issue 17, session 12"). Two of the frames are the SDK's own hook; the rest show where the workflow waits.
+ */
+export const WORKFLOW_STACK_FRAMES = 5;
+
+/**
+ * Runs once, when a worker evaluates the bundle in its workflow context, before the SDK freezes that context's
+ * globals: the stack depth is set for every workflow the context runs. Appended after the code (before the source map
+ * comment), so the mapped lines do not move. Part of {@link bundleKey}: a bundle built with another prelude is stale.
+ */
+export const BUNDLE_PRELUDE = `\n;Error.stackTraceLimit = ${WORKFLOW_STACK_FRAMES};\n`;
+
 /** What the worker gives `Worker.create`. */
 export type WorkflowSource = { workflowBundle: { codePath: string } | { code: string } };
 
@@ -59,6 +74,7 @@ export async function bundleKey(srcDir = SRC_DIR, rootDir = ROOT_DIR, intercepto
   };
   for (const dir of BUNDLED_DIRS) await walk(join(srcDir, dir));
   const hash = createHash('sha256');
+  hash.update(`prelude\0${BUNDLE_PRELUDE}\0`);
   const packages = new Set(BUNDLER_PACKAGES);
   for (const m of interceptorModules) {
     hash.update(`interceptors\0${m}\0`);
@@ -97,7 +113,14 @@ export async function buildWorkflowBundle(log?: Logger, interceptorModules: read
     // Resolved here, from this package's node_modules: the bundler would look beside the workflow sources.
     ...(interceptorModules.length ? { workflowInterceptorModules: interceptorModules.map((m) => requireHere.resolve(m)) } : {}),
   });
-  return code;
+  return withPrelude(code);
+}
+
+/** `code` with {@link BUNDLE_PRELUDE} after the code and before its inline source map. */
+export function withPrelude(code: string): string {
+  const at = code.lastIndexOf('//# sourceMappingURL=');
+  if (at < 0) throw new Error('the workflow bundle has no inline source map to keep last');
+  return code.slice(0, at) + BUNDLE_PRELUDE + code.slice(at);
 }
 
 function quietBundlerLogger(log: Logger | undefined): SdkLogger {
