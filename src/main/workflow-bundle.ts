@@ -36,7 +36,7 @@ const BUNDLER_PACKAGES = ['@temporalio/worker'];
 /**
  * How many stack frames an error or a promise created in workflow code records (V8's default is 10). The SDK captures a
  * stack, mapped through the bundle's source map frame by frame, for every promise a workflow creates (for the Temporal
- * UI's "Stack Trace" tab), and that capture was about a third of the workflow thread's busy time (docs/bench.md,
+ * UI's "Stack Trace" tab), and at 10 frames that capture cost about a quarter of the workflow thread's CPU (docs/bench.md,
  * "Issue 17, session 12"). Two of the frames are the SDK's own hook; the rest show where the workflow waits.
  */
 export const WORKFLOW_STACK_FRAMES = 5;
@@ -117,7 +117,7 @@ export async function buildWorkflowBundle(log?: Logger, interceptorModules: read
 }
 
 /** `code` with {@link BUNDLE_PRELUDE} after the code and before its inline source map. */
-export function withPrelude(code: string): string {
+function withPrelude(code: string): string {
   const at = code.lastIndexOf('//# sourceMappingURL=');
   if (at < 0) throw new Error('the workflow bundle has no inline source map to keep last');
   return code.slice(0, at) + BUNDLE_PRELUDE + code.slice(at);
