@@ -18,6 +18,6 @@ export function emptyPending(): Results['pending'] {
     extrapolatedRssMiBAt10k: null, listMs: EMPTY, listP99Ms: Number.NaN, listReturned: 0, visibilityPendingCount: null, lateExpiries: 0,
     expirySampled: 0, expiryLatenessMs: EMPTY, notExpiredInSample: 0, closedLateByCloseTime: null, closedCheckedByCloseTime: null,
     stillPendingAfterExpiry: null, checkedAfterLastExpiryMs: null, apiReadBack: { sampled: 0, agrees: 0, disagrees: 0, failed: 0 }, rssPeaksMiB: {}, createErrors: 0, rssPerPendingKiB: null, bareRssPerPendingKiB: null, barePendingCount: 0,
-    expiryBreakdownMs: { timerDueAfterExpiresAt: EMPTY, engineFiredLate: EMPTY, pickupAfterFire: EMPTY },
+    expiryBreakdownMs: { timerDueAfterExpiresAt: EMPTY, engineFiredLate: EMPTY, pickupAfterFire: EMPTY, settingTask: EMPTY },
   };
 }

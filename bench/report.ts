@@ -160,7 +160,7 @@ export interface Results {
      * For a few expired requests, from their histories: when the expiry timer was due relative to expiresAt (set
      * by our workflow), how late the engine fired it, and how long until a worker started the workflow task.
      */
-    expiryBreakdownMs: { timerDueAfterExpiresAt: Percentiles; engineFiredLate: Percentiles; pickupAfterFire: Percentiles };
+    expiryBreakdownMs: { timerDueAfterExpiresAt: Percentiles; engineFiredLate: Percentiles; pickupAfterFire: Percentiles; settingTask?: Percentiles };
   };
   histories: { ours: HistoryShape | null; bare: HistoryShape | null };
   cpu: CpuSample[];
@@ -421,7 +421,8 @@ export function markdown(r: Results): string {
   if (b.engineFiredLate.n) {
     const q = (x: Percentiles) => `p50 ${fmt(x.p50, ' ms', 0)}, max ${fmt(x.max, ' ms', 0)}`;
     lines.push(
-      `Expiry lateness, split (${b.engineFiredLate.n} histories): timer due after expiresAt ${q(b.timerDueAfterExpiresAt)} (our workflow); ` +
+      `Expiry lateness, split (${b.engineFiredLate.n} histories): timer due after expiresAt ${q(b.timerDueAfterExpiresAt)} (our workflow` +
+        `${b.settingTask?.n ? `; the task that set it ran ${q(b.settingTask)}, started to completed` : ''}); ` +
         `engine fired it late by ${q(b.engineFiredLate)}; workflow task started after the fire ${q(b.pickupAfterFire)} (task queue + worker).`,
     );
     lines.push('');

@@ -288,7 +288,8 @@ describe('the request as a Temporal workflow', () => {
   it('shows operators where a pending request waits, in stacks of at most the bundle\'s frame budget', async () => {
     const id = await create('mailbox:stack@contoso.com');
     // The Temporal UI's "Stack Trace" tab runs this query: one stack per promise the workflow waits on.
-    const trace = await client.workflow.getHandle(id).query<string>('__stack_trace');
+    // Once its first task is done (before that, it waits on the first task's local activities).
+    const trace = await eventually(() => client.workflow.getHandle(id).query<string>('__stack_trace'), (t) => t.includes('at awaitDecisions'), 10_000);
     const stacks = trace.split('\n\n').map((s) => s.split('\n').filter((line) => line.trim().startsWith('at ')));
     // Mapped through the source map to the workflow's own code: the approval wait is there by name.
     expect(trace).toMatch(/at awaitDecisions \(.*src\/workflows\/request\/approval-stages\.ts:\d+:\d+\)/);

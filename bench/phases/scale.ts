@@ -242,6 +242,7 @@ export async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFl
         timerDueAfterExpiresAt: percentiles(breakdown.timerDueAfterExpiresAtMs),
         engineFiredLate: percentiles(breakdown.engineFiredLateMs),
         pickupAfterFire: percentiles(breakdown.pickupAfterFireMs),
+        settingTask: percentiles(breakdown.settingTaskMs),
       },
     };
   } finally {

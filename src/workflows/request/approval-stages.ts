@@ -1,4 +1,4 @@
-import { condition } from '@temporalio/workflow';
+import { CancellationScope, condition, sleep } from '@temporalio/workflow';
 import { AuditEventType } from '../../domain/audit.js';
 import { expire } from '../../domain/decide.js';
 import { escalate, escalationDueAt, escalationNotice, nextReminderAt, stageDeciders } from '../../domain/escalation.js';
@@ -8,46 +8,107 @@ import type { RequestRun } from './request-run.js';
 /**
  * Stage by stage: notify the stage's approvers (the first stage's were told already when `toldFirst`:
  * sendFirstNotice), remind the undecided (the tenant's `reminders`, else once), escalate a stage nobody decides
- * within the tenant's `escalation.after`, expire at the lifetime. Timers follow the policy as
- * last signed (a settings change wakes the wait). Which timer fired decides what happens next, never a re-read of
- * the clock (a worker taking over from a dead one may run an activation with the previous task's time).
+ * within the tenant's `escalation.after`, expire at the lifetime. Reminders and escalations follow the policy as
+ * last signed (a settings change wakes the wait); which of their timers fired decides what happens next. The expiry
+ * has a timer of its own ({@link ExpiryTimer}), set once in the first task and kept while the others come and go.
  */
 export async function awaitDecisions(run: RequestRun, toldFirst: boolean): Promise<void> {
   const sent = { inStage: 0, total: 0 };
   let stageSince = Date.parse(run.state.createdAt);
+  let stage = run.state.stage;
   if (!toldFirst) notifyStage(run, 'approval_needed');
-  while (run.awaitingDecision()) {
-    const { stage, decisions } = run.state;
-    const policy = run.latestPolicy;
-    const expiry = Date.parse(run.state.expiresAt);
-    const remindAt = nextReminderAt(run.state, policy, stageSince, sent);
-    const escalateAt = escalationDueAt(run.state, policy, stageSince);
-    const timer = [
-      { what: 'escalate' as const, at: escalateAt },
-      { what: 'remind' as const, at: remindAt },
-    ].reduce<{ what: 'escalate' | 'remind' | 'expire'; at: number }>((a, t) => (t.at !== null && t.at < a.at ? { what: t.what, at: t.at } : a), { what: 'expire', at: expiry });
-    const wait = timer.at - Date.now();
-    const changed =
-      wait > 0 &&
-      (await condition(
-        () => !run.awaitingDecision() || run.state.stage !== stage || run.state.decisions !== decisions || run.latestPolicy !== policy,
-        wait,
-      ));
-    if (changed) {
-      if (run.awaitingDecision() && run.state.stage !== stage) {
-        stageSince = Date.now();
-        sent.inStage = 0;
-        notifyStage(run, 'approval_needed');
+  const expiry = new ExpiryTimer(run, Date.parse(run.state.expiresAt));
+  try {
+    while (run.awaitingDecision()) {
+      if (expiry.due) {
+        if (!expiry.reached()) continue;
+        run.commit(expire(run.state, new Date()));
+        return;
       }
-    } else if (timer.what === 'escalate') {
-      escalateStage(run);
-    } else if (timer.what === 'remind') {
-      sent.inStage += 1;
-      sent.total += 1;
-      notifyStage(run, 'reminder', sent.inStage);
-    } else {
-      run.commit(expire(run.state, new Date()));
+      const { decisions } = run.state;
+      const policy = run.latestPolicy;
+      const nudge = nextNudge(run, policy, stageSince, sent, expiry.at);
+      // Counted from the latest clock this task knows (RequestRun.now): the server starts the timer when the task ends.
+      // No reminder or escalation before the expiry: no timer here (the expiry's own wakes the wait).
+      const wait = nudge === null ? null : nudge.at > Date.now() ? Math.max(1, nudge.at - run.now()) : 0;
+      const changed =
+        wait !== 0 &&
+        ((await condition(
+          () => expiry.due || !run.awaitingDecision() || run.state.stage !== stage || run.state.decisions !== decisions || run.latestPolicy !== policy,
+          wait ?? undefined,
+        )) ??
+          true);
+      if (changed) {
+        if (run.awaitingDecision() && run.state.stage !== stage) {
+          stage = run.state.stage;
+          stageSince = Date.now();
+          sent.inStage = 0;
+          notifyStage(run, 'approval_needed');
+        }
+      } else if (nudge?.what === 'escalate') {
+        escalateStage(run);
+      } else {
+        sent.inStage += 1;
+        sent.total += 1;
+        notifyStage(run, 'reminder', sent.inStage);
+      }
     }
+  } finally {
+    expiry.cancel();
+  }
+}
+
+/** The stage's next reminder or escalation, whichever is first, if it comes before the expiry; else null. */
+function nextNudge(run: RequestRun, policy: RequestRun['latestPolicy'], stageSince: number, sent: { inStage: number; total: number }, expiresAt: number) {
+  const remindAt = nextReminderAt(run.state, policy, stageSince, sent);
+  const escalateAt = escalationDueAt(run.state, policy, stageSince);
+  const due = [
+    { what: 'escalate' as const, at: escalateAt },
+    { what: 'remind' as const, at: remindAt },
+  ].filter((t): t is { what: 'escalate' | 'remind'; at: number } => t.at !== null && t.at < expiresAt);
+  return due.reduce<(typeof due)[number] | null>((a, t) => (a === null || t.at < a.at ? t : a), null);
+}
+
+/**
+ * A pending request's expiry: one timer, set in the request's first task (counted from the latest clock that task
+ * knows: RequestRun.now) and kept while reminders and escalations come and go. Set again from a later task, it would
+ * fall due late by that task's length, and a burst of reminders makes those tasks seconds long. Due only once
+ * workflow time reaches `expiresAt`: a timer that fired before it (a worker clock ahead of the server's) is set again
+ * for the rest, so a request never expires early.
+ */
+class ExpiryTimer {
+  /** The timer fired (or `expiresAt` had passed when it was to be set); see {@link reached}. */
+  due = false;
+  private readonly scope = new CancellationScope();
+
+  constructor(
+    private readonly run: RequestRun,
+    readonly at: number,
+  ) {
+    this.arm();
+  }
+
+  /** Whether workflow time has reached `expiresAt`; if not (the timer fired early), the timer is set for the rest. */
+  reached(): boolean {
+    if (Date.now() >= this.at) return true;
+    this.arm();
+    return false;
+  }
+
+  /** The request no longer waits: a timer still running is cancelled (in the task that ends the wait). */
+  cancel(): void {
+    this.scope.cancel();
+  }
+
+  private arm(): void {
+    this.due = Date.now() >= this.at;
+    if (this.due) return;
+    this.scope.run(() => sleep(Math.max(1, this.at - this.run.now()))).then(
+      () => {
+        this.due = true;
+      },
+      () => undefined, // cancelled: the wait is over, or the workflow was cancelled (handled where it waits)
+    );
   }
 }
 
