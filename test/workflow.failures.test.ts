@@ -19,7 +19,6 @@ import type { Store } from '../src/ports/store.js';
 import type { Notifier } from '../src/ports/notifier.js';
 import { FIRST_NOTICE_WITHIN_MS, OUTCOME_NOT_DELIVERED } from '../src/domain/messages.js';
 import { AUDIT_HOLD_MS } from '../src/workflows/audit-journal.js';
-import { MAX_REPORTED_AHEAD_MS } from '../src/workflows/request/request-run.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -70,16 +69,9 @@ const behaviour = {
   outcomeFailureDetails: null as unknown[] | null,
   /** Recipients whose channel takes this long, once, before it delivers. */
   slowOnce: new Map<string, number>(),
-  /**
-   * When set, what `beginRequest` and `sendNoticeNow` answer as their time instead of the worker's clock: a worker that
-   * began the task late (its clock ahead of workflow time), or an answer the workflow must not trust.
-   */
-  clock: null as ((at: string) => unknown) | null,
-  /** When set, how far `grantAccessNow` puts its grant's times ahead (a worker clock ahead of the server's). */
-  grantAheadMs: 0,
 };
 const reset = () =>
-  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, grantFailuresLeft: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [], outcomeFailureDetails: null, slowOnce: new Map(), clock: null, grantAheadMs: 0 });
+  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, grantFailuresLeft: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [], outcomeFailureDetails: null, slowOnce: new Map() });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lockbox-failures-'));
@@ -143,20 +135,6 @@ beforeAll(async () => {
     workflowsPath: fileURLToPath(new URL('../src/workflows/index.ts', import.meta.url)),
     activities: {
       ...activities,
-      async beginRequest(input: Parameters<typeof activities.beginRequest>[0]) {
-        const answer = await activities.beginRequest(input);
-        return behaviour.clock ? { ...answer, at: behaviour.clock(answer.at) } : answer;
-      },
-      async grantAccessNow(input: Parameters<typeof activities.grantAccessNow>[0]) {
-        const answer = await activities.grantAccessNow(input);
-        if (!behaviour.grantAheadMs || !answer.granted) return answer;
-        const ahead = (at: string) => new Date(Date.parse(at) + behaviour.grantAheadMs).toISOString();
-        return { ...answer, grantedAt: ahead(answer.grantedAt), endsAt: ahead(answer.endsAt) };
-      },
-      async sendNoticeNow(input: Parameters<typeof activities.sendNoticeNow>[0]) {
-        const answer = await activities.sendNoticeNow(input);
-        return behaviour.clock ? { ...answer, at: behaviour.clock(answer.at) } : answer;
-      },
       // The real activity, with its failure made final: the workflow then sees what it sees after the last of the
       // retries (about two minutes of them in production) without waiting for them.
       async sendOutcome(input: Parameters<typeof activities.sendOutcome>[0]) {
@@ -551,13 +529,9 @@ describe("the approvers' first notice", () => {
   });
 });
 
-describe("a request's timers, set in a task the worker began late", () => {
-  // Workflow time is the task's start on the server's clock (moved on by each local activity's own run time). A worker
-  // that takes the task up late (queued behind others on a busy machine) would set timers that fall due that much
-  // late: they count from the latest time the worker reported instead. `behaviour.clock` plays the late worker.
-  const NO_REMINDERS: ReminderRule = { count: 0, everyMs: 60_000 };
+describe("a pending request's expiry", () => {
   const msOf = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(d?.seconds ?? 0) * 1000 + Math.round((d?.nanos ?? 0) / 1e6);
-  /** The approval wait's timers (not the audit's hold timers), in order: how long each was set for. */
+  /** The approval wait's timers (not the audit's hold timers), in the order they were started: how long each was set for. */
   async function waitTimers(id: string): Promise<number[]> {
     const { events } = await historyOf(id);
     return events.flatMap((e) => {
@@ -565,33 +539,10 @@ describe("a request's timers, set in a task the worker began late", () => {
       return t && msOf(t) !== AUDIT_HOLD_MS ? [msOf(t)] : [];
     });
   }
-  const reject = (input: ReturnType<typeof newRequest>, runId: string) =>
-    createLockboxClient(client, TASK_QUEUE).decide(
-      input.id,
-      'reject',
-      signDecision({ requestId: input.id, runId, action: 'reject', actor: 'alice@contoso.com', note: 'done', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key),
-    );
 
-  it('count from when the worker answered; an expiry timer that fires before expiresAt by workflow time waits the rest', async () => {
-    reset();
-    const aheadMs = 2_500;
-    behaviour.clock = (at) => new Date(Date.parse(at) + aheadMs).toISOString();
-    const ttlMs = 5_000;
-    const input = newRequest(60_000, 60_000, undefined, { requestTtlMs: ttlMs, reminders: NO_REMINDERS });
-    await createLockboxClient(client, TASK_QUEUE).start(input, true);
-    const result = (await client.workflow.getHandle(input.id).result()) as { status: string; expiresAt: string };
-    expect(result.status).toBe('expired');
-    const timers = await waitTimers(input.id);
-    // Counted from the worker's (later) time: shorter than the lifetime by at least most of what the worker was ahead.
-    expect(timers[0], `first wait timer ${timers[0]} ms for a ${ttlMs} ms lifetime`).toBeLessThanOrEqual(ttlMs - aheadMs + 100);
-    // It fell due before expiresAt by workflow time: the request was not expired then; a second timer waited the rest.
-    expect(timers).toHaveLength(2);
-    const audit = await createLockboxClient(client, TASK_QUEUE).audit(input.id);
-    const expired = audit.find((e) => e.type === 'request.expired');
-    expect(Date.parse(expired!.time)).toBeGreaterThanOrEqual(Date.parse(result.expiresAt));
-  });
-
-  it('keep the expiry timer set in the first task while reminders come and go: it is never set again from a later task', async () => {
+  it('has one timer, set in the first task and kept while reminders come and go: never set again from a later task', async () => {
+    // Set again from a reminder's task, it would fall due late by that task's length: the server starts a timer when
+    // its task completes. A burst of reminders makes those tasks seconds long.
     reset();
     const ttlMs = 4_000;
     const input = newRequest(60_000, 60_000, undefined, { requestTtlMs: ttlMs, reminders: { count: 2, everyMs: 1_000 } });
@@ -606,44 +557,5 @@ describe("a request's timers, set in a task the worker began late", () => {
     const audit = await createLockboxClient(client, TASK_QUEUE).audit(input.id);
     expect(audit.filter((e) => e.type === 'approvers.reminded')).toHaveLength(2);
     expect(Date.parse(audit.find((e) => e.type === 'request.expired')!.time)).toBeGreaterThanOrEqual(Date.parse(result.expiresAt));
-  });
-
-  it("end access no earlier than endsAt when the grant's time runs ahead of workflow time", async () => {
-    reset();
-    behaviour.grantAheadMs = 2_500;
-    const lockbox = createLockboxClient(client, TASK_QUEUE);
-    const input = newRequest(2_000, 60_000);
-    const { runId } = await lockbox.start(input, true);
-    expect((await lockbox.decide(input.id, 'approve', approve(input, runId!))).status).toBe('active');
-    const result = (await client.workflow.getHandle(input.id).result()) as { status: string; access: { endsAt: string; revokedAt: string } };
-    expect(result.status).toBe('completed');
-    // The window's timer counted from the grant's time (2 s), so it fired 2.5 s before endsAt by workflow time; a
-    // second timer waited the rest, and the revoke came after endsAt.
-    const windowTimers = (await waitTimers(input.id)).filter((ms) => ms < 60_000);
-    expect(windowTimers[0]).toBeLessThanOrEqual(2_000);
-    expect(windowTimers).toHaveLength(2);
-    expect(Date.parse(result.access.revokedAt)).toBeGreaterThanOrEqual(Date.parse(result.access.endsAt));
-  });
-
-  it(`count from at most ${MAX_REPORTED_AHEAD_MS / 1000} s past workflow time; an answer without a valid time counts for nothing`, async () => {
-    const ttlMs = 3_600_000;
-    const firstTimer = async (clock: (at: string) => unknown) => {
-      reset();
-      behaviour.clock = clock;
-      const input = newRequest(60_000, 60_000, undefined, { requestTtlMs: ttlMs, reminders: NO_REMINDERS });
-      const { runId } = await createLockboxClient(client, TASK_QUEUE).start(input, true);
-      const [timer] = await eventually(() => waitTimers(input.id), (t) => t.length > 0);
-      await reject(input, runId!);
-      return timer!;
-    };
-    // A worker clock ten minutes ahead (or a forged answer) moves the expiry by at most a minute.
-    const farAhead = await firstTimer((at) => new Date(Date.parse(at) + 600_000).toISOString());
-    expect(farAhead).toBeLessThanOrEqual(ttlMs - MAX_REPORTED_AHEAD_MS);
-    expect(farAhead).toBeGreaterThan(ttlMs - MAX_REPORTED_AHEAD_MS - 5_000);
-    for (const bad of [12_345, 'yesterday', null, { at: 'now' }]) {
-      const timer = await firstTimer(() => bad);
-      expect(timer, `answer ${JSON.stringify(bad)}`).toBeGreaterThan(ttlMs - 5_000);
-      expect(timer).toBeLessThanOrEqual(ttlMs);
-    }
   });
 });

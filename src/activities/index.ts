@@ -59,12 +59,9 @@ export function createActivities(deps: ActivityDeps) {
      * claim it, forever), and whether the API signed the input (checked against this worker's trusted keys, never
      * the caller's). Local: its answer is recorded in history, so a replay never verifies again.
      */
-    async beginRequest(input: { requestId: string; runId: string; input: NewRequestInput }): Promise<{ owner: string; signed: boolean; at: string }> {
+    async beginRequest(input: { requestId: string; runId: string; input: NewRequestInput }): Promise<{ owner: string; signed: boolean }> {
       const owner = await deps.store.claimRequestRun(input.requestId, input.runId);
-      const signed = input.input?.id === input.requestId && verifyRequest(input.input, deps.trustedKeys);
-      // When it answered, on the worker's clock: the workflow's timers count from it (RequestRun.now), not from the
-      // task's start, which a busy worker may have taken seconds before.
-      return { owner, signed, at: new Date().toISOString() };
+      return { owner, signed: input.input?.id === input.requestId && verifyRequest(input.input, deps.trustedKeys) };
     },
 
     /**
@@ -86,14 +83,14 @@ export function createActivities(deps: ActivityDeps) {
      * retried and audited if it fails; a channel that delivered meanwhile is not sent to twice (the fan-out remembers).
      */
     async sendNoticeNow(input: { messages: Notification[]; withinMs: number }): Promise<NoticeNow> {
-      if (!Array.isArray(input?.messages)) return { delivered: false, error: 'no messages given', at: new Date().toISOString() };
+      if (!Array.isArray(input?.messages)) return { delivered: false, error: 'no messages given' };
       const withinMs = Math.min(Math.max(0, Number(input.withinMs) || 0), FIRST_NOTICE_WITHIN_MS);
       try {
         // Still sending at the deadline: it runs on, and the workflow's usual send joins it (the fan-out).
         await withDeadline(deliverEach(deps, input.messages), Date.now() + withinMs, () => new Error(`not delivered within ${withinMs} ms`));
         return { delivered: true, at: new Date().toISOString() };
       } catch (err) {
-        return { delivered: false, error: errorMessage(err), at: new Date().toISOString() };
+        return { delivered: false, error: errorMessage(err) };
       }
     },
 

@@ -94,11 +94,8 @@ export function extensionNeeded(r: AccessRequest, ext: Extension, recipients: re
  */
 export const FIRST_NOTICE_WITHIN_MS = 2_000;
 
-/**
- * `sendNoticeNow`'s answer: delivered (when, on the worker's clock), or not (why, and when it gave up); it never
- * fails.
- */
-export type NoticeNow = { delivered: true; at: string } | { delivered: false; error: string; at: string };
+/** `sendNoticeNow`'s answer: delivered (when, on the worker's clock), or not (why); it never fails. */
+export type NoticeNow = { delivered: true; at: string } | { delivered: false; error: string };
 
 /** The failure type of the `sendOutcome` activity; its details are one {@link OutcomeFailure} per group that failed. */
 export const OUTCOME_NOT_DELIVERED = 'OutcomeNotDelivered';

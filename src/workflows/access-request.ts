@@ -28,7 +28,6 @@ export async function accessRequestWorkflow(input: NewRequestInput): Promise<Acc
   try {
     // The worker claims the id and verifies the API's signature over the input (node:crypto, outside the sandbox).
     const begun = await local.beginRequest({ requestId: input.id, runId, input });
-    run.reportedTime(begun.at);
     const ownsId = begun.owner === runId;
     run.open(ownsId);
     // A request that will wait for approvers tells them first, before any decision is taken in.

@@ -22,8 +22,6 @@ export async function grantAndHold(run: RequestRun): Promise<{ cancelled: boolea
   const grant = await grantOrEnd(run);
   if (!grant) return { cancelled: false };
   run.commit(granted(run.state, grant));
-  // The window's timer counts from when the grant landed, not from the task's start.
-  run.reportedTime(grant.grantedAt);
   let cancelled = false;
   try {
     await holdWindow(run);
@@ -163,8 +161,7 @@ function revokeInput(run: RequestRun) {
 
 /**
  * Waits out the window, which an approved extension moves; ends early on a revoke. An extension nobody decides in
- * time expires and the original end stands. A timer counted from the grant's time (RequestRun.now) that fires
- * before its time by workflow time (a worker clock ahead of the server's) waits the rest: access never ends early.
+ * time expires and the original end stands. Which timer fired decides, not the clock.
  */
 async function holdWindow(run: RequestRun): Promise<void> {
   const key = () => (run.state.extensions ?? []).map((e) => `${e.seq}:${e.status}:${e.stage}`).join(',');
@@ -180,11 +177,9 @@ async function holdWindow(run: RequestRun): Promise<void> {
     const wakeAt = Math.min(endsAt, extDue);
     const before = key();
     const notifiedStage = ext?.stage ?? null;
-    const woke = await condition(() => revokeRequested(run.state) || key() !== before, Math.max(1, wakeAt - run.now()));
+    const woke = await condition(() => revokeRequested(run.state) || key() !== before, Math.max(1, wakeAt - Date.now()));
     if (!woke) {
-      // A timer fired: the extension's deadline (it expires), or the window's end (access ends now). Early by
-      // workflow time: the loop waits the rest.
-      if (Date.now() < wakeAt) continue;
+      // A timer fired: the extension's deadline (it expires), or the window's end (access ends now).
       if (ext?.status === 'pending') run.commit(extensionEnded(run.state, 'expired'));
       if (extDue < endsAt) continue;
       return;

@@ -9,28 +9,29 @@ import type { RequestRun } from './request-run.js';
  * Stage by stage: notify the stage's approvers (the first stage's were told already when `toldFirst`:
  * sendFirstNotice), remind the undecided (the tenant's `reminders`, else once), escalate a stage nobody decides
  * within the tenant's `escalation.after`, expire at the lifetime. Reminders and escalations follow the policy as
- * last signed (a settings change wakes the wait); which of their timers fired decides what happens next. The expiry
- * has a timer of its own ({@link ExpiryTimer}), set once in the first task and kept while the others come and go.
+ * last signed (a settings change wakes the wait). The expiry has a timer of its own ({@link ExpiryTimer}), set once
+ * in the first task and kept while the others come and go. Which timer fired decides what happens next, never a
+ * re-read of the clock: a worker taking over from a dead one may run the activation of a timer that fired with the
+ * previous task's time, which a replay does not (found by test/production/replicas.test.ts), so a branch on the
+ * clock there would not replay.
  */
 export async function awaitDecisions(run: RequestRun, toldFirst: boolean): Promise<void> {
   const sent = { inStage: 0, total: 0 };
   let stageSince = Date.parse(run.state.createdAt);
   let stage = run.state.stage;
   if (!toldFirst) notifyStage(run, 'approval_needed');
-  const expiry = new ExpiryTimer(run, Date.parse(run.state.expiresAt));
+  const expiry = new ExpiryTimer(Date.parse(run.state.expiresAt));
   try {
     while (run.awaitingDecision()) {
       if (expiry.due) {
-        if (!expiry.reached()) continue;
         run.commit(expire(run.state, new Date()));
         return;
       }
       const { decisions } = run.state;
       const policy = run.latestPolicy;
       const nudge = nextNudge(run, policy, stageSince, sent, expiry.at);
-      // Counted from the latest clock this task knows (RequestRun.now): the server starts the timer when the task ends.
       // No reminder or escalation before the expiry: no timer here (the expiry's own wakes the wait).
-      const wait = nudge === null ? null : nudge.at > Date.now() ? Math.max(1, nudge.at - run.now()) : 0;
+      const wait = nudge === null ? null : Math.max(0, nudge.at - Date.now());
       const changed =
         wait !== 0 &&
         ((await condition(
@@ -70,29 +71,18 @@ function nextNudge(run: RequestRun, policy: RequestRun['latestPolicy'], stageSin
 }
 
 /**
- * A pending request's expiry: one timer, set in the request's first task (counted from the latest clock that task
- * knows: RequestRun.now) and kept while reminders and escalations come and go. Set again from a later task, it would
- * fall due late by that task's length, and a burst of reminders makes those tasks seconds long. Due only once
- * workflow time reaches `expiresAt`: a timer that fired before it (a worker clock ahead of the server's) is set again
- * for the rest, so a request never expires early.
+ * A pending request's expiry: one timer, set in the request's first task and kept while reminders and escalations
+ * come and go. Set again from a later task, it would fall due late by that task's length (the server starts a timer
+ * when its task completes; its length counts from the task's start), and a burst of reminders makes those tasks
+ * seconds long. Counted from workflow time (the server's clock), it never fires before `expiresAt`.
  */
 class ExpiryTimer {
-  /** The timer fired (or `expiresAt` had passed when it was to be set); see {@link reached}. */
+  /** The timer fired (or `expiresAt` had passed when it was to be set). */
   due = false;
   private readonly scope = new CancellationScope();
 
-  constructor(
-    private readonly run: RequestRun,
-    readonly at: number,
-  ) {
+  constructor(readonly at: number) {
     this.arm();
-  }
-
-  /** Whether workflow time has reached `expiresAt`; if not (the timer fired early), the timer is set for the rest. */
-  reached(): boolean {
-    if (Date.now() >= this.at) return true;
-    this.arm();
-    return false;
   }
 
   /** The request no longer waits: a timer still running is cancelled (in the task that ends the wait). */
@@ -103,7 +93,7 @@ class ExpiryTimer {
   private arm(): void {
     this.due = Date.now() >= this.at;
     if (this.due) return;
-    this.scope.run(() => sleep(Math.max(1, this.at - this.run.now()))).then(
+    this.scope.run(() => sleep(this.at - Date.now())).then(
       () => {
         this.due = true;
       },

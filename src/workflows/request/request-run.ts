@@ -24,8 +24,6 @@ export class RequestRun {
   /** Approver messages sent in the background; they finish before the workflow does. */
   readonly inFlight: Promise<void>[] = [];
   private readonly created: AuditDraft[];
-  /** The latest time a local activity reported in this workflow task, and the task's workflow time then. */
-  private reported: { at: number; during: number } | null = null;
 
   /** `runId`: this run's first execution run id; decisions are signed for it (shown as `state.runId`). */
   constructor(
@@ -64,33 +62,6 @@ export class RequestRun {
     if (this.state.status === RequestStatus.granting) this.journal.holdUntil(() => this.state.status !== RequestStatus.granting);
   }
 
-  /**
-   * Takes in the time a local activity answered, on the worker's clock (its answer crosses a trust boundary: anything
-   * but a valid time is ignored). Workflow time is the task's start on the server's clock, moved on by each local
-   * activity's own run time; a worker that took the task up late (queued behind others on a busy machine) is behind
-   * the real time by that wait, and a timer set from it would fall due that much late.
-   */
-  reportedTime(at: unknown): void {
-    const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
-    if (!Number.isFinite(ms)) return;
-    const during = Date.now();
-    const latest = this.reported?.during === during ? Math.max(this.reported.at, ms) : ms;
-    this.reported = { at: latest, during };
-  }
-
-  /**
-   * Now, for a timer's length: the workflow time, or the latest time a local activity reported at this same workflow
-   * time if that is later (at most {@link MAX_REPORTED_AHEAD_MS} later, against a worker clock far ahead). It comes
-   * from history (task times, local activities' markers), so a replay computes the same. Once workflow time moves on
-   * (a later task) it stands alone. A timer that this makes fire early (a worker clock ahead of the server's) is
-   * re-checked where that matters (the expiry: ExpiryTimer).
-   */
-  now(): number {
-    const workflowTime = Date.now();
-    if (this.reported?.during !== workflowTime) return workflowTime;
-    return Math.max(workflowTime, Math.min(this.reported.at, workflowTime + MAX_REPORTED_AHEAD_MS));
-  }
-
   /** Pending and not yet approved: decisions are still awaited. */
   awaitingDecision(): boolean {
     return this.state.status === RequestStatus.pending && this.state.approvedAt === null;
@@ -123,7 +94,6 @@ export class RequestRun {
       } catch (err) {
         if (isCancellation(err)) throw err;
       }
-      this.reportedTime((answer as { at?: unknown } | null)?.at);
       const at = deliveredAt(answer, this.input.createdAt);
       if (at) this.journal.record([onSuccess], at);
       else this.send(messages, onSuccess, false);
@@ -173,9 +143,6 @@ export class RequestRun {
     );
   }
 }
-
-/** How far ahead of workflow time a local activity's reported time counts ({@link RequestRun.now}). */
-export const MAX_REPORTED_AHEAD_MS = 60_000;
 
 /**
  * When a first notice was delivered, if the local activity's answer (it crosses a trust boundary) says it was: its
