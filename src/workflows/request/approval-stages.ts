@@ -82,23 +82,19 @@ class ExpiryTimer {
   private readonly scope = new CancellationScope();
 
   constructor(readonly at: number) {
-    this.arm();
-  }
-
-  /** The request no longer waits: a timer still running is cancelled (in the task that ends the wait). */
-  cancel(): void {
-    this.scope.cancel();
-  }
-
-  private arm(): void {
-    this.due = Date.now() >= this.at;
+    this.due = Date.now() >= at;
     if (this.due) return;
-    this.scope.run(() => sleep(this.at - Date.now())).then(
+    this.scope.run(() => sleep(at - Date.now())).then(
       () => {
         this.due = true;
       },
       () => undefined, // cancelled: the wait is over, or the workflow was cancelled (handled where it waits)
     );
+  }
+
+  /** The request no longer waits: a timer still running is cancelled (in the task that ends the wait). */
+  cancel(): void {
+    this.scope.cancel();
   }
 }
 
