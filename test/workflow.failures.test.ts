@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import { publicKeyOf, signDecision, signRequest } from '../src/domain/ed25519.js
 import { Registry } from 'prom-client';
 import { createGrantMetrics } from '../src/main/metrics.js';
 import { eventually } from './support/api.js';
+import * as defs from '../src/workflows/definitions.js';
 
 /**
  * The real workflow on the real Temporal server, with a worker of its own whose grant target misbehaves the way real
@@ -69,9 +70,11 @@ const behaviour = {
   outcomeFailureDetails: null as unknown[] | null,
   /** Recipients whose channel takes this long, once, before it delivers. */
   slowOnce: new Map<string, number>(),
+  /** Exports of a batch that ends a trail (`request.closed`) the sink refuses before it takes one. */
+  closingExportFailuresLeft: 0,
 };
 const reset = () =>
-  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, grantFailuresLeft: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [], outcomeFailureDetails: null, slowOnce: new Map() });
+  Object.assign(behaviour, { grantFails: false, grantRefused: false, grantDelayMs: 0, grantFailuresLeft: 0, revokeFailuresLeft: 0, revokeCalls: 0, calls: [], unreachable: new Set(), delivered: [], outcomeFailureDetails: null, slowOnce: new Map(), closingExportFailuresLeft: 0 });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lockbox-failures-'));
@@ -101,7 +104,17 @@ beforeAll(async () => {
       return builtin.revoke(input);
     },
   };
-  const audit = openJsonlAuditSink(join(dir, 'audit.jsonl'));
+  const jsonl = openJsonlAuditSink(join(dir, 'audit.jsonl'));
+  const audit: typeof jsonl = {
+    ...jsonl,
+    async append(events) {
+      if (behaviour.closingExportFailuresLeft > 0 && events.some((e) => e.type === 'request.closed')) {
+        behaviour.closingExportFailuresLeft -= 1;
+        throw new Error('audit sink unavailable (503)');
+      }
+      return jsonl.append(events);
+    },
+  };
   const inApp = createStoreNotifier(store);
   const notifier: Notifier = {
     async notify(n) {
@@ -137,6 +150,13 @@ beforeAll(async () => {
       ...activities,
       // The real activity, with its failure made final: the workflow then sees what it sees after the last of the
       // retries (about two minutes of them in production) without waiting for them.
+      // With the same failure: the request's end goes the usual way, to `sendOutcome` below.
+      async finishRequest(input: Parameters<typeof activities.finishRequest>[0]) {
+        if (behaviour.outcomeFailureDetails) {
+          throw ApplicationFailure.create({ message: 'outcome not delivered', type: OUTCOME_NOT_DELIVERED, details: [behaviour.outcomeFailureDetails], nonRetryable: true });
+        }
+        return activities.finishRequest(input);
+      },
       async sendOutcome(input: Parameters<typeof activities.sendOutcome>[0]) {
         if (behaviour.outcomeFailureDetails) {
           throw ApplicationFailure.create({ message: 'outcome not delivered', type: OUTCOME_NOT_DELIVERED, details: [behaviour.outcomeFailureDetails], nonRetryable: true });
@@ -314,7 +334,7 @@ describe('when the grant target misbehaves', () => {
 });
 
 describe('when an outcome cannot be delivered', () => {
-  it('tells the requester, the approvers of a failed grant and the tenant admins in one activity; each group that cannot be reached is audited on its own', async () => {
+  it('tells the requester, the approvers of a failed grant and the tenant admins in one activity, then again only those it could not reach; each group that cannot be reached is audited on its own', async () => {
     reset();
     behaviour.grantRefused = true;
     behaviour.unreachable = new Set(['eve@lockbox.dev', 'ada@contoso.com']);
@@ -331,9 +351,12 @@ describe('when an outcome cannot be delivered', () => {
     expect(audit.at(-1)?.type).toBe('request.closed');
     // The approver of the failed grant was told, once; nobody else was reached.
     expect(behaviour.delivered.filter((d) => d.includes(`${input.id}:outcome`))).toEqual([`alice@contoso.com ${input.id}:outcome:failed:alice@contoso.com`]);
-    // The approvers' notice went as a local activity (no activity task); one activity for the whole outcome.
+    // The approvers' notice went as a local activity (no activity task); one activity for the whole outcome with the
+    // trail's end, then one (retried) for the groups it could not reach.
     const scheduled = (await client.workflow.getHandle(input.id).fetchHistory()).events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-    expect(scheduled.filter((name) => ['sendOutcome', 'sendNotifications', 'notifyTenantAdmins'].includes(name))).toEqual(['sendOutcome']);
+    expect(scheduled.filter((name) => ['finishRequest', 'sendOutcome', 'sendNotifications', 'notifyTenantAdmins'].includes(name))).toEqual(['finishRequest', 'sendOutcome']);
+    // The sink holds the trail once, in order, ending with request.closed.
+    expect((await sinkTrail(input.id)).map((e) => e.type)).toEqual(audit.map((e) => e.type));
   });
 
   it('audits every group as failed when the failure names no group it sent (out of range, malformed): a failure is never left unaudited', async () => {
@@ -557,5 +580,93 @@ describe("a pending request's expiry", () => {
     const audit = await createLockboxClient(client, TASK_QUEUE).audit(input.id);
     expect(audit.filter((e) => e.type === 'approvers.reminded')).toHaveLength(2);
     expect(Date.parse(audit.find((e) => e.type === 'request.expired')!.time)).toBeGreaterThanOrEqual(Date.parse(result.expiresAt));
+  });
+});
+
+/** What the JSON Lines sink holds of a request's trail, in file order; each event id once (asserted). */
+async function sinkTrail(id: string): Promise<Array<{ id: string; seq: number; type: string; time: string }>> {
+  const lines = (await readFile(join(dir, 'audit.jsonl'), 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  const events = lines.map((l) => JSON.parse(l) as { id: string; requestId: string; seq: number; type: string; time: string }).filter((e) => e.requestId === id);
+  expect(new Set(events.map((e) => e.id)).size, 'each event once in the sink').toBe(events.length);
+  return events.sort((a, b) => a.seq - b.seq);
+}
+
+describe("a request's end", () => {
+  const reject = (input: ReturnType<typeof newRequest>, runId: string, signer = key) =>
+    signDecision({ requestId: input.id, runId, action: 'reject', actor: 'alice@contoso.com', note: 'no', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, signer);
+  /** The activities scheduled from the task that recorded the terminal event on, and the hold timers started there. */
+  async function endOf(id: string, terminal: string) {
+    const { events } = await historyOf(id);
+    const trail = await createLockboxClient(client, TASK_QUEUE).audit(id);
+    const endAt = Date.parse(trail.find((e) => e.type === terminal)!.time);
+    const after = events.filter((e) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6) >= endAt - 5);
+    return {
+      scheduled: after.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+      holds: after.filter((e) => {
+        const t = e.timerStartedEventAttributes?.startToFireTimeout;
+        return t && Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) === AUDIT_HOLD_MS;
+      }).length,
+      trail,
+    };
+  }
+
+  it('is one activity: the outcome told, then the last batch with request.closed exported; no export of its own, no hold timer', async () => {
+    reset();
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
+    await lockbox.decide(input.id, 'reject', reject(input, runId!));
+    await client.workflow.getHandle(input.id).result();
+    const { scheduled, holds, trail } = await endOf(input.id, 'request.rejected');
+    expect(scheduled).toEqual(['finishRequest']);
+    expect(holds).toBe(0);
+    expect(trail.map((e) => e.type).slice(-2)).toEqual(['request.rejected', 'request.closed']);
+    expect((await sinkTrail(input.id)).map((e) => [e.seq, e.type, e.time])).toEqual(trail.map((e) => [e.seq, e.type, e.time]));
+    expect(behaviour.delivered.filter((d) => d.startsWith(`eve@lockbox.dev ${input.id}:outcome`))).toEqual([`eve@lockbox.dev ${input.id}:outcome:rejected`]);
+    // The request's record was kept with the last batch: its version is the whole trail.
+    expect(await store.getRequestRecord(input.id)).toMatchObject({ version: trail.length, closed: true, request: { status: 'rejected' } });
+    expect((await store.listRequestEvents(input.id)).map((e) => e.id)).toEqual(trail.map((e) => e.id));
+  });
+
+  it('sends a batch the sink refused the usual way, retried, without telling anyone twice', async () => {
+    reset();
+    behaviour.closingExportFailuresLeft = 2;
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
+    await lockbox.decide(input.id, 'reject', reject(input, runId!));
+    await client.workflow.getHandle(input.id).result();
+    expect(behaviour.closingExportFailuresLeft).toBe(0);
+    const { scheduled, trail } = await endOf(input.id, 'request.rejected');
+    expect(scheduled).toEqual(['finishRequest', 'exportAudit']);
+    expect(trail.at(-1)?.type).toBe('request.closed');
+    expect((await sinkTrail(input.id)).map((e) => [e.seq, e.type, e.time])).toEqual(trail.map((e) => [e.seq, e.type, e.time]));
+    expect(behaviour.delivered.filter((d) => d.includes(`${input.id}:outcome`)).sort()).toEqual(
+      [`ada@contoso.com ${input.id}:outcome:rejected:tenant admins:admin:ada@contoso.com`, `eve@lockbox.dev ${input.id}:outcome:rejected`].sort(),
+    );
+  });
+
+  it('records what arrives while the last batch goes out after request.closed, never over its seq', async () => {
+    reset();
+    // The requester's channel takes a while: the end's activity is still running when the forgery arrives.
+    behaviour.slowOnce.set('eve@lockbox.dev', 1_500);
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000);
+    const { runId } = await lockbox.start(input, true);
+    await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
+    await lockbox.decide(input.id, 'reject', reject(input, runId!));
+    await new Promise((r) => setTimeout(r, 300));
+    const forger = { keyId: key.keyId, secretKey: bytesToHex(ed25519.utils.randomSecretKey()) };
+    await client.workflow.getHandle(input.id).signal(defs.rejectSignal, reject(input, runId!, forger));
+    await client.workflow.getHandle(input.id).result();
+    const { scheduled } = await endOf(input.id, 'request.rejected');
+    expect(scheduled[0]).toBe('finishRequest');
+    const stored = await sinkTrail(input.id);
+    expect(stored.map((e) => e.seq)).toEqual(stored.map((_, i) => i + 1));
+    const types = stored.map((e) => e.type);
+    expect(types.slice(-2)).toEqual(['request.closed', 'decision.rejected_unauthenticated']);
+    expect((await lockbox.audit(input.id)).map((e) => e.id)).toEqual(stored.map((e) => e.id));
   });
 });

@@ -1,13 +1,13 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { AuditSink } from '../ports/audit-sink.js';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { GrantRouter } from '../adapters/grants/grant-router.js';
 import { checkTargetUse, EMPTY_CATALOG, kindOf, type ResourceTarget, type TargetUse } from '../domain/resources.js';
 import type { GrantInput, GrantNow, GrantResult } from '../ports/grant-provider.js';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { Logger } from '../config/logger.js';
 import { verifyMessage, verifyRequest } from '../domain/ed25519.js';
-import { FIRST_NOTICE_WITHIN_MS, OUTCOME_NOT_DELIVERED, type NoticeNow, type OutcomeFailure } from '../domain/messages.js';
+import { FIRST_NOTICE_WITHIN_MS, OUTCOME_NOT_DELIVERED, OUTCOME_WITHIN_MS, type NoticeNow, type OutcomeFailure } from '../domain/messages.js';
 import type { NewRequestInput } from '../domain/request.js';
 import { DECISION_MESSAGE_PREFIX, type SignatureCheck } from '../domain/signing.js';
 import type { Store } from '../ports/store.js';
@@ -106,12 +106,40 @@ export function createActivities(deps: ActivityDeps) {
      * is the last) with its own reason, so the workflow audits each on its own. A retry re-sends only what a channel
      * has not delivered yet (the fan-out remembers), so a flaky Slack does not mean a second e-mail.
      */
-    async sendOutcome(input: { direct: Notification[][]; admins: Notification | null }): Promise<void> {
-      const groups = [...input.direct.map((messages) => () => deliverEach(deps, messages)), ...(input.admins ? [() => tellTenantAdmins(deps, input.admins!)] : [])];
-      const results = await Promise.allSettled(groups.map((send) => send()));
-      const failed: OutcomeFailure[] = results.flatMap((r, group) => (r.status === 'rejected' ? [{ group, error: errorMessage(r.reason) }] : []));
-      if (failed.length === 0) return;
-      throw ApplicationFailure.retryable(failed.map((f) => f.error).join('; '), OUTCOME_NOT_DELIVERED, failed);
+    async sendOutcome(input: Outcome): Promise<void> {
+      const failed = await deliverOutcome(deps, input);
+      if (failed.length > 0) throw ApplicationFailure.retryable(failed.map((f) => f.error).join('; '), OUTCOME_NOT_DELIVERED, failed);
+    },
+
+    /**
+     * A request's end in one activity (one activity task and one workflow task fewer for every request that ends):
+     * the outcome as `sendOutcome` sends it, then, once everyone has heard it, the trail's last batch exported as
+     * `exportAudit` exports it. The outcome gets {@link OUTCOME_WITHIN_MS}: a group not told by then fails the activity
+     * at once, without a retry and with nothing exported (`OutcomeNotDelivered`, non-retryable, naming the groups),
+     * and the workflow goes the usual way (`sendOutcome` to those groups, retried and audited), so a slow channel holds
+     * the trail no longer than that. A batch the sinks refuse answers `exported: false` (the workflow exports it the
+     * usual way, retried), so that the outcome is never sent again for it. Retried only when an attempt got no
+     * answer (a worker that died, a timeout); from the second attempt on, an outcome not delivered is retried too,
+     * never handed back: the attempt before may have exported the batch, `request.closed` included, and the usual way
+     * would then number its own events over it.
+     */
+    async finishRequest(input: Outcome & { events: AuditEvent[]; record?: RecordCopy }): Promise<{ exported: boolean }> {
+      const deadline = Date.now() + OUTCOME_WITHIN_MS;
+      const failed = await withDeadline(deliverOutcome(deps, input), deadline, () => new Error(`outcome not delivered within ${OUTCOME_WITHIN_MS} ms`)).catch(
+        (err: unknown): OutcomeFailure[] => [{ group: -1, error: errorMessage(err) }],
+      );
+      if (failed.length > 0) {
+        const message = failed.map((f) => f.error).join('; ');
+        if (currentAttempt() > 1) throw ApplicationFailure.retryable(message, OUTCOME_NOT_DELIVERED);
+        throw ApplicationFailure.nonRetryable(message, OUTCOME_NOT_DELIVERED, failed);
+      }
+      try {
+        await exportTrail(deps, input.events, input.record);
+        return { exported: true };
+      } catch (err) {
+        deps.log.warn('audit export at the end of a request failed; the workflow exports it again', { requestId: input.events[0]?.requestId, error: errorMessage(err) });
+        return { exported: false };
+      }
     },
 
     async grantAccess(input: GrantInput & { target?: ResourceTarget; notAfter?: string }): Promise<GrantResult> {
@@ -213,8 +241,7 @@ export function createActivities(deps: ActivityDeps) {
      * the request as it stood then) with them in the Store; a retry repeats both, and both store each event once.
      */
     async exportAudit(events: AuditEvent[], record?: RecordCopy): Promise<void> {
-      await deps.audit.append(events);
-      if (record) await keepRecord(deps, events, record, callingWorkflowId());
+      await exportTrail(deps, events, record);
     },
 
     /** Tenant settings, applied only as the API signed them. */
@@ -232,6 +259,35 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** This activity's attempt (1 outside an activity: a test calling it directly). */
+function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
+/** A request's outcome: each `direct` group (the requester; the approvers of a failed grant) and the tenant's admins. */
+export interface Outcome {
+  direct: Notification[][];
+  admins: Notification | null;
+}
+
+/** Sends every group of an outcome at once; answers the groups that failed (`admins` is the last index). */
+async function deliverOutcome(deps: ActivityDeps, input: Outcome): Promise<OutcomeFailure[]> {
+  const direct = Array.isArray(input?.direct) ? input.direct : [];
+  const groups = [...direct.map((messages) => () => deliverEach(deps, messages)), ...(input?.admins ? [() => tellTenantAdmins(deps, input.admins!)] : [])];
+  const results = await Promise.allSettled(groups.map((send) => send()));
+  return results.flatMap((r, group) => (r.status === 'rejected' ? [{ group, error: errorMessage(r.reason) }] : []));
+}
+
+/** A batch of a trail to the sinks and, with `record`, the request's record kept with it; both store each event once. */
+async function exportTrail(deps: ActivityDeps, events: AuditEvent[], record?: RecordCopy): Promise<void> {
+  await deps.audit.append(events);
+  if (record) await keepRecord(deps, events, record, callingWorkflowId());
+}
 
 /** Every known admin of the message's tenant, told the message (each with an id of their own); returns who. */
 async function tellTenantAdmins(deps: ActivityDeps, message: Notification): Promise<string[]> {

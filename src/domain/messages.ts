@@ -97,6 +97,13 @@ export const FIRST_NOTICE_WITHIN_MS = 2_000;
 /** `sendNoticeNow`'s answer: delivered (when, on the worker's clock), or not (why); it never fails. */
 export type NoticeNow = { delivered: true; at: string } | { delivered: false; error: string };
 
+/**
+ * How long a request's outcome may take in `finishRequest` (the outcome and the trail's last batch in one activity)
+ * before the workflow sends it the usual way: the longest a slow channel holds the last batch of the trail (as a
+ * hold does elsewhere: AUDIT_HOLD_MS).
+ */
+export const OUTCOME_WITHIN_MS = 3_000;
+
 /** The failure type of the `sendOutcome` activity; its details are one {@link OutcomeFailure} per group that failed. */
 export const OUTCOME_NOT_DELIVERED = 'OutcomeNotDelivered';
 export interface OutcomeFailure {

@@ -20,12 +20,17 @@ export class AuditJournal {
   private handed = 0;
   private holds = 0;
   private closing = false;
+  /** An export activity is running (batches go out one at a time, in order). */
+  private exporting = false;
+  /** What is recorded while the last batch goes out with the last step ({@link finishWith}); recorded after it. */
+  private late: { draft: AuditDraft; at: Date }[] | null = null;
   private loop: Promise<void> | null = null;
 
+  /** `exportBatch`'s `version`: how many events the trail has with this batch (the request's record keeps it). */
   constructor(
     private readonly requestId: string,
     private readonly tenant: string,
-    private readonly exportBatch: (events: AuditEvent[]) => Promise<void>,
+    private readonly exportBatch: (events: AuditEvent[], version: number) => Promise<void>,
   ) {}
 
   /**
@@ -35,18 +40,13 @@ export class AuditJournal {
    */
   record(drafts: readonly AuditDraft[], at?: Date): void {
     for (const d of drafts) {
-      this.events.push(
-        buildAuditEvent({
-          requestId: this.requestId,
-          tenant: this.tenant,
-          seq: this.events.length + 1,
-          time: at ?? new Date(),
-          type: d.type,
-          actor: d.actor,
-          details: d.details,
-        }),
-      );
+      if (this.late) this.late.push({ draft: d, at: at ?? new Date() });
+      else this.events.push(this.build(d, this.events.length + 1, at ?? new Date()));
     }
+  }
+
+  private build(d: AuditDraft, seq: number, time: Date): AuditEvent {
+    return buildAuditEvent({ requestId: this.requestId, tenant: this.tenant, seq, time, type: d.type, actor: d.actor, details: d.details });
   }
 
   /** Starts the export loop; a Temporal cancellation of the workflow does not stop it. */
@@ -60,9 +60,51 @@ export class AuditJournal {
         if (this.handed >= this.events.length) return;
         const batch = this.events.slice(this.handed);
         this.handed += batch.length;
-        await this.exportBatch(batch);
+        this.exporting = true;
+        try {
+          await this.exportBatch(batch, this.handed);
+        } finally {
+          this.exporting = false;
+        }
       }
     });
+  }
+
+  /**
+   * Ends the trail with `last` in one activity together with a last step (the outcome notifications): `step` gets
+   * the trail's last batch (every event not yet exported, then `last`) and its version, does its work, exports the
+   * batch, and answers how far it got. One activity and one workflow task instead of two each, and no hold timer.
+   * An export in flight finishes first (batches go out in order).
+   * - `exported`: `last` is recorded (with the time it went out with) and the batch counts as exported;
+   * - `recorded`: the step's work is done but the batch is not exported: `last` is recorded, the batch goes the
+   *   usual way (retried until it is out);
+   * - null: nothing of the batch counts as exported and `last` is not recorded: the caller goes the usual way.
+   * What is recorded while `step` runs (a forged decision) is recorded after `last` if it was recorded, before it
+   * otherwise; either way no two events share a `seq`. Answers whether `last` was recorded.
+   */
+  async finishWith(last: AuditDraft, step: (batch: AuditEvent[], version: number) => Promise<'exported' | 'recorded' | null>): Promise<boolean> {
+    if (this.closing || this.late) return false;
+    this.holds += 1;
+    let done: 'exported' | 'recorded' | null = null;
+    try {
+      // A batch still going out goes first (batches go out in order); the hold keeps the loop from starting another.
+      await condition(() => !this.exporting);
+      const closing = this.build(last, this.events.length + 1, new Date());
+      const batch = [...this.events.slice(this.handed), closing];
+      this.late = [];
+      try {
+        done = await step(batch, closing.seq);
+      } finally {
+        const late = this.late;
+        this.late = null;
+        if (done) this.events.push(closing);
+        if (done === 'exported') this.handed = this.events.length;
+        for (const l of late) this.record([l.draft], l.at);
+      }
+    } finally {
+      this.holds -= 1;
+    }
+    return done !== null;
   }
 
   /**

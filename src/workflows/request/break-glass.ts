@@ -30,13 +30,18 @@ export function grantEmergency(run: RequestRun): void {
   if (sample) run.inFlight.push(CancellationScope.nonCancellable(() => tellAdmins(run, sample)));
 }
 
+/** An emergency request that was granted awaits its review once it ended; one never granted (e.g. not signed) does not. */
+export function awaitsReview(run: RequestRun): boolean {
+  return run.state.emergency === true && run.state.approvedAt !== null;
+}
+
 /**
  * After an emergency request ended, the workflow stays open until it is reviewed or `reviewWithin` passes; halfway
  * there the tenant's approvers are reminded once (`approvers.reminded`, kind `review`); at the deadline
  * `request.review_overdue` once, and the tenant's admins are told. Which timer fired decides, not the clock.
  */
 export async function awaitReview(run: RequestRun): Promise<void> {
-  if (!run.state.emergency || run.state.approvedAt === null) return; // never granted (e.g. not signed): nothing to review
+  if (!awaitsReview(run)) return;
   run.commit({ state: reviewDue(run.state), audit: [] });
   const review = run.state.review;
   if (!review || review.status !== ReviewStatus.pending || review.dueAt === null) return;

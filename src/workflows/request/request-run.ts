@@ -3,7 +3,8 @@ import { AuditEventType } from '../../domain/audit.js';
 import { createRequest, type AuditDraft } from '../../domain/decide.js';
 import { FIRST_NOTICE_WITHIN_MS, type Message, type NoticeNow } from '../../domain/messages.js';
 import type { ApprovalPolicy } from '../../domain/policy.js';
-import { RequestStatus, type AccessRequest, type NewRequestInput } from '../../domain/request.js';
+import { RequestStatus, isTerminal, type AccessRequest, type NewRequestInput } from '../../domain/request.js';
+import type { RecordCopy } from '../../activities/records.js';
 import { AuditJournal } from '../audit-journal.js';
 import * as defs from '../definitions.js';
 import { mustSucceed, notifications, oneTry } from './proxies.js';
@@ -60,7 +61,27 @@ export class RequestRun {
     upsertSearchAttributes([{ key: defs.SearchAttributes.status, value: this.state.status }]);
     // The approval and the grant's outcome go out together (the grant normally takes milliseconds).
     if (this.state.status === RequestStatus.granting) this.journal.holdUntil(() => this.state.status !== RequestStatus.granting);
+    // The end's events wait for the end (in this activation; see endBegins), which takes them out with the outcome.
+    if (isTerminal(this.state.status) && !this.endAwaited) {
+      this.endAwaited = true;
+      this.journal.holdUntil(() => !this.endAwaited, null);
+    }
   }
+
+  /**
+   * The request's end has put its own hold on the trail (or will wait on something slow first: approver messages
+   * still being sent), so the hold put when it ended (no timer: the end follows in the same activation) is released.
+   */
+  endBegins(): void {
+    this.endAwaited = false;
+  }
+  private endAwaited = false;
+
+  /** Approver messages being sent in the background now. */
+  get sending(): number {
+    return this.sendingNow;
+  }
+  private sendingNow = 0;
 
   /** Pending and not yet approved: decisions are still awaited. */
   awaitingDecision(): boolean {
@@ -72,7 +93,10 @@ export class RequestRun {
    * waits for them ({@link holdingAudit}) unless `holdTrail` is false.
    */
   send(messages: Message[], onSuccess: AuditDraft | null, holdTrail = true): void {
-    const sending = CancellationScope.nonCancellable(() => this.notify(messages, onSuccess));
+    this.sendingNow += 1;
+    const sending = CancellationScope.nonCancellable(() => this.notify(messages, onSuccess)).finally(() => {
+      this.sendingNow -= 1;
+    });
     this.inFlight.push(holdTrail ? this.holdingAudit(sending) : sending);
   }
 
@@ -137,10 +161,17 @@ export class RequestRun {
   private newJournal(auditId: string): AuditJournal {
     // The request's record (docs/records.md) is kept with each batch, as the request stands when it goes out; a
     // second run under a used id keeps none (the id's record is the owner's).
-    const owner = auditId === this.input.id;
-    return new AuditJournal(auditId, this.input.tenant, (events) =>
-      owner ? mustSucceed.exportAudit(events, { request: this.state, version: this.journal.events.length }) : mustSucceed.exportAudit(events),
-    );
+    this.ownTrail = auditId === this.input.id;
+    return new AuditJournal(auditId, this.input.tenant, (events, version) => {
+      const record = this.recordAt(version);
+      return record ? mustSucceed.exportAudit(events, record) : mustSucceed.exportAudit(events);
+    });
+  }
+  private ownTrail = true;
+
+  /** The request's record to keep with a batch of its trail (`version` events long); none for a second run's trail. */
+  recordAt(version: number): RecordCopy | undefined {
+    return this.ownTrail ? { request: this.state, version } : undefined;
   }
 }
 
