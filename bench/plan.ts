@@ -17,6 +17,8 @@ export interface Plan {
   levelCapMs: number;
   scaleN: number;
   scaleConcurrency: number;
+  /** The scale phase's creates per second at most (`--scale-rate`); null: as fast as `scaleConcurrency` goes. */
+  scaleRate: number | null;
   requestTtl: string;
   listCalls: number;
   /** Read path: closed requests read both ways (API from the record, Temporal query), and list calls both ways. */
@@ -45,7 +47,7 @@ export function parseArgs(argv: string[]): Plan {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const known = new Set(['--quick', '--keep-data', '--n', '--ttl', '--phases', '--out', '--cpu-prof', '--stack-log', '--burst-n', '--production']);
+  const known = new Set(['--quick', '--keep-data', '--n', '--ttl', '--phases', '--out', '--cpu-prof', '--stack-log', '--burst-n', '--scale-rate', '--production']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new Error(`unknown option ${a} (options: ${[...known].join(' ')})`);
@@ -58,6 +60,8 @@ export function parseArgs(argv: string[]): Plan {
   // it): 30 s for the quick run's 500 (they are created at 35-100/s here), 12 minutes for 10,000.
   const burstN = value('--burst-n') ? Number(value('--burst-n')) : quick ? 100 : 1000;
   if (!Number.isInteger(burstN) || burstN < 1 || burstN > 10_000) throw new Error('--burst-n must be a whole number between 1 and 10000');
+  const scaleRate = value('--scale-rate') ? Number(value('--scale-rate')) : null;
+  if (scaleRate !== null && !(Number.isFinite(scaleRate) && scaleRate > 0 && scaleRate <= 10_000)) throw new Error('--scale-rate must be a number of creates per second above 0');
   const ttl = value('--ttl') ?? (quick ? `${Math.max(30, Math.ceil(n / 24))}s` : `${Math.max(2, Math.ceil(n / 15 / 60))}m`);
   if (parseDuration(ttl) === null) throw new Error(`--ttl ${ttl} is not a duration`);
   const phases = new Set((value('--phases') ?? ALL_PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
@@ -76,6 +80,7 @@ export function parseArgs(argv: string[]): Plan {
     levelCapMs: quick ? 10_000 : 120_000,
     scaleN: n,
     scaleConcurrency: quick ? 8 : 16,
+    scaleRate,
     requestTtl: ttl,
     listCalls: quick ? 30 : 200,
     readGets: quick ? 60 : 300,

@@ -137,7 +137,7 @@ async function main(): Promise<void> {
 
     let scale: (Results['pending'] & { dueTimes?: number[] }) | null = null;
     if (plan.phases.has('scale')) {
-      log(`scale: ${plan.scaleN} pending requests, ${plan.scaleConcurrency} at a time`);
+      log(`scale: ${plan.scaleN} pending requests, ${plan.scaleConcurrency} at a time${plan.scaleRate !== null ? `, at most ${plan.scaleRate} a second` : ''}`);
       scale = await scalePhase(ctx, client, cpu, bareFloor);
     }
     let drain: DrainResult | null = null;

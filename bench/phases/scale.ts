@@ -10,7 +10,7 @@ import { nowMs, percentiles, pool, round, sleep } from '../stats.js';
 
 /** N pending requests at once: memory, listing, and that every one expires on time. */
 export async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFloor: { perWorkflowKiB: number | null; count: number }) {
-  const { scaleN: n, scaleConcurrency, listCalls, expirySample } = ctx.plan;
+  const { scaleN: n, scaleConcurrency, scaleRate, listCalls, expirySample } = ctx.plan;
   const tq = ctx.stack.taskQueue;
   const pendingQuery = `WorkflowType = 'accessRequestWorkflow' AND TaskQueue = '${tq}' AND LockboxStatus = 'pending'`;
   const countPending = async () => {
@@ -43,10 +43,14 @@ export async function scalePhase(ctx: Ctx, client: Client, cpu: CpuMeter, bareFl
     const createErrors: string[] = [];
     const idleAtCreate = rssMiB(ctx.stack.lockboxPid);
     const t0 = nowMs();
+    const startedAt = Date.now();
     const firstExpiryGuard = Date.now() + ctx.ttlMs * 0.6;
     let lastProgress = Date.now();
     await cpu.measure(`scale: create ${n} pending`, () =>
       pool(n, scaleConcurrency, firstExpiryGuard, async (i) => {
+        // Paced (`--scale-rate`): the i-th create starts no earlier than i / rate seconds in, so they fall due at
+        // that rate too.
+        if (scaleRate !== null) await sleep(startedAt + (i * 1000) / scaleRate - Date.now());
         let c: ApiResponse;
         try {
           c = await create(ctx, resource(ctx, 'scale', i), '1h');
