@@ -610,13 +610,19 @@ describe("a request's end", () => {
     };
   }
 
-  it('is one activity: the outcome told, then the last batch with request.closed exported; no export of its own, no hold timer', async () => {
-    reset();
+  /** A request filed, its approvers told, then rejected: its end follows. */
+  async function rejected() {
     const lockbox = createLockboxClient(client, TASK_QUEUE);
     const input = newRequest(60_000, 60_000);
     const { runId } = await lockbox.start(input, true);
     await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
     await lockbox.decide(input.id, 'reject', reject(input, runId!));
+    return { lockbox, input, runId: runId! };
+  }
+
+  it('is one activity: the outcome told, then the last batch with request.closed exported; no export of its own, no hold timer', async () => {
+    reset();
+    const { input } = await rejected();
     await client.workflow.getHandle(input.id).result();
     const { scheduled, holds, trail } = await endOf(input.id, 'request.rejected');
     expect(scheduled).toEqual(['finishRequest']);
@@ -632,11 +638,7 @@ describe("a request's end", () => {
   it('sends a batch the sink refused the usual way, retried, without telling anyone twice', async () => {
     reset();
     behaviour.closingExportFailuresLeft = 2;
-    const lockbox = createLockboxClient(client, TASK_QUEUE);
-    const input = newRequest(60_000, 60_000);
-    const { runId } = await lockbox.start(input, true);
-    await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
-    await lockbox.decide(input.id, 'reject', reject(input, runId!));
+    const { input } = await rejected();
     await client.workflow.getHandle(input.id).result();
     expect(behaviour.closingExportFailuresLeft).toBe(0);
     const { scheduled, trail } = await endOf(input.id, 'request.rejected');
@@ -652,14 +654,10 @@ describe("a request's end", () => {
     reset();
     // The requester's channel takes a while: the end's activity is still running when the forgery arrives.
     behaviour.slowOnce.set('eve@lockbox.dev', 1_500);
-    const lockbox = createLockboxClient(client, TASK_QUEUE);
-    const input = newRequest(60_000, 60_000);
-    const { runId } = await lockbox.start(input, true);
-    await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
-    await lockbox.decide(input.id, 'reject', reject(input, runId!));
+    const { lockbox, input, runId } = await rejected();
     await new Promise((r) => setTimeout(r, 300));
     const forger = { keyId: key.keyId, secretKey: bytesToHex(ed25519.utils.randomSecretKey()) };
-    await client.workflow.getHandle(input.id).signal(defs.rejectSignal, reject(input, runId!, forger));
+    await client.workflow.getHandle(input.id).signal(defs.rejectSignal, reject(input, runId, forger));
     await client.workflow.getHandle(input.id).result();
     const { scheduled } = await endOf(input.id, 'request.rejected');
     expect(scheduled[0]).toBe('finishRequest');
