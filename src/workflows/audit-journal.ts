@@ -110,9 +110,10 @@ export class AuditJournal {
   /**
    * Keeps what is recorded but not yet exported (and what is recorded meanwhile) from the sinks until `done()` or
    * `maxMs` of workflow time, so that a step running beside the export (the approvers' notification, the grant, the
-   * outcome notifications when the end is not one activity) goes out in the same batch as the events before it: one export activity and one workflow
-   * task instead of two. Costs a timer, so it is only put when something is waiting. Call it in the same activation
-   * that recorded the waiting events, before the workflow awaits anything. The last step (`drain`) ignores holds.
+   * outcome notifications when the end is not one activity) goes out in the same batch as the events before it: one
+   * export activity and one workflow task instead of two. Costs a timer, so it is only put when something is waiting.
+   * Call it in the same activation that recorded the waiting events, before the workflow awaits anything. The last
+   * step (`drain`) ignores holds.
    * `maxMs` null: no timer, for a step bounded by its own timeout (a local activity) or one that follows in the
    * same activation (a request's end: RequestRun.commit), which must end it.
    */
