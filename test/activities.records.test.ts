@@ -6,6 +6,9 @@
 import { ulid } from 'ulid';
 import { describe, expect, it } from 'vitest';
 import { keepRecord } from '../src/activities/records.js';
+import { createActivities } from '../src/activities/index.js';
+import type { AuditEvent } from '../src/domain/audit.js';
+import type { AuditSink } from '../src/ports/audit-sink.js';
 import { buildAuditEvent } from '../src/domain/audit.js';
 import type { AccessRequest } from '../src/domain/request.js';
 import { filedRequest, useTempSqliteStore } from './support/records-fixtures.js';
@@ -50,5 +53,30 @@ describe('keeping a request record', () => {
     }
     // The other request's events did not land under its id either.
     expect(await store().listRequestEvents(other.id)).toEqual([]);
+  });
+});
+
+describe("a request's end (finishRequest)", () => {
+  it('keeps the record only through the same check as every export: a copy from a run that does not own the id is refused, its events still reach the sinks', async () => {
+    // A workflow started around the API under a used id (someone with access to the Temporal namespace).
+    const r = await claimed('run-f', 'run-g');
+    const exported: string[] = [];
+    const told: string[] = [];
+    const activities = createActivities({
+      store: store(),
+      log,
+      trustedKeys: {},
+      grants: { providerFor: () => { throw new Error('no grant here'); }, endExpiredSessions: async () => [], close: async () => undefined },
+      notifier: { notify: async (n) => void told.push(n.id) },
+      audit: { append: async (events: AuditEvent[]) => void exported.push(...events.map((e) => e.id)) } as unknown as AuditSink,
+    });
+    warnings.length = 0;
+    const events = created(r);
+    const message = { id: `${r.id}:outcome:expired`, requestId: r.id, tenant: r.tenant, recipient: r.requester, kind: 'outcome', subject: 'expired', body: 'expired', createdAt: new Date().toISOString() };
+    expect(await activities.finishRequest({ direct: [[message as never]], admins: null, events, record: { request: r, version: 1 } })).toEqual({ exported: true });
+    expect(told).toEqual([message.id]);
+    expect(exported).toEqual(events.map((e) => e.id));
+    expect(await store().getRequestRecord(r.id)).toBeNull();
+    expect(warnings).toEqual([{ requestId: r.id, reason: 'not the run that owns the request id' }]);
   });
 });
