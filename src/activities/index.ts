@@ -1,6 +1,6 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { AuditSink } from '../ports/audit-sink.js';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { GrantRouter } from '../adapters/grants/grant-router.js';
 import { checkTargetUse, EMPTY_CATALOG, kindOf, type ResourceTarget, type TargetUse } from '../domain/resources.js';
 import type { GrantInput, GrantNow, GrantResult } from '../ports/grant-provider.js';
@@ -17,7 +17,7 @@ import { whileHeartbeating } from './heartbeat.js';
 import { withDeadline } from '../adapters/deadline.js';
 import { createSettingsActivities } from './settings.js';
 import { createSweepActivities } from './sweep.js';
-import { callingWorkflowId, createRecordActivities, keepRecord, type RecordCopy } from './records.js';
+import { activityInfo, callingWorkflowId, createRecordActivities, keepRecord, type RecordCopy } from './records.js';
 
 export type { ActivityDeps } from './deps.js';
 export type { GrantMetrics, ReconcileMetrics } from './metrics.js';
@@ -130,7 +130,7 @@ export function createActivities(deps: ActivityDeps) {
       );
       if (failed.length > 0) {
         const message = failed.map((f) => f.error).join('; ');
-        if (currentAttempt() > 1) throw ApplicationFailure.retryable(message, OUTCOME_NOT_DELIVERED);
+        if ((activityInfo()?.attempt ?? 1) > 1) throw ApplicationFailure.retryable(message, OUTCOME_NOT_DELIVERED);
         throw ApplicationFailure.nonRetryable(message, OUTCOME_NOT_DELIVERED, failed);
       }
       try {
@@ -259,15 +259,6 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-
-/** This activity's attempt (1 outside an activity: a test calling it directly). */
-function currentAttempt(): number {
-  try {
-    return Context.current().info.attempt;
-  } catch {
-    return 1;
-  }
-}
 
 /** A request's outcome: each `direct` group (the requester; the approvers of a failed grant) and the tenant's admins. */
 export interface Outcome {

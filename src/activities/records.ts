@@ -14,13 +14,18 @@ export interface RecordCopy {
   version: number;
 }
 
-/** The workflow that runs this activity, or null outside an activity (a test calling it directly). */
-export function callingWorkflowId(): string | null {
+/** The running activity's info, or null outside an activity (a test calling it directly). */
+export function activityInfo(): Context['info'] | null {
   try {
-    return Context.current().info.workflowExecution?.workflowId ?? null;
+    return Context.current().info;
   } catch {
     return null;
   }
+}
+
+/** The workflow that runs this activity, or null outside an activity (a test calling it directly). */
+export function callingWorkflowId(): string | null {
+  return activityInfo()?.workflowExecution?.workflowId ?? null;
 }
 
 /**
