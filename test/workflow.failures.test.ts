@@ -583,6 +583,62 @@ describe("a pending request's expiry", () => {
   });
 });
 
+describe('a reminder', () => {
+  const reminded = (input: ReturnType<typeof newRequest>) => `alice@contoso.com ${input.id}:reminder:alice@contoso.com`;
+  /** What the history shows of a request's messages: local sends' answers, the activities, the export batches, the hold timers. */
+  async function messagesOf(id: string) {
+    const { events, markers, scheduled } = await historyOf(id);
+    const converter = client.options.loadedDataConverter.payloadConverter;
+    const exports = events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportAudit')
+      .map((e) => (converter.fromPayload(e.activityTaskScheduledEventAttributes!.input!.payloads![0]!) as Array<{ type: string }>).map((x) => x.type));
+    const holds = events.filter((e) => {
+      const t = e.timerStartedEventAttributes?.startToFireTimeout;
+      return t && Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) === AUDIT_HOLD_MS;
+    }).length;
+    return { sentNow: markers.filter((m) => m.includes('sendNoticeNow')), scheduled, exports, holds };
+  }
+
+  it('goes out as a local activity of the task its timer fired in: no activity task, no hold timer, its event exported alone', async () => {
+    reset();
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000, undefined, { reminders: { count: 1, everyMs: 1_000 } });
+    const { runId } = await lockbox.start(input, true);
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.reminded'));
+    expect(behaviour.delivered.filter((d) => d.includes(`${input.id}:reminder`))).toEqual([reminded(input)]);
+    const seen = await eventually(() => messagesOf(input.id), (s) => s.exports.some((b) => b.includes('approvers.reminded')));
+    // The first notice's answer and the reminder's, each delivered.
+    expect(seen.sentNow).toHaveLength(2);
+    expect(seen.sentNow[1]).toContain('"delivered":true');
+    expect(seen.scheduled.filter((name) => name !== 'exportAudit')).toEqual([]);
+    expect(seen.holds).toBe(0);
+    expect(seen.exports.at(-1)).toEqual(['approvers.reminded']);
+    // Its time is the delivery's, never before it fell due (a second after the request was filed).
+    const event = audit.find((e) => e.type === 'approvers.reminded')!;
+    expect(Date.parse(event.time)).toBeGreaterThanOrEqual(Date.parse(input.createdAt) + 1_000);
+    expect(event.details).toEqual({ stage: 'customer', recipients: ['alice@contoso.com'] });
+    await lockbox.decide(input.id, 'reject', signDecision({ requestId: input.id, runId: runId!, action: 'reject', actor: 'alice@contoso.com', note: 'done', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key));
+  });
+
+  it('goes the usual way when the channel refuses it: the retried activity delivers it once the channel is back, audited once', async () => {
+    reset();
+    const lockbox = createLockboxClient(client, TASK_QUEUE);
+    const input = newRequest(60_000, 60_000, undefined, { reminders: { count: 1, everyMs: 1_500 } });
+    const { runId } = await lockbox.start(input, true);
+    await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.notified'));
+    behaviour.unreachable = new Set(['alice@contoso.com']);
+    const refused = await eventually(() => messagesOf(input.id), (s) => s.scheduled.includes('sendNotifications'));
+    expect(refused.sentNow).toHaveLength(2);
+    expect(refused.sentNow[1]).toContain('channel refused alice@contoso.com');
+    behaviour.unreachable.clear(); // the channel is back before the activity's next try
+    const audit = await eventually(() => lockbox.audit(input.id), (events) => events.some((e) => e.type === 'approvers.reminded'));
+    expect(audit.filter((e) => e.type === 'approvers.reminded')).toHaveLength(1);
+    expect(audit.filter((e) => e.type === 'notification.failed')).toEqual([]);
+    expect(behaviour.delivered.filter((d) => d.includes(`${input.id}:reminder`))).toEqual([reminded(input)]);
+    await lockbox.decide(input.id, 'reject', signDecision({ requestId: input.id, runId: runId!, action: 'reject', actor: 'alice@contoso.com', note: 'done', policy: input.policy, issuedAt: new Date().toISOString(), nonce: ulid() }, key));
+  });
+});
+
 /** What the JSON Lines sink holds of a request's trail, in file order; each event id once (asserted). */
 async function sinkTrail(id: string): Promise<Array<{ id: string; seq: number; type: string; time: string }>> {
   const lines = (await readFile(join(dir, 'audit.jsonl'), 'utf8')).split('\n').filter((l) => l.trim() !== '');

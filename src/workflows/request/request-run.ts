@@ -101,13 +101,17 @@ export class RequestRun {
   }
 
   /**
-   * The approvers' first notice, awaited: through a local activity, so that it costs no activity task and no workflow
-   * task, and its event goes out with `request.created` in the request's first export (held, without a timer, while
-   * the local activity runs: it is bounded by {@link FIRST_NOTICE_WITHIN_MS}). Not delivered by then (a slow or
-   * failing channel, a worker that died): sent the usual way (retried, audited if it fails), and the trail does not
-   * wait for it again: what is recorded goes out now, the notice's event in a later batch.
+   * An approver message awaited in the workflow task that sends it (the approvers' first notice, a reminder): through
+   * a local activity, so that it costs no activity task and no workflow task, and its event goes out with what was
+   * recorded before it (held, without a timer, while the local activity runs: it is bounded by
+   * {@link FIRST_NOTICE_WITHIN_MS}). Not delivered by then (a slow or failing channel, a worker that died): sent the
+   * usual way (retried, audited if it fails), and the trail does not wait for it again: what is recorded goes out
+   * now, the message's event in a later batch. The local activity only sends (a workflow task run again sends again,
+   * and the fan-out skips what it delivered); what it answers is in history, so the event is the same on a replay.
+   * @param notBefore the event's earliest time (the local activity answers the worker's clock): the request's own
+   *   creation for its first notice, the time the message fell due otherwise.
    */
-  async sendNow(messages: Message[], onSuccess: AuditDraft): Promise<void> {
+  async sendNow(messages: Message[], onSuccess: AuditDraft, notBefore: string = this.input.createdAt): Promise<void> {
     if (messages.length === 0) return;
     let settled = false;
     this.journal.holdUntil(() => settled, null);
@@ -118,7 +122,7 @@ export class RequestRun {
       } catch (err) {
         if (isCancellation(err)) throw err;
       }
-      const at = deliveredAt(answer, this.input.createdAt);
+      const at = deliveredAt(answer, notBefore);
       if (at) this.journal.record([onSuccess], at);
       else this.send(messages, onSuccess, false);
     } finally {
@@ -176,16 +180,16 @@ export class RequestRun {
 }
 
 /**
- * When a first notice was delivered, if the local activity's answer (it crosses a trust boundary) says it was: its
- * time, never before the request's own (a worker clock behind the API's), so the trail stays in order. Null: send it
- * again the usual way. The time comes from the answer in history, so a replay records the same event.
+ * When a message sent now was delivered, if the local activity's answer (it crosses a trust boundary) says it was:
+ * its time, never before `notBefore` (a worker clock behind the API's or the server's), so the trail stays in order.
+ * Null: send it again the usual way. The time comes from the answer in history, so a replay records the same event.
  */
-export function deliveredAt(answer: unknown, createdAt: string): Date | null {
+export function deliveredAt(answer: unknown, notBefore: string): Date | null {
   if (typeof answer !== 'object' || answer === null || (answer as { delivered?: unknown }).delivered !== true) return null;
   const at = (answer as { at?: unknown }).at;
   const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
   if (!Number.isFinite(ms)) return null;
-  return new Date(Math.max(ms, Date.parse(createdAt)));
+  return new Date(Math.max(ms, Date.parse(notBefore)));
 }
 
 /** The reason an activity failed, as its (sanitised) error says; never a stack. */
