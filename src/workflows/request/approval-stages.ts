@@ -19,7 +19,7 @@ export async function awaitDecisions(run: RequestRun, toldFirst: boolean): Promi
   const sent = { inStage: 0, total: 0 };
   let stageSince = Date.parse(run.state.createdAt);
   let stage = run.state.stage;
-  if (!toldFirst) notifyStage(run, 'approval_needed');
+  if (!toldFirst) notifyStage(run);
   const expiry = new ExpiryTimer(Date.parse(run.state.expiresAt));
   try {
     while (run.awaitingDecision()) {
@@ -44,7 +44,7 @@ export async function awaitDecisions(run: RequestRun, toldFirst: boolean): Promi
           stage = run.state.stage;
           stageSince = Date.now();
           sent.inStage = 0;
-          notifyStage(run, 'approval_needed');
+          notifyStage(run);
         }
       } else if (nudge?.what === 'escalate') {
         escalateStage(run);
@@ -132,8 +132,9 @@ async function remindNow(run: RequestRun, seq: number): Promise<void> {
   if (notice) await run.sendNow(notice.messages, notice.onSuccess, new Date().toISOString());
 }
 
-function notifyStage(run: RequestRun, kind: 'approval_needed' | 'reminder', seq = 1): void {
-  const notice = stageNotice(run, kind, seq);
+/** The stage's approvers told in the background (a stage reached after the first; the first when not told at once). */
+function notifyStage(run: RequestRun): void {
+  const notice = stageNotice(run, 'approval_needed');
   if (notice) run.send(notice.messages, notice.onSuccess);
 }
 
