@@ -396,6 +396,27 @@ async function historyOf(id: string) {
   const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
   return { events, markers, scheduled };
 }
+type HistoryEvent = Awaited<ReturnType<typeof historyOf>>['events'][number];
+
+/** A duration in history (seconds and nanos) in milliseconds. */
+const msOf = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(d?.seconds ?? 0) * 1000 + Math.round((d?.nanos ?? 0) / 1e6);
+
+/** An audit hold's timer (AUDIT_HOLD_MS), not one of the workflow's own. */
+function isHoldTimer(e: HistoryEvent): boolean {
+  const t = e.timerStartedEventAttributes?.startToFireTimeout;
+  return Boolean(t) && msOf(t) === AUDIT_HOLD_MS;
+}
+
+/** The `exportAudit` activities scheduled, in order: each one's event id and the types of the batch it exports. */
+function exportBatches(events: HistoryEvent[]): Array<{ eventId: number; types: string[] }> {
+  const converter = client.options.loadedDataConverter.payloadConverter;
+  return events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportAudit')
+    .map((e) => ({
+      eventId: Number(e.eventId),
+      types: (converter.fromPayload(e.activityTaskScheduledEventAttributes!.input!.payloads![0]!) as Array<{ type: string }>).map((x) => x.type),
+    }));
+}
 
 describe("a grant in Lockbox's own store, from the workflow task that approved it", () => {
   const activeGrants = (input: ReturnType<typeof newRequest>) =>
@@ -463,19 +484,11 @@ describe("the approvers' first notice", () => {
   /** What the request's history shows of its first notice: the local activity's answer and the export batches. */
   async function firstNoticeOf(id: string) {
     const { events, markers, scheduled } = await historyOf(id);
-    const converter = client.options.loadedDataConverter.payloadConverter;
     const answers = markers.filter((text) => text.includes('sendNoticeNow'));
-    const exports = events
-      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportAudit')
-      .map((e) => ({
-        types: (converter.fromPayload(e.activityTaskScheduledEventAttributes!.input!.payloads![0]!) as Array<{ type: string }>).map((x) => x.type),
-      }));
+    const exports = exportBatches(events);
     // Hold timers (AUDIT_HOLD_MS) started before the first export was scheduled.
-    const firstExportId = Number(events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportAudit')?.eventId ?? Infinity);
-    const holdsBeforeFirstExport = events.filter((e) => {
-      const t = e.timerStartedEventAttributes?.startToFireTimeout;
-      return t && Number(e.eventId) < firstExportId && Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) === AUDIT_HOLD_MS;
-    }).length;
+    const firstExportId = exports[0]?.eventId ?? Infinity;
+    const holdsBeforeFirstExport = events.filter((e) => isHoldTimer(e) && Number(e.eventId) < firstExportId).length;
     return { answers, scheduled, exports, holdsBeforeFirstExport };
   }
 
@@ -553,14 +566,10 @@ describe("the approvers' first notice", () => {
 });
 
 describe("a pending request's expiry", () => {
-  const msOf = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(d?.seconds ?? 0) * 1000 + Math.round((d?.nanos ?? 0) / 1e6);
   /** The approval wait's timers (not the audit's hold timers), in the order they were started: how long each was set for. */
   async function waitTimers(id: string): Promise<number[]> {
     const { events } = await historyOf(id);
-    return events.flatMap((e) => {
-      const t = e.timerStartedEventAttributes?.startToFireTimeout;
-      return t && msOf(t) !== AUDIT_HOLD_MS ? [msOf(t)] : [];
-    });
+    return events.flatMap((e) => (e.timerStartedEventAttributes && !isHoldTimer(e) ? [msOf(e.timerStartedEventAttributes.startToFireTimeout)] : []));
   }
 
   it('has one timer, set in the first task and kept while reminders come and go: never set again from a later task', async () => {
@@ -588,14 +597,8 @@ describe('a reminder', () => {
   /** What the history shows of a request's messages: local sends' answers, the activities, the export batches, the hold timers. */
   async function messagesOf(id: string) {
     const { events, markers, scheduled } = await historyOf(id);
-    const converter = client.options.loadedDataConverter.payloadConverter;
-    const exports = events
-      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportAudit')
-      .map((e) => (converter.fromPayload(e.activityTaskScheduledEventAttributes!.input!.payloads![0]!) as Array<{ type: string }>).map((x) => x.type));
-    const holds = events.filter((e) => {
-      const t = e.timerStartedEventAttributes?.startToFireTimeout;
-      return t && Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) === AUDIT_HOLD_MS;
-    }).length;
+    const exports = exportBatches(events).map((b) => b.types);
+    const holds = events.filter(isHoldTimer).length;
     return { sentNow: markers.filter((m) => m.includes('sendNoticeNow')), scheduled, exports, holds };
   }
 
@@ -658,10 +661,7 @@ describe("a request's end", () => {
     const after = events.filter((e) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6) >= endAt - 5);
     return {
       scheduled: after.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
-      holds: after.filter((e) => {
-        const t = e.timerStartedEventAttributes?.startToFireTimeout;
-        return t && Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) === AUDIT_HOLD_MS;
-      }).length,
+      holds: after.filter(isHoldTimer).length,
       trail,
     };
   }
