@@ -25,7 +25,10 @@ async function main(): Promise<void> {
   await ensureReconcileScheduleAtStart(config, temporal.address, log);
   // Embedded default: a local OpenID provider with the demo people, so the portal signs in for real.
   const demoSignIn = await startDemoSignIn(config, log);
-  const api = await startApi(demoSignIn?.config ?? config, temporal.address, adapters, log, { extraAuth: demoSignIn ? [demoSignIn.bearer] : [] });
+  const api = await startApi(demoSignIn?.config ?? config, temporal.address, adapters, log, {
+    extraAuth: demoSignIn ? [demoSignIn.bearer] : [],
+    workerConnection: connection,
+  });
 
   onShutdown(log, async () => {
     await api.stop();

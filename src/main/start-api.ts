@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { Client } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createApp } from '../api/app.js';
 import { staticTokenAuthenticator, type Authenticator } from '../api/auth.js';
@@ -22,6 +23,12 @@ import { anyOf, createPortalAuth, stepUpExempt } from './portal-auth.js';
 export async function startApi(config: Config, address: string, adapters: Pick<Adapters, 'store' | 'vault' | 'audit'>, log: Logger, opts: {
   /** More bearer authenticators after the demo tokens (embedded: the demo OpenID provider's access tokens). */
   extraAuth?: Authenticator[];
+  /**
+   * The worker's connection, when the worker runs in this process (`npm start`): the API's calls go through it, over
+   * the SDK's native (Rust) gRPC client off the event loop, instead of a second, JavaScript gRPC client on it
+   * (docs/capacity.md). The caller closes it.
+   */
+  workerConnection?: NativeConnection;
 } = {}): Promise<{
   url: string;
   stop(): Promise<void>;
@@ -32,7 +39,8 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
   // Demo tokens are exempt from step-up: no login stands behind them (docs/sign-in.md).
   const auth = config.mode === 'embedded' ? anyOf(stepUpExempt(await demoDirectory(config, store)), ...(opts.extraAuth ?? [])) : oidcBearer(config, log);
   const portalAuth = createPortalAuth(config, store, log);
-  const connection = await connectClient(config, address);
+  let own: Connection | null = null;
+  const connection = opts.workerConnection ?? (own = await connectClient(config, address));
   // Traced as lockbox-api when OTEL_EXPORTER_OTLP_ENDPOINT is set: HTTP spans, and the client's starts and updates.
   const tracing = startTracing(TraceComponent.api, log);
   const client = new Client({ connection, namespace: config.namespace, ...(tracing ? { interceptors: clientTracingInterceptors(tracing) } : {}) });
@@ -65,7 +73,7 @@ export async function startApi(config: Config, address: string, adapters: Pick<A
       server.closeIdleConnections();
       await closed;
       portalAuth.close();
-      await connection.close();
+      await own?.close();
       await tracing?.shutdown();
     },
   };
